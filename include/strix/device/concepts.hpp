@@ -1,0 +1,44 @@
+// The device_policy concept: what a block may ask of a device. A policy is a type with a memory
+// space and an execution context (thread pool, GPU stream) and the kernel set below; a block
+// written `template <device_policy D>` runs on every policy. The concept checks the kernel set
+// with a representative weight format (Q8_0): a policy must implement matmul and embedding for
+// every block_format, natively or by falling back to the reference kernels as its header says.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include <strix/core/buffer.hpp>
+#include <strix/core/tensor_view.hpp>
+#include <strix/device/kernel_limits.hpp>
+#include <strix/device/kernel_params.hpp>
+#include <strix/quant/q8_formats.hpp>
+#include <strix/quant/quantized_view.hpp>
+
+namespace strix {
+
+template <class D>
+concept device_policy =
+    memory_space<typename D::memory_space> && requires { { D::name } -> std::convertible_to<std::string_view>; } &&
+    requires(D& dev, const quantized_view<q8_0_format>& weights, matrix_view<const float> in, matrix_view<float> out,
+             std::span<const float> values, std::span<float> result, tensor_view<float, 3> heads,
+             std::span<const std::int32_t> ids, std::span<std::int32_t> chosen, rope_frequencies freq) {
+      dev.plan(kernel_limits{});
+      dev.matmul(weights, in, out);             // out[t][o] = Σ_i W[o][i] · in[t][i]
+      dev.embedding(weights, ids, 1.0f, out);   // out[t] = W[ids[t]] · scale
+      dev.rmsnorm(in, values, norm_weight::plain, 1e-6f, out);
+      dev.rope(heads, ids, freq);               // in place, [token][head][dim]
+      dev.apply_activation(activation::silu, values, result);
+      dev.gated_activation(activation::gelu_tanh, values, values, result);
+      dev.softcap(result, 30.0f);
+      dev.softmax(out, 0.0f);                   // each row in place
+      { dev.argmax(values) } -> std::same_as<std::size_t>;
+      dev.top_k(values, chosen, result);
+      dev.add(values, values, result);
+      dev.scale(result, 0.5f);
+    };
+
+}  // namespace strix

@@ -1,0 +1,96 @@
+// Reference row-wise and element-wise kernels: RMSNorm, rotary embedding, activations and gated
+// products, softmax with an optional soft-cap, residual add and scale. Scalar, fp32 with fp64
+// accumulation where a sum runs over a whole row.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <span>
+
+#include <strix/core/tensor_view.hpp>
+#include <strix/device/kernel_params.hpp>
+
+namespace strix::reference_kernels {
+
+inline float apply(activation act, float x) noexcept {
+  if (act == activation::silu) return x / (1.0f + std::exp(-x));
+  // GELU, tanh approximation (PyTorch's gelu(approximate="tanh"), transformers' gelu_pytorch_tanh).
+  constexpr float sqrt_2_over_pi = 0.7978845608028654f;
+  return 0.5f * x * (1.0f + std::tanh(sqrt_2_over_pi * (x + 0.044715f * x * x * x)));
+}
+
+// y[t] = x[t] / sqrt(mean(x[t]²) + eps) · scale, scale per norm_weight. x and y may alias.
+inline void rmsnorm(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps,
+                    matrix_view<float> y) noexcept {
+  const std::size_t n = x.extent(1);
+  for (std::size_t t = 0; t < x.extent(0); ++t) {
+    double sum_sq = 0.0;
+    for (std::size_t i = 0; i < n; ++i) sum_sq += static_cast<double>(x(t, i)) * x(t, i);
+    const auto inv_rms = static_cast<float>(1.0 / std::sqrt(sum_sq / static_cast<double>(n) + eps));
+    for (std::size_t i = 0; i < n; ++i) {
+      const float scale = kind == norm_weight::none ? 1.0f : kind == norm_weight::plain ? weight[i] : 1.0f + weight[i];
+      y(t, i) = x(t, i) * inv_rms * scale;
+    }
+  }
+}
+
+// In place on x[token][head][dim], rotate-half pairing (see rope_frequencies).
+inline void rope(tensor_view<float, 3> x, std::span<const std::int32_t> positions, rope_frequencies freq) noexcept {
+  const std::size_t half = freq.inv_freq.size();
+  for (std::size_t t = 0; t < x.extent(0); ++t) {
+    for (std::size_t j = 0; j < half; ++j) {
+      const float angle = static_cast<float>(positions[t]) * freq.inv_freq[j];
+      const float c = std::cos(angle);
+      const float s = std::sin(angle);
+      for (std::size_t h = 0; h < x.extent(1); ++h) {
+        const float a = x(t, h, j);
+        const float b = x(t, h, j + half);
+        x(t, h, j) = a * c - b * s;
+        x(t, h, j + half) = b * c + a * s;
+      }
+    }
+  }
+}
+
+inline void apply_activation(activation act, std::span<const float> x, std::span<float> y) noexcept {
+  for (std::size_t i = 0; i < x.size(); ++i) y[i] = apply(act, x[i]);
+}
+
+// out = act(gate) · up, element-wise.
+inline void gated_activation(activation act, std::span<const float> gate, std::span<const float> up,
+                             std::span<float> out) noexcept {
+  for (std::size_t i = 0; i < gate.size(); ++i) out[i] = apply(act, gate[i]) * up[i];
+}
+
+// x = cap · tanh(x / cap), Gemma's logit soft-cap.
+inline void softcap(std::span<float> x, float cap) noexcept {
+  for (float& v : x) v = cap * std::tanh(v / cap);
+}
+
+// Each row in place: softmax(cap · tanh(x / cap)), or softmax(x) when cap == 0. A row holding NaN
+// becomes all NaN; a row of -inf stays defined only if some entry is finite.
+inline void softmax(matrix_view<float> rows, float cap = 0.0f) noexcept {
+  for (std::size_t t = 0; t < rows.extent(0); ++t) {
+    const auto row = rows.row(t).span();
+    if (cap != 0.0f) softcap(row, cap);
+    float max = -INFINITY;
+    for (float v : row) max = v > max || std::isnan(v) ? v : max;
+    double sum = 0.0;
+    for (float& v : row) {
+      v = std::exp(v - max);
+      sum += v;
+    }
+    const auto inv = static_cast<float>(1.0 / sum);
+    for (float& v : row) v *= inv;
+  }
+}
+
+inline void add(std::span<const float> a, std::span<const float> b, std::span<float> out) noexcept {
+  for (std::size_t i = 0; i < a.size(); ++i) out[i] = a[i] + b[i];
+}
+
+inline void scale(std::span<float> x, float factor) noexcept {
+  for (float& v : x) v *= factor;
+}
+
+}  // namespace strix::reference_kernels

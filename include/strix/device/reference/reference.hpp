@@ -1,0 +1,55 @@
+// The reference device policy: scalar C++ on the calling thread, obviously correct, the oracle
+// every fast kernel is tested against. Stateless.
+#pragma once
+
+#include <string_view>
+
+#include <strix/core/buffer.hpp>
+#include <strix/device/concepts.hpp>
+#include <strix/device/reference/matmul.hpp>
+#include <strix/device/reference/pointwise.hpp>
+#include <strix/device/reference/selection.hpp>
+
+namespace strix {
+
+class reference {
+ public:
+  using memory_space = host_memory;
+  static constexpr std::string_view name = "reference";
+
+  // The reference kernels need no workspace.
+  void plan(const kernel_limits&) noexcept {}
+
+  template <block_format Format>
+  void matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
+    reference_kernels::matmul(w, x, y);
+  }
+  template <block_format Format>
+  void embedding(const quantized_view<Format>& table, std::span<const std::int32_t> tokens, float scale, matrix_view<float> out) {
+    reference_kernels::embedding(table, tokens, scale, out);
+  }
+  void rmsnorm(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, matrix_view<float> y) {
+    reference_kernels::rmsnorm(x, weight, kind, eps, y);
+  }
+  void rope(tensor_view<float, 3> x, std::span<const std::int32_t> positions, rope_frequencies freq) {
+    reference_kernels::rope(x, positions, freq);
+  }
+  void apply_activation(activation act, std::span<const float> x, std::span<float> y) {
+    reference_kernels::apply_activation(act, x, y);
+  }
+  void gated_activation(activation act, std::span<const float> gate, std::span<const float> up, std::span<float> out) {
+    reference_kernels::gated_activation(act, gate, up, out);
+  }
+  void softcap(std::span<float> x, float cap) { reference_kernels::softcap(x, cap); }
+  void softmax(matrix_view<float> rows, float cap) { reference_kernels::softmax(rows, cap); }
+  std::size_t argmax(std::span<const float> x) { return reference_kernels::argmax(x); }
+  void top_k(std::span<const float> x, std::span<std::int32_t> indices, std::span<float> values) {
+    reference_kernels::top_k(x, indices, values);
+  }
+  void add(std::span<const float> a, std::span<const float> b, std::span<float> out) { reference_kernels::add(a, b, out); }
+  void scale(std::span<float> x, float factor) { reference_kernels::scale(x, factor); }
+};
+
+static_assert(device_policy<reference>);
+
+}  // namespace strix

@@ -1,0 +1,141 @@
+// The zen5 device policy: AVX-512 (F/BW/DQ/VL/VNNI/BF16) kernels on a caller-owned thread pool.
+// Matmul has fast paths for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_XS and MXFP4 (the
+// formats of released Gemma 4 / Qwen3.5 GGUF files); other block formats use the reference matmul,
+// split over the pool. The row-wise kernels (norms, RoPE, activations, softmax, selection) are the
+// reference ones, split over the pool by rows where a call has several. Not thread-safe: one
+// workspace per policy object, sized by plan() (a larger call than planned grows it once). Construction fails with a clear error on a CPU without the
+// instruction sets this code was compiled for.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include <strix/core/buffer.hpp>
+#include <strix/core/thread_pool.hpp>
+#include <strix/device/concepts.hpp>
+#include <strix/device/reference/matmul.hpp>
+#include <strix/device/reference/pointwise.hpp>
+#include <strix/device/reference/selection.hpp>
+#include <strix/device/zen5/cpu_features.hpp>
+#include <strix/device/zen5/dot_kernels.hpp>
+
+namespace strix {
+
+class zen5 {
+ public:
+  using memory_space = host_memory;
+  static constexpr std::string_view name = "zen5";
+  // Activation rows multiplied per weight row unpack: each weight vector is unpacked once for this
+  // many tokens.
+  static constexpr std::size_t token_tile = 4;
+  // Weight rows per task: small enough to balance two cores, large enough to amortise the hand-out.
+  static constexpr std::size_t rows_per_task = 16;
+
+  explicit zen5(thread_pool& pool) : pool_(&pool) { require_zen5_features(); }
+
+  [[nodiscard]] thread_pool& pool() const noexcept { return *pool_; }
+
+  void plan(const kernel_limits& limits) {
+    // The largest activation layout is f32 (for F32/F16 weights): 4 bytes per element.
+    ensure_workspace(limits.max_tokens * limits.max_row_length * sizeof(float) + 64);
+  }
+
+  template <block_format Format>
+  void matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
+    if constexpr (zen5_kernels::has_dot_kernel<Format>) {
+      fast_matmul(w, x, y);
+    } else {
+      // No fast path for this format: reference rows, split over the pool.
+      pool_->parallel_for(0, w.rows(), rows_per_task, [&](std::size_t begin, std::size_t end) {
+        reference_kernels::matmul(w.rows_between(begin, end), x, columns(y, begin, end));
+      });
+    }
+  }
+
+  template <block_format Format>
+  void embedding(const quantized_view<Format>& table, std::span<const std::int32_t> tokens, float scale, matrix_view<float> out) {
+    pool_->parallel_for(0, tokens.size(), 16, [&](std::size_t begin, std::size_t end) {
+      reference_kernels::embedding(table, tokens.subspan(begin, end - begin), scale, out.slice(begin, end));
+    });
+  }
+  void rmsnorm(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, matrix_view<float> y) {
+    pool_->parallel_for(0, x.extent(0), 8, [&](std::size_t begin, std::size_t end) {
+      reference_kernels::rmsnorm(x.slice(begin, end), weight, kind, eps, y.slice(begin, end));
+    });
+  }
+  void rope(tensor_view<float, 3> x, std::span<const std::int32_t> positions, rope_frequencies freq) {
+    pool_->parallel_for(0, x.extent(0), 8, [&](std::size_t begin, std::size_t end) {
+      reference_kernels::rope(x.slice(begin, end), positions.subspan(begin, end - begin), freq);
+    });
+  }
+  void apply_activation(activation act, std::span<const float> x, std::span<float> y) {
+    reference_kernels::apply_activation(act, x, y);
+  }
+  void gated_activation(activation act, std::span<const float> gate, std::span<const float> up, std::span<float> out) {
+    reference_kernels::gated_activation(act, gate, up, out);
+  }
+  void softcap(std::span<float> x, float cap) { reference_kernels::softcap(x, cap); }
+  void softmax(matrix_view<float> rows, float cap) {
+    pool_->parallel_for(0, rows.extent(0), 4, [&](std::size_t begin, std::size_t end) {
+      reference_kernels::softmax(rows.slice(begin, end), cap);
+    });
+  }
+  std::size_t argmax(std::span<const float> x) { return reference_kernels::argmax(x); }
+  void top_k(std::span<const float> x, std::span<std::int32_t> indices, std::span<float> values) {
+    reference_kernels::top_k(x, indices, values);
+  }
+  void add(std::span<const float> a, std::span<const float> b, std::span<float> out) { reference_kernels::add(a, b, out); }
+  void scale(std::span<float> x, float factor) { reference_kernels::scale(x, factor); }
+
+ private:
+  template <block_format Format>
+  void fast_matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
+    using layout = zen5_kernels::activation_layout<Format>;
+    using act_type = typename layout::type;
+    const std::size_t tokens = x.extent(0);
+    const std::size_t per_token = layout::count(w.row_length());
+    ensure_workspace(tokens * per_token * sizeof(act_type) + 64);
+    auto* acts = reinterpret_cast<act_type*>(workspace_.data());
+    pool_->parallel_for(0, tokens, 1, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t t = begin; t < end; ++t) layout::fill(x.row(t).span(), acts + t * per_token);
+    });
+    const auto* weights = w.row(0).data();
+    const std::size_t blocks = w.blocks_per_row();
+    pool_->parallel_for(0, w.rows(), rows_per_task, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t t0 = 0; t0 < tokens; t0 += token_tile) {
+        const std::size_t n = std::min(token_tile, tokens - t0);
+        const act_type* tile[token_tile];
+        for (std::size_t t = 0; t < n; ++t) tile[t] = acts + (t0 + t) * per_token;
+        float out[token_tile];
+        for (std::size_t o = begin; o < end; ++o) {
+          const auto* row = weights + o * blocks;
+          switch (n) {
+            case 1: zen5_kernels::dot_kernel<Format>::template row<1>(row, tile, blocks, out); break;
+            case 2: zen5_kernels::dot_kernel<Format>::template row<2>(row, tile, blocks, out); break;
+            case 3: zen5_kernels::dot_kernel<Format>::template row<3>(row, tile, blocks, out); break;
+            default: zen5_kernels::dot_kernel<Format>::template row<4>(row, tile, blocks, out); break;
+          }
+          for (std::size_t t = 0; t < n; ++t) y(t0 + t, o) = out[t];
+        }
+      }
+    });
+  }
+
+  static matrix_view<float> columns(matrix_view<float> y, std::size_t begin, std::size_t end) noexcept {
+    return {&y(0, begin), {y.extent(0), end - begin}, y.strides()};
+  }
+  void ensure_workspace(std::size_t bytes) {
+    if (workspace_.size() < bytes) workspace_ = buffer<std::byte>(bytes);
+  }
+
+  thread_pool* pool_;
+  buffer<std::byte> workspace_;
+};
+
+static_assert(device_policy<zen5>);
+
+}  // namespace strix

@@ -1,0 +1,141 @@
+// The reference policy against independent computations: naive dequantize-then-multiply, closed
+// forms for norms, rotations and activations, and std::sort for selection.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include <strix/device/reference/reference.hpp>
+#include <strix/quant/formats.hpp>
+
+#include "device/kernel_test_support.hpp"
+
+using namespace strix;
+
+TEMPLATE_TEST_CASE("reference matmul equals dequantize-then-multiply", "[device][reference]", f32_format, bf16_format,
+                   q8_0_format, q4_k_format, q6_k_format, iq4_nl_format) {
+  reference dev;
+  for (std::size_t rows : {0u, 1u, 5u}) {
+    for (std::size_t tokens : {0u, 1u, 70u}) {  // 70 crosses the 64-token accumulator tile
+      const std::size_t cols = TestType::block_size * 3;
+      const testing::quantized_matrix<TestType> w(rows, cols, 17);
+      const auto x = testing::gaussian(tokens * cols, 5);
+      std::vector<float> y(tokens * rows, -1.0f);
+      dev.matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(y.data(), {tokens, rows}));
+      std::vector<float> expected(tokens * rows);
+      std::vector<float> row(cols);
+      for (std::size_t o = 0; o < rows; ++o) {
+        w.view().dequantize_row(o, row);
+        for (std::size_t t = 0; t < tokens; ++t) {
+          float sum = 0;
+          for (std::size_t i = 0; i < cols; ++i) sum += row[i] * x[t * cols + i];
+          expected[t * rows + o] = sum;
+        }
+      }
+      INFO(rows << " rows, " << tokens << " tokens");
+      CHECK(testing::nmse(y, expected) < 1e-10);
+    }
+  }
+}
+
+TEST_CASE("reference embedding gathers and scales dequantized rows", "[device][reference]") {
+  reference dev;
+  const testing::quantized_matrix<q8_0_format> table(10, 64, 3);
+  const std::vector<std::int32_t> tokens{7, 0, 7};
+  std::vector<float> out(3 * 64);
+  dev.embedding(table.view(), tokens, 2.0f, matrix_view<float>(out.data(), {3, 64}));
+  std::vector<float> row(64);
+  table.view().dequantize_row(7, row);
+  for (std::size_t i = 0; i < 64; ++i) {
+    CHECK(out[i] == row[i] * 2.0f);
+    CHECK(out[128 + i] == row[i] * 2.0f);
+  }
+}
+
+TEST_CASE("reference rmsnorm applies no weight, the weight, or one plus the weight", "[device][reference]") {
+  reference dev;
+  const std::vector<float> x{3.0f, 4.0f};
+  const std::vector<float> w{0.5f, -1.0f};
+  std::vector<float> y(2);
+  const float inv_rms = 1.0f / std::sqrt(12.5f + 1e-6f);
+  const matrix_view<const float> in(x.data(), {1, 2});
+  const matrix_view<float> out(y.data(), {1, 2});
+  dev.rmsnorm(in, w, norm_weight::none, 1e-6f, out);
+  CHECK(y[0] == Approx(3.0f * inv_rms));
+  dev.rmsnorm(in, w, norm_weight::plain, 1e-6f, out);
+  CHECK(y[1] == Approx(-4.0f * inv_rms));
+  dev.rmsnorm(in, w, norm_weight::one_plus, 1e-6f, out);
+  CHECK(y[0] == Approx(1.5f * 3.0f * inv_rms));
+  CHECK(y[1] == Approx(0.0f).margin(1e-7));
+}
+
+TEST_CASE("reference rope rotates pairs j, j + rotary/2 and leaves the rest", "[device][reference]") {
+  reference dev;
+  // one token, one head of 6 dims; 4 rotary dims: pairs (0,2) and (1,3); dims 4,5 pass through
+  std::vector<float> x{1, 2, 3, 4, 5, 6};
+  const std::vector<float> inv_freq{static_cast<float>(M_PI / 2), 0.0f};
+  const std::vector<std::int32_t> position{1};
+  dev.rope(tensor_view<float, 3>(x.data(), {1, 1, 6}), position, rope_frequencies{inv_freq});
+  CHECK(x[0] == Approx(-3.0f).margin(1e-6));  // (1, 3) rotated by 90°
+  CHECK(x[2] == Approx(1.0f).margin(1e-6));
+  CHECK(x[1] == 2.0f);                       // zero frequency: unrotated (Gemma's proportional RoPE)
+  CHECK(x[3] == 4.0f);
+  CHECK(x[4] == 5.0f);
+  CHECK(x[5] == 6.0f);
+}
+
+TEST_CASE("reference activations match their closed forms", "[device][reference]") {
+  reference dev;
+  const std::vector<float> x{0.0f, 1.0f, -3.0f, 20.0f};
+  std::vector<float> y(4);
+  dev.apply_activation(activation::gelu_tanh, x, y);
+  CHECK(y[0] == 0.0f);
+  CHECK(y[1] == Approx(0.841192).epsilon(1e-5));
+  CHECK(y[2] == Approx(-0.0036373).epsilon(1e-3));
+  CHECK(y[3] == Approx(20.0f));
+  dev.apply_activation(activation::silu, x, y);
+  CHECK(y[1] == Approx(1.0 / (1.0 + std::exp(-1.0))));
+  const std::vector<float> up{2.0f, 2.0f, 2.0f, 2.0f};
+  dev.gated_activation(activation::silu, x, up, y);
+  CHECK(y[1] == Approx(2.0 / (1.0 + std::exp(-1.0))));
+}
+
+TEST_CASE("reference softmax normalises rows, honours the soft-cap and propagates NaN", "[device][reference]") {
+  reference dev;
+  std::vector<float> rows{1.0f, 2.0f, 3.0f, -INFINITY, 1000.0f, 1000.0f, 0.0f, NAN};
+  dev.softmax(matrix_view<float>(rows.data(), {2, 4}), 0.0f);
+  CHECK(rows[0] + rows[1] + rows[2] == Approx(1.0f));
+  CHECK(rows[3] == 0.0f);
+  CHECK(rows[2] / rows[1] == Approx(std::exp(1.0f)));
+  CHECK(std::isnan(rows[4]));
+  std::vector<float> capped{100.0f, 0.0f};
+  dev.softmax(matrix_view<float>(capped.data(), {1, 2}), 30.0f);
+  CHECK(capped[0] / capped[1] == Approx(std::exp(30.0f * std::tanh(100.0f / 30.0f))).epsilon(1e-4));
+  std::vector<float> logits{60.0f, -60.0f};
+  dev.softcap(logits, 30.0f);
+  CHECK(logits[0] == Approx(30.0f * std::tanh(2.0f)));
+}
+
+TEST_CASE("reference argmax and top-k agree with sorting, ties to the lower index, NaN last", "[device][reference]") {
+  reference dev;
+  auto x = testing::gaussian(1000, 9);
+  x[10] = x[500] = 100.0f;  // a tie
+  x[3] = NAN;
+  CHECK(dev.argmax(x) == 10);
+  std::vector<std::int32_t> order(x.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    if (std::isnan(x[a]) != std::isnan(x[b])) return std::isnan(x[b]);
+    return x[a] > x[b];
+  });
+  for (std::size_t k : {1u, 8u, 1000u}) {
+    std::vector<std::int32_t> indices(k);
+    std::vector<float> values(k);
+    dev.top_k(x, indices, values);
+    CHECK(std::equal(indices.begin(), indices.end(), order.begin()));
+  }
+  const std::vector<float> nans{NAN, NAN};
+  CHECK(dev.argmax(nans) == 0);
+}

@@ -1,0 +1,182 @@
+// Every zen5 kernel against the reference policy, on random data and nasty shapes. Matmul is held
+// to two standards: against reference on the activations the kernel actually multiplies (after
+// its int8/bf16 quantization) it must agree to float rounding; against reference on the original
+// activations, within the error that quantization implies.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include <strix/device/reference/reference.hpp>
+#include <strix/device/zen5/zen5.hpp>
+#include <strix/quant/formats.hpp>
+
+#include "device/kernel_test_support.hpp"
+
+using namespace strix;
+
+namespace {
+bool cpu_ready() {
+  if (missing_zen5_features().empty()) return true;
+  WARN("skipped: this CPU lacks " << missing_zen5_features());
+  return false;
+}
+
+// What the zen5 kernel multiplies: activations after its own quantization, as floats.
+template <class Format>
+std::vector<float> as_kernel_sees(const std::vector<float>& x, std::size_t tokens, std::size_t cols) {
+  using layout = zen5_kernels::activation_layout<Format>;
+  using act = typename layout::type;
+  std::vector<float> out(x.size());
+  std::vector<act> q(layout::count(cols));
+  for (std::size_t t = 0; t < tokens; ++t) {
+    const std::span<const float> row(x.data() + t * cols, cols);
+    layout::fill(row, q.data());
+    float* y = out.data() + t * cols;
+    if constexpr (std::is_same_v<act, zen5_kernels::act_q8_32>) {
+      for (std::size_t b = 0; b < q.size(); ++b) {
+        for (int j = 0; j < 32; ++j) y[32 * b + j] = q[b].qs[j] * q[b].d;
+      }
+    } else if constexpr (std::is_same_v<act, block_q8_k>) {
+      for (std::size_t b = 0; b < q.size(); ++b) q8_k_format::dequantize(q[b], y + 256 * b);
+    } else if constexpr (std::is_same_v<act, bf16>) {
+      for (std::size_t i = 0; i < cols; ++i) y[i] = q[i].to_float();
+    } else {
+      std::copy(row.begin(), row.end(), y);
+    }
+  }
+  return out;
+}
+
+// Largest |error| / (‖w_row‖·‖x_row‖) that quantizing the activations may cause: by Cauchy-Schwarz
+// the error Σ w·δ is at most ‖w‖·‖δ‖, and ‖δ‖/‖x‖ is about half a step of the activation format.
+template <class Format>
+double activation_error_bound() {
+  using act = typename zen5_kernels::activation_layout<Format>::type;
+  if constexpr (std::is_same_v<act, float>) return 1e-6;
+  else if constexpr (std::is_same_v<act, bf16>) return 1.0 / 256;
+  else return 1.0 / 127;
+}
+
+double norm(std::span<const float> v) {
+  double s = 0;
+  for (float x : v) s += static_cast<double>(x) * x;
+  return std::sqrt(s);
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("zen5 matmul agrees with reference on every fast format and shape", "[device][zen5]", f32_format,
+                   f16_format, bf16_format, q8_0_format, q4_0_format, mxfp4_format, q4_k_format, q5_k_format,
+                   q6_k_format, iq4_xs_format) {
+  if (!cpu_ready()) return;
+  thread_pool pool(2);
+  zen5 fast(pool);
+  reference oracle;
+  const std::size_t block = TestType::block_size;
+  const std::vector<std::size_t> widths = block == 1 ? std::vector<std::size_t>{1, 15, 16, 33, 1000}
+                                                     : std::vector<std::size_t>{block, 3 * block, 5 * block};
+  for (std::size_t cols : widths) {
+    for (std::size_t rows : {1u, 7u, 33u}) {
+      for (std::size_t tokens : {1u, 2u, 3u, 4u, 5u, 11u}) {
+        const testing::quantized_matrix<TestType> w(rows, cols, static_cast<std::uint32_t>(rows * 31 + cols));
+        const auto x = testing::gaussian(tokens * cols, static_cast<std::uint32_t>(tokens));
+        std::vector<float> actual(tokens * rows);
+        fast.matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(actual.data(), {tokens, rows}));
+
+        const auto seen = as_kernel_sees<TestType>(x, tokens, cols);
+        std::vector<float> exact(tokens * rows);
+        oracle.matmul(w.view(), matrix_view<const float>(seen.data(), {tokens, cols}), matrix_view<float>(exact.data(), {tokens, rows}));
+        std::vector<float> ideal(tokens * rows);
+        oracle.matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(ideal.data(), {tokens, rows}));
+
+        INFO(name_of(TestType::type) << ": " << rows << " x " << cols << ", " << tokens << " tokens");
+        CHECK(testing::nmse(actual, exact) < 1e-10);
+        std::vector<float> w_row(cols);
+        for (std::size_t o = 0; o < rows; ++o) {
+          w.view().dequantize_row(o, w_row);
+          for (std::size_t t = 0; t < tokens; ++t) {
+            const double bound = activation_error_bound<TestType>() * norm(w_row) * norm(std::span(x).subspan(t * cols, cols));
+            CHECK(std::fabs(actual[t * rows + o] - ideal[t * rows + o]) <= bound);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("zen5 matmul handles empty shapes, zeros and huge values", "[device][zen5]") {
+  if (!cpu_ready()) return;
+  thread_pool pool(2);
+  zen5 fast(pool);
+  reference oracle;
+  const testing::quantized_matrix<q4_k_format> w(9, 512, 1);
+  std::vector<float> y(9 * 3, 7.0f);
+  fast.matmul(w.view(), matrix_view<const float>(nullptr, {0, 512}), matrix_view<float>(y.data(), {0, 9}));
+  CHECK(y[0] == 7.0f);
+
+  std::vector<float> zeros(3 * 512, 0.0f);
+  fast.matmul(w.view(), matrix_view<const float>(zeros.data(), {3, 512}), matrix_view<float>(y.data(), {3, 9}));
+  for (float v : y) CHECK(v == 0.0f);
+
+  auto huge = testing::gaussian(3 * 512, 4, 1e6f);
+  fast.matmul(w.view(), matrix_view<const float>(huge.data(), {3, 512}), matrix_view<float>(y.data(), {3, 9}));
+  std::vector<float> expected(27);
+  oracle.matmul(w.view(), matrix_view<const float>(huge.data(), {3, 512}), matrix_view<float>(expected.data(), {3, 9}));
+  CHECK(testing::nmse(y, expected) < 1e-3);
+}
+
+TEST_CASE("zen5 falls back to the reference matmul for formats without a fast kernel", "[device][zen5]") {
+  if (!cpu_ready()) return;
+  thread_pool pool(2);
+  zen5 fast(pool);
+  reference oracle;
+  STATIC_REQUIRE_FALSE(zen5_kernels::has_dot_kernel<q5_0_format>);
+  const testing::quantized_matrix<q5_0_format> w(37, 96, 2);
+  const auto x = testing::gaussian(5 * 96, 3);
+  std::vector<float> actual(5 * 37);
+  std::vector<float> expected(5 * 37);
+  fast.matmul(w.view(), matrix_view<const float>(x.data(), {5, 96}), matrix_view<float>(actual.data(), {5, 37}));
+  oracle.matmul(w.view(), matrix_view<const float>(x.data(), {5, 96}), matrix_view<float>(expected.data(), {5, 37}));
+  CHECK(actual == expected);
+}
+
+TEST_CASE("zen5 row-wise kernels equal the reference ones", "[device][zen5]") {
+  if (!cpu_ready()) return;
+  thread_pool pool(2);
+  zen5 fast(pool);
+  reference oracle;
+  const std::size_t tokens = 13;
+  const std::size_t width = 96;
+  const auto x = testing::gaussian(tokens * width, 21);
+  const auto w = testing::gaussian(width, 22);
+
+  std::vector<float> a(x.size());
+  std::vector<float> b(x.size());
+  fast.rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::one_plus, 1e-6f, matrix_view<float>(a.data(), {tokens, width}));
+  oracle.rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::one_plus, 1e-6f, matrix_view<float>(b.data(), {tokens, width}));
+  CHECK(a == b);
+
+  a = x;
+  b = x;
+  std::vector<std::int32_t> positions(tokens);
+  for (std::size_t t = 0; t < tokens; ++t) positions[t] = static_cast<std::int32_t>(1000 * t);
+  std::vector<float> inv_freq(24);
+  for (std::size_t j = 0; j < inv_freq.size(); ++j) inv_freq[j] = std::pow(10000.0f, -2.0f * static_cast<float>(j) / 48.0f);
+  fast.rope(tensor_view<float, 3>(a.data(), {tokens, 2, 48}), positions, rope_frequencies{inv_freq});
+  oracle.rope(tensor_view<float, 3>(b.data(), {tokens, 2, 48}), positions, rope_frequencies{inv_freq});
+  CHECK(a == b);
+
+  a = x;
+  b = x;
+  fast.softmax(matrix_view<float>(a.data(), {tokens, width}), 30.0f);
+  oracle.softmax(matrix_view<float>(b.data(), {tokens, width}), 30.0f);
+  CHECK(a == b);
+
+  const testing::quantized_matrix<q6_k_format> table(20, 256, 5);
+  const std::vector<std::int32_t> ids{19, 0, 3, 3, 7};
+  std::vector<float> ea(5 * 256);
+  std::vector<float> eb(5 * 256);
+  fast.embedding(table.view(), ids, 0.5f, matrix_view<float>(ea.data(), {5, 256}));
+  oracle.embedding(table.view(), ids, 0.5f, matrix_view<float>(eb.data(), {5, 256}));
+  CHECK(ea == eb);
+}
