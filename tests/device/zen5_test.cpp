@@ -1,7 +1,8 @@
 // Every zen5 kernel against the reference policy, on random data and nasty shapes. Matmul is held
 // to two standards: against reference on the activations the kernel actually multiplies (after
 // its int8/bf16 quantization) it must agree to float rounding; against reference on the original
-// activations, within the error that quantization implies.
+// activations, within the error that quantization implies. Both bounds are per output, scaled by
+// ‖w_row‖·‖x_row‖ (Cauchy-Schwarz), so a row whose result cancels to near zero is judged fairly.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -25,22 +26,21 @@ bool cpu_ready() {
 // What the zen5 kernel multiplies: activations after its own quantization, as floats.
 template <class Format>
 std::vector<float> as_kernel_sees(const std::vector<float>& x, std::size_t tokens, std::size_t cols) {
-  using layout = zen5_kernels::activation_layout<Format>;
-  using act = typename layout::type;
+  using activations = typename zen5_kernels::dot_kernel<Format>::activations;
   std::vector<float> out(x.size());
-  std::vector<act> q(layout::count(cols));
+  std::vector<std::max_align_t> storage(activations::bytes(cols) / sizeof(std::max_align_t) + 1);
+  auto* bytes = reinterpret_cast<std::byte*>(storage.data());
   for (std::size_t t = 0; t < tokens; ++t) {
     const std::span<const float> row(x.data() + t * cols, cols);
-    layout::fill(row, q.data());
+    activations::fill(row, bytes);
+    const auto view = activations::at(bytes, cols);
     float* y = out.data() + t * cols;
-    if constexpr (std::is_same_v<act, zen5_kernels::act_q8_32>) {
-      for (std::size_t b = 0; b < q.size(); ++b) {
-        for (int j = 0; j < 32; ++j) y[32 * b + j] = q[b].qs[j] * q[b].d;
-      }
-    } else if constexpr (std::is_same_v<act, block_q8_k>) {
-      for (std::size_t b = 0; b < q.size(); ++b) q8_k_format::dequantize(q[b], y + 256 * b);
-    } else if constexpr (std::is_same_v<act, bf16>) {
-      for (std::size_t i = 0; i < cols; ++i) y[i] = q[i].to_float();
+    if constexpr (std::is_same_v<activations, zen5_kernels::q8_32_activations>) {
+      for (std::size_t i = 0; i < cols; ++i) y[i] = view.qs[i] * view.d[i / 32];
+    } else if constexpr (std::is_same_v<activations, zen5_kernels::q8_k_activations>) {
+      for (std::size_t b = 0; b < cols / 256; ++b) q8_k_format::dequantize(view[b], y + 256 * b);
+    } else if constexpr (std::is_same_v<activations, zen5_kernels::bf16_activations>) {
+      for (std::size_t i = 0; i < cols; ++i) y[i] = view[i].to_float();
     } else {
       std::copy(row.begin(), row.end(), y);
     }
@@ -52,9 +52,9 @@ std::vector<float> as_kernel_sees(const std::vector<float>& x, std::size_t token
 // the error Σ w·δ is at most ‖w‖·‖δ‖, and ‖δ‖/‖x‖ is about half a step of the activation format.
 template <class Format>
 double activation_error_bound() {
-  using act = typename zen5_kernels::activation_layout<Format>::type;
-  if constexpr (std::is_same_v<act, float>) return 1e-6;
-  else if constexpr (std::is_same_v<act, bf16>) return 1.0 / 256;
+  using activations = typename zen5_kernels::dot_kernel<Format>::activations;
+  if constexpr (std::is_same_v<activations, zen5_kernels::f32_activations>) return 1e-6;
+  else if constexpr (std::is_same_v<activations, zen5_kernels::bf16_activations>) return 1.0 / 256;
   else return 1.0 / 127;
 }
 
@@ -73,8 +73,8 @@ TEMPLATE_TEST_CASE("zen5 matmul agrees with reference on every fast format and s
   zen5 fast(pool);
   reference oracle;
   const std::size_t block = TestType::block_size;
-  const std::vector<std::size_t> widths = block == 1 ? std::vector<std::size_t>{1, 15, 16, 33, 1000}
-                                                     : std::vector<std::size_t>{block, 3 * block, 5 * block};
+  const std::vector<std::size_t> widths = block == 1 ? std::vector<std::size_t>{1, 15, 16, 33, 64, 1000}
+                                                     : std::vector<std::size_t>{block, 3 * block, 16 * block, 37 * block};
   for (std::size_t cols : widths) {
     for (std::size_t rows : {1u, 7u, 33u}) {
       for (std::size_t tokens : {1u, 2u, 3u, 4u, 5u, 11u}) {
@@ -90,12 +90,15 @@ TEMPLATE_TEST_CASE("zen5 matmul agrees with reference on every fast format and s
         oracle.matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(ideal.data(), {tokens, rows}));
 
         INFO(name_of(TestType::type) << ": " << rows << " x " << cols << ", " << tokens << " tokens");
-        CHECK(testing::nmse(actual, exact) < 1e-10);
+        // Float rounding only: |error| ≤ 1e-4·‖w‖·‖x‖, where one wrong block of the ≥ 16 would be
+        // of order ‖w‖·‖x‖/16 (and a small row's error still shows against its own norms).
         std::vector<float> w_row(cols);
         for (std::size_t o = 0; o < rows; ++o) {
           w.view().dequantize_row(o, w_row);
           for (std::size_t t = 0; t < tokens; ++t) {
-            const double bound = activation_error_bound<TestType>() * norm(w_row) * norm(std::span(x).subspan(t * cols, cols));
+            const double w_norm = norm(w_row);
+            CHECK(std::fabs(actual[t * rows + o] - exact[t * rows + o]) <= 1e-4 * w_norm * norm(std::span(seen).subspan(t * cols, cols)));
+            const double bound = activation_error_bound<TestType>() * w_norm * norm(std::span(x).subspan(t * cols, cols));
             CHECK(std::fabs(actual[t * rows + o] - ideal[t * rows + o]) <= bound);
           }
         }

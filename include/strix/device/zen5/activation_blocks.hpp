@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
@@ -14,26 +15,41 @@
 
 namespace strix::zen5_kernels {
 
-struct act_q8_32 {
-  std::int8_t qs[32];
-  float d;
-  std::int32_t sum;  // Σ qs
+// A row of int8 activations in blocks of 32, stored as three arrays so that consecutive blocks'
+// codes, scales and sums each load as one vector: codes (32 per block), f32 scales, and the sum
+// of each block's codes (for the offset terms of Q4_0).
+struct act_q8_32_row {
+  const std::int8_t* qs;
+  const float* d;
+  const std::int32_t* sum;
+
+  static std::size_t bytes(std::size_t row_length) noexcept { return row_length / 32 * (32 + 4 + 4); }
+  static act_q8_32_row at(const std::byte* p, std::size_t row_length) noexcept {
+    const std::size_t blocks = row_length / 32;
+    return {reinterpret_cast<const std::int8_t*>(p), reinterpret_cast<const float*>(p + 32 * blocks),
+            reinterpret_cast<const std::int32_t*>(p + 36 * blocks)};
+  }
 };
 
-inline void quantize_act_q8_32(std::span<const float> x, act_q8_32* out) noexcept {
-  for (std::size_t b = 0; b < x.size() / 32; ++b) {
+// Quantizes x (a multiple of 32 long) into the act_q8_32_row layout at dst (4-byte aligned).
+inline void quantize_act_q8_32(std::span<const float> x, std::byte* dst) noexcept {
+  const std::size_t blocks = x.size() / 32;
+  auto* qs = reinterpret_cast<std::int8_t*>(dst);
+  auto* d = reinterpret_cast<float*>(dst + 32 * blocks);
+  auto* sums = reinterpret_cast<std::int32_t*>(dst + 36 * blocks);
+  for (std::size_t b = 0; b < blocks; ++b) {
     const float* v = x.data() + 32 * b;
     float amax = 0.0f;
     for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(v[j]));
-    const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float scale = amax / 127.0f;
+    const float inverse = scale != 0.0f ? 1.0f / scale : 0.0f;
     std::int32_t sum = 0;
     for (int j = 0; j < 32; ++j) {
-      out[b].qs[j] = static_cast<std::int8_t>(nearest_int(v[j] * id));
-      sum += out[b].qs[j];
+      qs[32 * b + j] = static_cast<std::int8_t>(nearest_int(v[j] * inverse));
+      sum += qs[32 * b + j];
     }
-    out[b].d = d;
-    out[b].sum = sum;
+    d[b] = scale;
+    sums[b] = sum;
   }
 }
 

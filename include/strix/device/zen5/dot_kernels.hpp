@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -40,7 +41,7 @@ template <class Format>
 struct dot_kernel;  // no fast path
 
 template <class Format>
-concept has_dot_kernel = requires { typename dot_kernel<Format>::activation_type; };
+concept has_dot_kernel = requires { typename dot_kernel<Format>::activations; };
 
 namespace simd {
 
@@ -48,14 +49,13 @@ inline __m512i two_lanes(__m256i low, __m256i high) noexcept {
   return _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
 }
 
-// 16 bytes of nibbles of blocks A and B (32 bytes) as 64 codes: A's low nibbles, A's high
-// nibbles, B's low, B's high (the ggml order of two 32-element blocks).
-inline __m512i nibbles_of_two_blocks(__m256i packed) noexcept {
-  const __m256i mask = _mm256_set1_epi8(0x0f);
-  const __m256i low = _mm256_and_si256(packed, mask);
-  const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), mask);
-  // [low.A, low.B, high.A, high.B] -> [low.A, high.A, low.B, high.B]
-  return _mm512_shuffle_i64x2(two_lanes(low, high), two_lanes(low, high), _MM_SHUFFLE(3, 1, 2, 0));
+// The 16 packed bytes of block A and of block B as 64 codes: A's low nibbles, A's high nibbles,
+// B's low, B's high (ggml's order within a 32-element block).
+inline __m512i nibbles_of_two_blocks(const std::uint8_t* a, const std::uint8_t* b) noexcept {
+  const __m512i aabb = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)))),
+                                          _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b))), 1);
+  const __m512i shift = _mm512_setr_epi64(0, 0, 0x0004000400040004, 0x0004000400040004, 0, 0, 0x0004000400040004, 0x0004000400040004);
+  return _mm512_and_si512(_mm512_srlv_epi16(aabb, shift), _mm512_set1_epi8(0x0f));
 }
 
 // Σ w·x per 4-byte group for signed w and signed x: vpdpbusd needs one unsigned operand, so take
@@ -69,61 +69,111 @@ inline __m512i dot_unsigned(__m512i w_unsigned, __m512i x) noexcept {
   return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w_unsigned, x);
 }
 
-// Lanes 0-7 get a, lanes 8-15 get b.
-inline __m512 halves(float a, float b) noexcept { return _mm512_mask_blend_ps(0xff00, _mm512_set1_ps(a), _mm512_set1_ps(b)); }
-inline __m512i halves(int a, int b) noexcept {
-  return _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi32(a), _mm512_set1_epi32(b));
-}
-
 inline __m512i load64(const void* p) noexcept { return _mm512_loadu_si512(p); }
 inline __m256i load32(const void* p) noexcept { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
-// Two 32-element activation blocks as one register.
-inline __m512i two_act_blocks(const act_q8_32& a, const act_q8_32& b) noexcept { return two_lanes(load32(a.qs), load32(b.qs)); }
-
 }  // namespace simd
 
-// Formats of 32-element blocks against act_q8_32, two blocks per register; an odd last block is
-// handled alone with the upper half zeroed. Each specialisation provides codes(w_a, w_b) (the 64
-// weight bytes), whether they are signed, its per-block weight scale, and an offset subtracted
-// from every code (Q4_0's 8).
+// How each kind of activation row is stored in the matmul workspace: bytes per token, how to fill
+// it from floats, and the view a dot kernel reads.
+struct q8_32_activations {
+  using view = act_q8_32_row;
+  static std::size_t bytes(std::size_t n) noexcept { return act_q8_32_row::bytes(n); }
+  static void fill(std::span<const float> x, std::byte* dst) noexcept { quantize_act_q8_32(x, dst); }
+  static view at(const std::byte* p, std::size_t n) noexcept { return act_q8_32_row::at(p, n); }
+};
+struct q8_k_activations {
+  using view = const block_q8_k*;
+  static std::size_t bytes(std::size_t n) noexcept { return n / 256 * sizeof(block_q8_k); }
+  static void fill(std::span<const float> x, std::byte* dst) noexcept { quantize_act_q8_k(x, reinterpret_cast<block_q8_k*>(dst)); }
+  static view at(const std::byte* p, std::size_t) noexcept { return reinterpret_cast<view>(p); }
+};
+struct bf16_activations {
+  using view = const bf16*;
+  static std::size_t bytes(std::size_t n) noexcept { return n * sizeof(bf16); }
+  static void fill(std::span<const float> x, std::byte* dst) noexcept { convert_act_bf16(x, reinterpret_cast<bf16*>(dst)); }
+  static view at(const std::byte* p, std::size_t) noexcept { return reinterpret_cast<view>(p); }
+};
+struct f32_activations {
+  using view = const float*;
+  static std::size_t bytes(std::size_t n) noexcept { return n * sizeof(float); }
+  static void fill(std::span<const float> x, std::byte* dst) noexcept { std::memcpy(dst, x.data(), x.size_bytes()); }
+  static view at(const std::byte* p, std::size_t) noexcept { return reinterpret_cast<view>(p); }
+};
+
+namespace simd {
+// Scales of 16 consecutive blocks whose first member is an f16 d: one gather, one conversion.
+template <class Block>
+inline __m512 f16_scales_of_16(const Block* w) noexcept {
+  static_assert(offsetof(Block, d) == 0);
+  constexpr auto stride = static_cast<int>(sizeof(Block));
+  const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(stride));
+  const __m512i raw = _mm512_i32gather_epi32(offsets, static_cast<const void*>(w), 1);
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));
+}
+// Lanes 0-7 take scale 2k of `scales`, lanes 8-15 scale 2k+1.
+inline __m512 pair_scales(__m512 scales, int k) noexcept {
+  const __m512i index = _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi32(2 * k), _mm512_set1_epi32(2 * k + 1));
+  return _mm512_permutexvar_ps(index, scales);
+}
+inline float f16_to_float(f16 h) noexcept { return _cvtsh_ss(h.bits); }
+// Requests every cache line of [p, p + bytes): decode reads weights once, from DRAM, at the
+// compute rate, and the hardware prefetcher alone does not keep two streams far enough ahead.
+inline void prefetch(const void* p, std::size_t bytes) noexcept {
+  const auto* c = static_cast<const char*>(p);
+  for (std::size_t off = 0; off < bytes; off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
+}
+}  // namespace simd
+
+// Formats of 32-element blocks against int8 activation blocks: two blocks per register, sixteen
+// blocks' scales per gather. Each specialisation provides codes(a, b) (the 64 weight bytes of two
+// blocks), whether they are signed, the scales of 16 blocks and of one, and a code offset
+// subtracted from every code (Q4_0's 8).
 template <class Derived, class Block>
 struct dot_kernel_32 {
-  using activation_type = act_q8_32;
+  using activations = q8_32_activations;
 
   template <std::size_t N>
-  static void row(const Block* w, const act_q8_32* const* acts, std::size_t n_blocks, float* out) noexcept {
-    __m512 acc[N];
-    float offset_sum[N] = {};
-    for (std::size_t t = 0; t < N; ++t) acc[t] = _mm512_setzero_ps();
+  static void row(const Block* w, const act_q8_32_row* acts, std::size_t n_blocks, float* out) noexcept {
+    __m512 acc[N][2];
+    __m512 offsets[N];
+    float tail_offsets[N] = {};
+    for (std::size_t t = 0; t < N; ++t) acc[t][0] = acc[t][1] = offsets[t] = _mm512_setzero_ps();
     std::size_t b = 0;
-    for (; b + 1 < n_blocks; b += 2) {
-      const __m512i codes = Derived::codes(w[b], w[b + 1]);
-      const float da = Derived::scale(w[b]);
-      const float db = Derived::scale(w[b + 1]);
+    for (; b + 16 <= n_blocks; b += 16) {
+      simd::prefetch(w + b + 32, 16 * sizeof(Block));
+      const __m512 weight_scales = Derived::scales_of_16(w + b);
+      __m512 scales[N];
       for (std::size_t t = 0; t < N; ++t) {
-        const act_q8_32& xa = acts[t][b];
-        const act_q8_32& xb = acts[t][b + 1];
-        const __m512i x = simd::two_act_blocks(xa, xb);
-        const __m512i dot = Derived::is_signed ? simd::dot_signed(codes, x) : simd::dot_unsigned(codes, x);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), simd::halves(da * xa.d, db * xb.d), acc[t]);
+        scales[t] = _mm512_mul_ps(weight_scales, _mm512_loadu_ps(acts[t].d + b));
         if constexpr (Derived::code_offset != 0) {
-          offset_sum[t] += da * xa.d * static_cast<float>(xa.sum) + db * xb.d * static_cast<float>(xb.sum);
+          offsets[t] = _mm512_fmadd_ps(scales[t], _mm512_cvtepi32_ps(_mm512_loadu_si512(acts[t].sum + b)), offsets[t]);
+        }
+      }
+      for (int k = 0; k < 8; ++k) {
+        const __m512i codes = Derived::codes(w[b + 2 * k], w[b + 2 * k + 1]);
+        for (std::size_t t = 0; t < N; ++t) {
+          const __m512i x = simd::load64(acts[t].qs + 32 * (b + 2 * k));
+          const __m512i dot = Derived::is_signed ? simd::dot_signed(codes, x) : simd::dot_unsigned(codes, x);
+          acc[t][k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), simd::pair_scales(scales[t], k), acc[t][k & 1]);
         }
       }
     }
-    if (b < n_blocks) {
+    for (; b < n_blocks; ++b) {  // fewer than 16 left: one block at a time, upper half zeroed
       const __m512i codes = _mm512_maskz_mov_epi64(0x0f, Derived::codes(w[b], w[b]));
-      const float da = Derived::scale(w[b]);
+      const float weight_scale = Derived::scale(w[b]);
       for (std::size_t t = 0; t < N; ++t) {
-        const act_q8_32& xa = acts[t][b];
-        const __m512i x = _mm512_zextsi256_si512(simd::load32(xa.qs));
+        const __m512i x = _mm512_zextsi256_si512(simd::load32(acts[t].qs + 32 * b));
         const __m512i dot = Derived::is_signed ? simd::dot_signed(codes, x) : simd::dot_unsigned(codes, x);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_set1_ps(da * xa.d), acc[t]);
-        if constexpr (Derived::code_offset != 0) offset_sum[t] += da * xa.d * static_cast<float>(xa.sum);
+        const float scale = weight_scale * acts[t].d[b];
+        acc[t][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_set1_ps(scale), acc[t][0]);
+        if constexpr (Derived::code_offset != 0) tail_offsets[t] += scale * static_cast<float>(acts[t].sum[b]);
       }
     }
-    for (std::size_t t = 0; t < N; ++t) out[t] = _mm512_reduce_add_ps(acc[t]) - Derived::code_offset * offset_sum[t];
+    for (std::size_t t = 0; t < N; ++t) {
+      out[t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
+      if constexpr (Derived::code_offset != 0) out[t] -= Derived::code_offset * (_mm512_reduce_add_ps(offsets[t]) + tail_offsets[t]);
+    }
   }
 };
 
@@ -132,18 +182,17 @@ struct dot_kernel<q8_0_format> : dot_kernel_32<dot_kernel<q8_0_format>, block_q8
   static constexpr bool is_signed = true;
   static constexpr float code_offset = 0.0f;
   static __m512i codes(const block_q8_0& a, const block_q8_0& b) noexcept { return simd::two_lanes(simd::load32(a.qs), simd::load32(b.qs)); }
-  static float scale(const block_q8_0& w) noexcept { return w.d.to_float(); }
+  static __m512 scales_of_16(const block_q8_0* w) noexcept { return simd::f16_scales_of_16(w); }
+  static float scale(const block_q8_0& w) noexcept { return simd::f16_to_float(w.d); }
 };
 
 template <>
 struct dot_kernel<q4_0_format> : dot_kernel_32<dot_kernel<q4_0_format>, block_q4_0> {
   static constexpr bool is_signed = false;
   static constexpr float code_offset = 8.0f;  // value = (nibble - 8) · d
-  static __m512i codes(const block_q4_0& a, const block_q4_0& b) noexcept {
-    return simd::nibbles_of_two_blocks(_mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)),
-                                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.qs))));
-  }
-  static float scale(const block_q4_0& w) noexcept { return w.d.to_float(); }
+  static __m512i codes(const block_q4_0& a, const block_q4_0& b) noexcept { return simd::nibbles_of_two_blocks(a.qs, b.qs); }
+  static __m512 scales_of_16(const block_q4_0* w) noexcept { return simd::f16_scales_of_16(w); }
+  static float scale(const block_q4_0& w) noexcept { return simd::f16_to_float(w.d); }
 };
 
 template <>
@@ -152,77 +201,118 @@ struct dot_kernel<mxfp4_format> : dot_kernel_32<dot_kernel<mxfp4_format>, block_
   static constexpr float code_offset = 0.0f;
   static __m512i codes(const block_mxfp4& a, const block_mxfp4& b) noexcept {
     const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mxfp4_code_table.data())));
-    const __m512i nibbles = simd::nibbles_of_two_blocks(_mm256_set_m128i(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)), _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.qs))));
-    return _mm512_shuffle_epi8(table, nibbles);
+    return _mm512_shuffle_epi8(table, simd::nibbles_of_two_blocks(a.qs, b.qs));
+  }
+  // mxfp4_half_scale on 16 exponents at once.
+  static __m512 scales_of_16(const block_mxfp4* w) noexcept {
+    const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(static_cast<int>(sizeof(block_mxfp4))));
+    const __m512i e = _mm512_and_si512(_mm512_i32gather_epi32(offsets, static_cast<const void*>(w), 1), _mm512_set1_epi32(0xff));
+    const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
+    const __m512i subnormal = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(_mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(2)), normal, subnormal));
   }
   static float scale(const block_mxfp4& w) noexcept { return mxfp4_half_scale(w.e); }
 };
 
-// Super-block formats against Q8_K. Each specialisation provides, per super-block, the 64 codes of
-// sub-block pair p (4 pairs of 2 x 32, or for Q6_K 4 quarters of 2 x 16 groups), the integer
-// scale per 16-lane half, and the correction Σ_groups (offset term) computed from bsums.
+// Super-block formats against Q8_K. Each specialisation unpacks a block once into float scale
+// vectors and provides, for each of 4 parts of 64 elements (in dequantization order, so the
+// activation bytes load as they are): the 64 codes, the float scale of each 32-bit lane (d folded
+// in), and an 8-lane vector of offset terms (Σ mins · sums of x, from Q8_K's bsums) to subtract.
 template <class Derived, class Block>
 struct dot_kernel_256 {
-  using activation_type = block_q8_k;
+  using activations = q8_k_activations;
+  static constexpr std::size_t prefetch_blocks = 8;
 
   template <std::size_t N>
   static void row(const Block* w, const block_q8_k* const* acts, std::size_t n_blocks, float* out) noexcept {
-    __m512 acc[N];
-    float correction[N] = {};
-    for (std::size_t t = 0; t < N; ++t) acc[t] = _mm512_setzero_ps();
+    __m512 acc[N][2];
+    __m256 offsets[N];
+    for (std::size_t t = 0; t < N; ++t) {
+      acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+      offsets[t] = _mm256_setzero_ps();
+    }
     for (std::size_t b = 0; b < n_blocks; ++b) {
+      simd::prefetch(w + b + prefetch_blocks, sizeof(Block));
       const typename Derived::unpacked u(w[b]);
-      __m512i sums[N];
-      for (std::size_t t = 0; t < N; ++t) sums[t] = _mm512_setzero_si512();
+      __m512 scales[N];  // the block's scales times each token's activation scale
+      for (std::size_t t = 0; t < N; ++t) scales[t] = _mm512_mul_ps(u.scales, _mm512_set1_ps(acts[t][b].d));
       for (int p = 0; p < 4; ++p) {
         const __m512i codes = u.codes(w[b], p);
-        const __m512i scales = u.lane_scales(p);
         for (std::size_t t = 0; t < N; ++t) {
           const __m512i x = simd::load64(acts[t][b].qs + 64 * p);
           const __m512i dot = Derived::is_signed ? simd::dot_signed(codes, x) : simd::dot_unsigned(codes, x);
-          sums[t] = _mm512_add_epi32(sums[t], _mm512_mullo_epi32(dot, scales));
+          acc[t][p & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), Derived::unpacked::lane_scales(scales[t], p), acc[t][p & 1]);
         }
       }
-      for (std::size_t t = 0; t < N; ++t) {
-        const float dx = acts[t][b].d;
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), _mm512_set1_ps(u.d * dx), acc[t]);
-        correction[t] += dx * u.correction(acts[t][b].bsums);
+      if constexpr (Derived::has_offsets) {
+        for (std::size_t t = 0; t < N; ++t) {
+          offsets[t] = _mm256_fmadd_ps(u.offsets(acts[t][b].bsums), _mm256_set1_ps(acts[t][b].d), offsets[t]);
+        }
       }
     }
-    for (std::size_t t = 0; t < N; ++t) out[t] = _mm512_reduce_add_ps(acc[t]) - correction[t];
+    for (std::size_t t = 0; t < N; ++t) {
+      out[t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
+      if constexpr (Derived::has_offsets) out[t] -= _mm512_reduce_add_ps(_mm512_zextps256_ps512(offsets[t]));
+    }
   }
 };
+
+namespace simd {
+// Scale vector for part p of a super-block of 32-element sub-blocks: lanes 0-7 sub-block 2p,
+// lanes 8-15 sub-block 2p+1, from 8 scales in the low half of `scales`.
+inline __m512 sub_block_pair_scales(__m512 scales, int p) noexcept {
+  const __m512i index = _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi32(2 * p), _mm512_set1_epi32(2 * p + 1));
+  return _mm512_permutexvar_ps(index, scales);
+}
+// 32 packed bytes as 64 nibbles: the low nibbles (one sub-block), then the high ones (the next).
+inline __m512i low_then_high_nibbles(const std::uint8_t* packed) noexcept {
+  const __m512i both = _mm512_broadcast_i64x4(load32(packed));
+  const __m512i shift = _mm512_mask_blend_epi32(0xff00, _mm512_setzero_si512(), _mm512_set1_epi16(4));
+  return _mm512_and_si512(_mm512_srlv_epi16(both, shift), _mm512_set1_epi8(0x0f));
+}
+// Eight unsigned byte values as floats times `factor`.
+inline __m256 bytes_as_floats(std::uint64_t bytes, float factor) noexcept {
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(bytes)))), _mm256_set1_ps(factor));
+}
+}  // namespace simd
 
 // Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins; value = d·sc·q − dmin·m.
 template <class Block, int Bits>
 struct q45_k_dot : dot_kernel_256<q45_k_dot<Block, Bits>, Block> {
   static constexpr bool is_signed = false;
+  static constexpr bool has_offsets = true;
   struct unpacked {
-    int scale[8];
-    int min[8];
-    float d;
-    float dmin;
-    explicit unpacked(const Block& w) noexcept : d(w.d.to_float()), dmin(w.dmin.to_float()) {
-      for (int j = 0; j < 8; ++j) detail::unpack_scale_min_k4(j, w.scales, scale[j], min[j]);
+    __m512 scales;  // d·sc for the 8 sub-blocks, lanes 0-7
+    __m256 mins;    // dmin·m for the 8 sub-blocks
+    __m512i high_bits;
+
+    explicit unpacked(const Block& w) noexcept {
+      // The 12-byte packing (see unpack_scale_min_k4), four sub-blocks at a time.
+      std::uint32_t q[3];
+      std::memcpy(q, w.scales, 12);
+      const std::uint32_t scales_low = q[0] & 0x3f3f3f3fu;
+      const std::uint32_t mins_low = q[1] & 0x3f3f3f3fu;
+      const std::uint32_t scales_high = (q[2] & 0x0f0f0f0fu) | (((q[0] >> 6) & 0x03030303u) << 4);
+      const std::uint32_t mins_high = ((q[2] >> 4) & 0x0f0f0f0fu) | (((q[1] >> 6) & 0x03030303u) << 4);
+      scales = _mm512_castps256_ps512(simd::bytes_as_floats(scales_low | std::uint64_t{scales_high} << 32, simd::f16_to_float(w.d)));
+      mins = simd::bytes_as_floats(mins_low | std::uint64_t{mins_high} << 32, simd::f16_to_float(w.dmin));
+      if constexpr (Bits == 5) high_bits = _mm512_broadcast_i64x4(simd::load32(w.qh));
     }
     __m512i codes(const Block& w, int p) const noexcept {
-      const __m256i packed = simd::load32(w.qs + 32 * p);
-      const __m256i mask = _mm256_set1_epi8(0x0f);
-      __m512i q = simd::two_lanes(_mm256_and_si256(packed, mask), _mm256_and_si256(_mm256_srli_epi16(packed, 4), mask));
+      __m512i q = simd::low_then_high_nibbles(w.qs + 32 * p);
       if constexpr (Bits == 5) {
-        const __m256i high = simd::load32(w.qh);
-        const auto low_mask = static_cast<std::uint64_t>(_mm256_test_epi8_mask(high, _mm256_set1_epi8(static_cast<char>(1 << (2 * p)))));
-        const auto high_mask = static_cast<std::uint64_t>(_mm256_test_epi8_mask(high, _mm256_set1_epi8(static_cast<char>(1 << (2 * p + 1)))));
-        q = _mm512_or_si512(q, _mm512_maskz_mov_epi8(low_mask | (high_mask << 32), _mm512_set1_epi8(16)));
+        // Sub-block 2p takes bit 2p of qh[l], sub-block 2p+1 bit 2p+1.
+        const __m512i select = _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi8(static_cast<char>(1 << (2 * p))),
+                                                       _mm512_set1_epi8(static_cast<char>(1 << (2 * p + 1))));
+        q = _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(high_bits, select), q, _mm512_set1_epi8(16));
       }
       return q;
     }
-    __m512i lane_scales(int p) const noexcept { return simd::halves(scale[2 * p], scale[2 * p + 1]); }
-    float correction(const std::int16_t* bsums) const noexcept {
-      int s = 0;
-      for (int j = 0; j < 8; ++j) s += min[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-      return dmin * static_cast<float>(s);
+    static __m512 lane_scales(__m512 scaled, int p) noexcept { return simd::sub_block_pair_scales(scaled, p); }
+    __m256 offsets(const std::int16_t* bsums) const noexcept {
+      const __m256i sums = _mm256_madd_epi16(simd::load32(bsums), _mm256_set1_epi16(1));  // Σx per sub-block
+      return _mm256_mul_ps(_mm256_cvtepi32_ps(sums), mins);
     }
   };
 };
@@ -231,40 +321,42 @@ struct dot_kernel<q4_k_format> : q45_k_dot<block_q4_k, 4> {};
 template <>
 struct dot_kernel<q5_k_format> : q45_k_dot<block_q5_k, 5> {};
 
-// Q6_K: 16 groups of 16 with int8 scales; value = d·sc·(q − 32). "Pair" p is a quarter of the
-// block in dequantization order: half p/2, quarters 2·(p%2) and 2·(p%2)+1.
+// Q6_K: 16 groups of 16 with int8 scales; value = d·sc·(q − 32). Part p is half p/2, quarters
+// 2·(p%2) and 2·(p%2)+1 of it, in dequantization order.
 template <>
 struct dot_kernel<q6_k_format> : dot_kernel_256<dot_kernel<q6_k_format>, block_q6_k> {
   static constexpr bool is_signed = false;
+  static constexpr bool has_offsets = true;
   struct unpacked {
-    float d;
-    const std::int8_t* scales;
-    explicit unpacked(const block_q6_k& w) noexcept : d(w.d.to_float()), scales(w.scales) {}
+    __m512 scales;  // d·sc for the 16 groups
+    __m256i group_scales;
+    float d32;
+
+    explicit unpacked(const block_q6_k& w) noexcept : d32(32.0f * simd::f16_to_float(w.d)) {
+      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
+      scales = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(raw)), _mm512_set1_ps(simd::f16_to_float(w.d)));
+      group_scales = _mm256_cvtepi8_epi16(raw);
+    }
     __m512i codes(const block_q6_k& w, int p) const noexcept {
       const int half = p / 2;
       const __m512i low_bits = simd::load64(w.ql + 64 * half);
-      const __m512i nibble_mask = _mm512_set1_epi8(0x0f);
-      const __m512i low = (p % 2 == 0) ? _mm512_and_si512(low_bits, nibble_mask)
-                                       : _mm512_and_si512(_mm512_srli_epi16(low_bits, 4), nibble_mask);
-      const __m256i qh = simd::load32(w.qh + 32 * half);
-      const int shift = 4 * (p % 2);  // quarters 0,1 use bits 0-3 of qh; quarters 2,3 bits 4-7
-      const __m256i two_bits = _mm256_set1_epi8(3);
-      const __m256i first = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift)), two_bits);
-      const __m256i second = _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(shift + 2)), two_bits);
-      const __m512i high = _mm512_slli_epi16(simd::two_lanes(first, second), 4);
+      const __m512i nibble = _mm512_set1_epi8(0x0f);
+      const __m512i low = (p % 2 == 0) ? _mm512_and_si512(low_bits, nibble) : _mm512_and_si512(_mm512_srli_epi16(low_bits, 4), nibble);
+      // Quarters 0,1 use bits 0-1 and 2-3 of qh; quarters 2,3 bits 4-5 and 6-7.
+      const __m512i qh = _mm512_broadcast_i64x4(simd::load32(w.qh + 32 * half));
+      const int s = 4 * (p % 2);
+      const __m512i shift = _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi16(static_cast<short>(s)), _mm512_set1_epi16(static_cast<short>(s + 2)));
+      const __m512i high = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shift), _mm512_set1_epi8(3)), 4);
       return _mm512_or_si512(low, high);
     }
-    __m512i lane_scales(int p) const noexcept {
-      // groups 4p .. 4p+3 of 16 elements, each over four 4-byte lanes
-      std::int32_t four;
-      std::memcpy(&four, scales + 4 * p, 4);
-      const __m128i spread = _mm_shuffle_epi8(_mm_cvtsi32_si128(four), _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
-      return _mm512_cvtepi8_epi32(spread);
+    static __m512 lane_scales(__m512 scaled, int p) noexcept {
+      // groups 4p .. 4p+3, each over four 32-bit lanes
+      const __m512i index = _mm512_add_epi32(_mm512_set1_epi32(4 * p), _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+      return _mm512_permutexvar_ps(index, scaled);
     }
-    float correction(const std::int16_t* bsums) const noexcept {
-      int s = 0;
-      for (int g = 0; g < 16; ++g) s += scales[g] * bsums[g];
-      return d * 32.0f * static_cast<float>(s);
+    __m256 offsets(const std::int16_t* bsums) const noexcept {
+      // 32 · d · Σ_g sc_g · Σx_g, as 8 partial sums
+      return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(simd::load32(bsums), group_scales)), _mm256_set1_ps(d32));
     }
   };
 };
@@ -273,82 +365,88 @@ struct dot_kernel<q6_k_format> : dot_kernel_256<dot_kernel<q6_k_format>, block_q
 template <>
 struct dot_kernel<iq4_xs_format> : dot_kernel_256<dot_kernel<iq4_xs_format>, block_iq4_xs> {
   static constexpr bool is_signed = true;
+  static constexpr bool has_offsets = false;
   struct unpacked {
-    int scale[8];
-    float d;
-    explicit unpacked(const block_iq4_xs& w) noexcept : d(w.d.to_float()) {
+    __m512 scales;
+    explicit unpacked(const block_iq4_xs& w) noexcept {
+      alignas(32) float s[8];
       for (int ib = 0; ib < 8; ++ib) {
-        scale[ib] = (((w.scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f) | (((w.scales_h >> (2 * ib)) & 3) << 4)) - 32;
+        s[ib] = static_cast<float>((((w.scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0f) | (((w.scales_h >> (2 * ib)) & 3) << 4)) - 32);
       }
+      scales = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_load_ps(s), _mm256_set1_ps(simd::f16_to_float(w.d))));
     }
     __m512i codes(const block_iq4_xs& w, int p) const noexcept {
       const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(iq4_code_table.data())));
-      return _mm512_shuffle_epi8(table, simd::nibbles_of_two_blocks(simd::load32(w.qs + 32 * p)));
+      return _mm512_shuffle_epi8(table, simd::nibbles_of_two_blocks(w.qs + 32 * p, w.qs + 32 * p + 16));
     }
-    __m512i lane_scales(int p) const noexcept { return simd::halves(scale[2 * p], scale[2 * p + 1]); }
-    float correction(const std::int16_t*) const noexcept { return 0.0f; }
+    static __m512 lane_scales(__m512 scaled, int p) noexcept { return simd::sub_block_pair_scales(scaled, p); }
+    __m256 offsets(const std::int16_t*) const noexcept { return _mm256_setzero_ps(); }
   };
 };
 
-// BF16 weights against bf16 activations: vdpbf16ps, 32 pairs per instruction, masked tail.
+// BF16 weights against bf16 activations: vdpbf16ps, 32 pairs per instruction, two independent
+// accumulators per token so one token does not wait on the instruction's latency; masked tail.
 template <>
 struct dot_kernel<bf16_format> {
-  using activation_type = bf16;
+  using activations = bf16_activations;
   template <std::size_t N>
   static void row(const bf16* w, const bf16* const* acts, std::size_t n, float* out) noexcept {
-    __m512 acc[N];
-    for (std::size_t t = 0; t < N; ++t) acc[t] = _mm512_setzero_ps();
-    for (std::size_t i = 0; i < n; i += 32) {
+    __m512 acc[N][2];
+    for (std::size_t t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+      simd::prefetch(w + i + 512, 128);
+      const __m512i w0 = _mm512_loadu_si512(w + i);
+      const __m512i w1 = _mm512_loadu_si512(w + i + 32);
+      for (std::size_t t = 0; t < N; ++t) {
+        acc[t][0] = _mm512_dpbf16_ps(acc[t][0], (__m512bh)w0, (__m512bh)_mm512_loadu_si512(acts[t] + i));
+        acc[t][1] = _mm512_dpbf16_ps(acc[t][1], (__m512bh)w1, (__m512bh)_mm512_loadu_si512(acts[t] + i + 32));
+      }
+    }
+    for (; i < n; i += 32) {
       const auto mask = n - i >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << (n - i)) - 1);
       const __m512i wv = _mm512_maskz_loadu_epi16(mask, w + i);
       for (std::size_t t = 0; t < N; ++t) {
-        const __m512i xv = _mm512_maskz_loadu_epi16(mask, acts[t] + i);
-        acc[t] = _mm512_dpbf16_ps(acc[t], (__m512bh)wv, (__m512bh)xv);
+        acc[t][0] = _mm512_dpbf16_ps(acc[t][0], (__m512bh)wv, (__m512bh)_mm512_maskz_loadu_epi16(mask, acts[t] + i));
       }
     }
-    for (std::size_t t = 0; t < N; ++t) out[t] = _mm512_reduce_add_ps(acc[t]);
+    for (std::size_t t = 0; t < N; ++t) out[t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
   }
 };
 
-// F16 and F32 weights against f32 activations: widen to f32 and FMA, masked tail.
-template <class Format, class Storage>
+// F16 and F32 weights against f32 activations: widen to f32 and FMA, two accumulators, masked tail.
+template <class Storage>
 struct float_dot {
-  using activation_type = float;
+  using activations = f32_activations;
+  static __m512 load(const Storage* p, __mmask16 mask) noexcept {
+    if constexpr (std::is_same_v<Storage, float>) return _mm512_maskz_loadu_ps(mask, p);
+    else return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p));
+  }
   template <std::size_t N>
   static void row(const Storage* w, const float* const* acts, std::size_t n, float* out) noexcept {
-    __m512 acc[N];
-    for (std::size_t t = 0; t < N; ++t) acc[t] = _mm512_setzero_ps();
-    for (std::size_t i = 0; i < n; i += 16) {
-      const auto mask = n - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - i)) - 1);
-      __m512 wv;
-      if constexpr (std::is_same_v<Storage, float>) wv = _mm512_maskz_loadu_ps(mask, w + i);
-      else wv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, w + i));
-      for (std::size_t t = 0; t < N; ++t) acc[t] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mask, acts[t] + i), acc[t]);
+    __m512 acc[N][2];
+    for (std::size_t t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      simd::prefetch(w + i + 256, 32 * sizeof(Storage));
+      const __m512 w0 = load(w + i, 0xffff);
+      const __m512 w1 = load(w + i + 16, 0xffff);
+      for (std::size_t t = 0; t < N; ++t) {
+        acc[t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(acts[t] + i), acc[t][0]);
+        acc[t][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(acts[t] + i + 16), acc[t][1]);
+      }
     }
-    for (std::size_t t = 0; t < N; ++t) out[t] = _mm512_reduce_add_ps(acc[t]);
+    for (; i < n; i += 16) {
+      const auto mask = n - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - i)) - 1);
+      const __m512 wv = load(w + i, mask);
+      for (std::size_t t = 0; t < N; ++t) acc[t][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mask, acts[t] + i), acc[t][0]);
+    }
+    for (std::size_t t = 0; t < N; ++t) out[t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
   }
 };
 template <>
-struct dot_kernel<f32_format> : float_dot<f32_format, float> {};
+struct dot_kernel<f32_format> : float_dot<float> {};
 template <>
-struct dot_kernel<f16_format> : float_dot<f16_format, f16> {};
-
-// Activation storage per format: how many activation elements of activation_type one token's row
-// needs, and how to fill it.
-template <class Format>
-struct activation_layout {
-  using type = typename dot_kernel<Format>::activation_type;
-  static std::size_t count(std::size_t row_length) noexcept {
-    if constexpr (std::is_same_v<type, act_q8_32>) return row_length / 32;
-    else if constexpr (std::is_same_v<type, block_q8_k>) return row_length / 256;
-    else return row_length;
-  }
-  static void fill(std::span<const float> x, type* out) noexcept {
-    if constexpr (std::is_same_v<type, act_q8_32>) quantize_act_q8_32(x, out);
-    else if constexpr (std::is_same_v<type, block_q8_k>) quantize_act_q8_k(x, out);
-    else if constexpr (std::is_same_v<type, bf16>) convert_act_bf16(x, out);
-    else std::copy(x.begin(), x.end(), out);
-  }
-};
+struct dot_kernel<f16_format> : float_dot<f16> {};
 
 }  // namespace strix::zen5_kernels

@@ -40,8 +40,8 @@ class zen5 {
   [[nodiscard]] thread_pool& pool() const noexcept { return *pool_; }
 
   void plan(const kernel_limits& limits) {
-    // The largest activation layout is f32 (for F32/F16 weights): 4 bytes per element.
-    ensure_workspace(limits.max_tokens * limits.max_row_length * sizeof(float) + 64);
+    // The largest activation layout is f32 (for F32/F16 weights): 4 bytes per element, rows padded to 64.
+    ensure_workspace(limits.max_tokens * (limits.max_row_length * sizeof(float) + 64));
   }
 
   template <block_format Format>
@@ -94,30 +94,32 @@ class zen5 {
  private:
   template <block_format Format>
   void fast_matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
-    using layout = zen5_kernels::activation_layout<Format>;
-    using act_type = typename layout::type;
+    using kernel = zen5_kernels::dot_kernel<Format>;
+    using activations = typename kernel::activations;
+    using activation_view = typename activations::view;
     const std::size_t tokens = x.extent(0);
-    const std::size_t per_token = layout::count(w.row_length());
-    ensure_workspace(tokens * per_token * sizeof(act_type) + 64);
-    auto* acts = reinterpret_cast<act_type*>(workspace_.data());
+    const std::size_t cols = w.row_length();
+    const std::size_t stride = (activations::bytes(cols) + 63) / 64 * 64;
+    ensure_workspace(tokens * stride);
+    std::byte* workspace = workspace_.data();
     pool_->parallel_for(0, tokens, 1, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t t = begin; t < end; ++t) layout::fill(x.row(t).span(), acts + t * per_token);
+      for (std::size_t t = begin; t < end; ++t) activations::fill(x.row(t).span(), workspace + t * stride);
     });
     const auto* weights = w.row(0).data();
     const std::size_t blocks = w.blocks_per_row();
     pool_->parallel_for(0, w.rows(), rows_per_task, [&](std::size_t begin, std::size_t end) {
       for (std::size_t t0 = 0; t0 < tokens; t0 += token_tile) {
         const std::size_t n = std::min(token_tile, tokens - t0);
-        const act_type* tile[token_tile];
-        for (std::size_t t = 0; t < n; ++t) tile[t] = acts + (t0 + t) * per_token;
+        activation_view tile[token_tile];
+        for (std::size_t t = 0; t < n; ++t) tile[t] = activations::at(workspace + (t0 + t) * stride, cols);
         float out[token_tile];
         for (std::size_t o = begin; o < end; ++o) {
           const auto* row = weights + o * blocks;
           switch (n) {
-            case 1: zen5_kernels::dot_kernel<Format>::template row<1>(row, tile, blocks, out); break;
-            case 2: zen5_kernels::dot_kernel<Format>::template row<2>(row, tile, blocks, out); break;
-            case 3: zen5_kernels::dot_kernel<Format>::template row<3>(row, tile, blocks, out); break;
-            default: zen5_kernels::dot_kernel<Format>::template row<4>(row, tile, blocks, out); break;
+            case 1: kernel::template row<1>(row, tile, blocks, out); break;
+            case 2: kernel::template row<2>(row, tile, blocks, out); break;
+            case 3: kernel::template row<3>(row, tile, blocks, out); break;
+            default: kernel::template row<4>(row, tile, blocks, out); break;
           }
           for (std::size_t t = 0; t < n; ++t) y(t0 + t, o) = out[t];
         }

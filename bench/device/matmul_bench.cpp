@@ -1,0 +1,184 @@
+// Matmul benchmarks for the zen5 policy.
+//
+// Decode (GEMV, one token) streams every weight once per token, so its headline figure cycles
+// through a working set of several GB of distinct matrices: a single 4096x14336 matrix fits this
+// machine's reported 480 MiB L3 and would measure the cache, not DRAM. The cache-resident figure
+// (one matrix, repeated) is reported beside it, for comparison with ggml's published numbers.
+// Prefill (GEMM, 512 tokens) is compute-bound and reported in GFLOP/s.
+//
+// Every result carries GB/s of weight bytes and, for decode, the fraction of the read bandwidth
+// measured at start-up by a streaming probe on the same threads.
+#include <benchmark/benchmark.h>
+
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <strix/core/buffer.hpp>
+#include <strix/core/thread_pool.hpp>
+#include <strix/device/zen5/zen5.hpp>  // brings <immintrin.h> with GCC 12's false warnings silenced
+#include <strix/quant/formats.hpp>
+
+using namespace strix;
+
+namespace {
+
+constexpr std::size_t working_set_bytes = std::size_t{3} << 30;  // per decode benchmark: 3 GiB
+
+// Bytes per second a parallel streaming read achieves over `bytes` on `threads` threads (best of 5).
+double read_bandwidth(std::size_t bytes, unsigned threads) {
+  buffer<std::byte> data(bytes, std::byte{1});
+  thread_pool pool(threads);
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    std::vector<long long> sums(threads * 8, 0);
+    const auto start = std::chrono::steady_clock::now();
+    const std::size_t per_thread = bytes / threads;
+    pool.parallel_for(0, threads, 1, [&](std::size_t b, std::size_t) {
+      const auto* p = reinterpret_cast<const __m512i*>(data.data() + b * per_thread);
+      __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+      for (std::size_t i = 0; i + 4 <= per_thread / 64; i += 4) {
+        acc0 = _mm512_add_epi64(acc0, _mm512_load_si512(p + i));
+        acc1 = _mm512_add_epi64(acc1, _mm512_load_si512(p + i + 1));
+        acc2 = _mm512_add_epi64(acc2, _mm512_load_si512(p + i + 2));
+        acc3 = _mm512_add_epi64(acc3, _mm512_load_si512(p + i + 3));
+      }
+      sums[b * 8] = _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(acc0, acc1), _mm512_add_epi64(acc2, acc3)));
+    });
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    benchmark::DoNotOptimize(sums.data());
+    best = std::max(best, static_cast<double>(bytes) / seconds);
+  }
+  return best;
+}
+
+double bandwidth_for(unsigned threads) {
+  static double measured[3] = {};
+  if (measured[threads] == 0) {
+    measured[threads] = read_bandwidth(std::size_t{2} << 30, threads);
+    std::fprintf(stderr, "read bandwidth, %u thread%s: %.2f GB/s\n", threads, threads == 1 ? "" : "s", measured[threads] / 1e9);
+  }
+  return measured[threads];
+}
+
+// n_copies distinct copies of one quantized rows x cols matrix; the source is a tile of 64
+// quantized random rows repeated (quantizing gigabytes with the reference quantizer takes minutes).
+template <class Format>
+struct weight_set {
+  std::vector<buffer<std::byte>> copies;
+  std::size_t rows, cols, bytes;
+
+  weight_set(std::size_t rows_, std::size_t cols_, std::size_t n_copies) : rows(rows_), cols(cols_) {
+    const std::size_t tile_rows = std::min<std::size_t>(64, rows);
+    std::vector<float> values(tile_rows * cols);
+    std::uint32_t state = 12345;
+    for (auto& v : values) {
+      state = state * 1664525u + 1013904223u;
+      v = static_cast<float>(static_cast<std::int32_t>(state >> 8) - (1 << 23)) / static_cast<float>(1 << 23);
+    }
+    std::vector<typename Format::block_type> tile(values.size() / Format::block_size);
+    quantize_row<Format>(values, tile);
+    const std::size_t row_bytes = cols / Format::block_size * sizeof(typename Format::block_type);
+    bytes = rows * row_bytes;
+    for (std::size_t c = 0; c < n_copies; ++c) {
+      buffer<std::byte> m(bytes);
+      for (std::size_t r = 0; r < rows; r += tile_rows) {
+        const std::size_t n = std::min(tile_rows, rows - r);
+        std::memcpy(m.data() + r * row_bytes, tile.data(), n * row_bytes);
+      }
+      copies.push_back(std::move(m));
+    }
+  }
+  quantized_view<Format> view(std::size_t i) const { return {copies[i].span(), rows, cols}; }
+};
+
+template <class Format>
+void run_matmul(benchmark::State& state, std::size_t rows, std::size_t cols, std::size_t tokens, bool cache_resident,
+                unsigned threads) {
+  const std::size_t bytes_one = rows * cols / Format::block_size * sizeof(typename Format::block_type);
+  const std::size_t copies = cache_resident ? 1 : std::max<std::size_t>(2, working_set_bytes / bytes_one);
+  const weight_set<Format> weights(rows, cols, copies);
+  thread_pool pool(threads);
+  zen5 dev(pool);
+  dev.plan({tokens, cols});
+  std::vector<float> x(tokens * cols);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 1000) / 1000.0f - 0.5f;
+  std::vector<float> y(tokens * rows);
+  std::size_t next = 0;
+  for (auto _ : state) {
+    dev.matmul(weights.view(next), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(y.data(), {tokens, rows}));
+    benchmark::DoNotOptimize(y.data());
+    next = (next + 1) % copies;
+  }
+  const double weight_bytes = static_cast<double>(weights.bytes);
+  state.counters["GB/s"] = benchmark::Counter(weight_bytes, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols * tokens) / 1e9 * 1e9 / 1e9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsIterationInvariantRate);
+  if (tokens == 1) {
+    state.counters["of_bw"] = benchmark::Counter(weight_bytes / bandwidth_for(threads), benchmark::Counter::kIsIterationInvariantRate);
+  }
+}
+
+struct shape {
+  const char* name;
+  std::size_t rows, cols;
+};
+constexpr shape decode_shapes[] = {
+    {"gemma4-e4b.ffn_up 10240x2560", 10240, 2560},
+    {"4096x14336", 4096, 14336},
+    {"gemma4-26b.expert 704x2816", 704, 2816},
+};
+
+template <class Format>
+void register_format() {
+  const std::string type(name_of(Format::type));
+  for (const auto& s : decode_shapes) {
+    for (unsigned threads : {1u, 2u}) {
+      for (bool cached : {false, true}) {
+        const std::string name = "decode/" + type + "/" + s.name + "/threads:" + std::to_string(threads) +
+                                 (cached ? "/cache-resident" : "/dram");
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) { run_matmul<Format>(st, s.rows, s.cols, 1, cached, threads); })
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
+    }
+  }
+}
+
+template <class Format>
+void register_prefill() {
+  const std::string name = "prefill/" + std::string(name_of(Format::type)) + "/512x4096x14336/threads:2";
+  benchmark::RegisterBenchmark(name.c_str(), [](benchmark::State& st) { run_matmul<Format>(st, 4096, 14336, 512, true, 2); })
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime()
+      ->MinTime(2.0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_format<q4_k_format>();
+  register_format<q6_k_format>();
+  register_format<q4_0_format>();
+  register_format<q8_0_format>();
+  register_format<mxfp4_format>();
+  register_format<f16_format>();
+  register_format<bf16_format>();
+  register_format<q5_k_format>();
+  register_format<iq4_xs_format>();
+  register_prefill<q4_k_format>();
+  register_prefill<q4_0_format>();
+  register_prefill<q8_0_format>();
+  register_prefill<bf16_format>();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
