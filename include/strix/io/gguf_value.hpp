@@ -94,13 +94,7 @@ class gguf_value {
   template <class T>
     requires is_gguf_scalar<T>
   static gguf_value array(std::span<const T> elements) {
-    gguf_value v;
-    v.type_ = gguf_type::array;
-    v.element_type_ = gguf_type_of<T>();
-    v.count_ = elements.size();
-    v.packed_.resize((elements.size_bytes() + 7) / 8);
-    if (!elements.empty()) std::memcpy(v.packed_.data(), elements.data(), elements.size_bytes());
-    return v;
+    return packed_array(gguf_type_of<T>(), elements.size(), std::as_bytes(elements));
   }
   static gguf_value array(std::vector<std::string> strings) {
     gguf_value v;
