@@ -111,7 +111,8 @@ inline __m512 f16_scales_of_16(const Block* w) noexcept {
   const __m512i raw = _mm512_i32gather_epi32(offsets, static_cast<const void*>(w), 1);
   return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));
 }
-// Lanes 0-7 take scale 2k of `scales`, lanes 8-15 scale 2k+1.
+// Lanes 0-7 take scale 2k of `scales`, lanes 8-15 scale 2k+1 (two blocks of 32, or sub-blocks
+// 2k and 2k+1 of a super-block).
 inline __m512 pair_scales(__m512 scales, int k) noexcept {
   const __m512i index = _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi32(2 * k), _mm512_set1_epi32(2 * k + 1));
   return _mm512_permutexvar_ps(index, scales);
@@ -259,12 +260,6 @@ struct dot_kernel_256 {
 };
 
 namespace simd {
-// Scale vector for part p of a super-block of 32-element sub-blocks: lanes 0-7 sub-block 2p,
-// lanes 8-15 sub-block 2p+1, from 8 scales in the low half of `scales`.
-inline __m512 sub_block_pair_scales(__m512 scales, int p) noexcept {
-  const __m512i index = _mm512_mask_blend_epi32(0xff00, _mm512_set1_epi32(2 * p), _mm512_set1_epi32(2 * p + 1));
-  return _mm512_permutexvar_ps(index, scales);
-}
 // 32 packed bytes as 64 nibbles: the low nibbles (one sub-block), then the high ones (the next).
 inline __m512i low_then_high_nibbles(const std::uint8_t* packed) noexcept {
   const __m512i both = _mm512_broadcast_i64x4(load32(packed));
@@ -309,7 +304,7 @@ struct q45_k_dot : dot_kernel_256<q45_k_dot<Block, Bits>, Block> {
       }
       return q;
     }
-    static __m512 lane_scales(__m512 scaled, int p) noexcept { return simd::sub_block_pair_scales(scaled, p); }
+    static __m512 lane_scales(__m512 scaled, int p) noexcept { return simd::pair_scales(scaled, p); }
     __m256 offsets(const std::int16_t* bsums) const noexcept {
       const __m256i sums = _mm256_madd_epi16(simd::load32(bsums), _mm256_set1_epi16(1));  // Σx per sub-block
       return _mm256_mul_ps(_mm256_cvtepi32_ps(sums), mins);
@@ -379,7 +374,7 @@ struct dot_kernel<iq4_xs_format> : dot_kernel_256<dot_kernel<iq4_xs_format>, blo
       const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(iq4_code_table.data())));
       return _mm512_shuffle_epi8(table, simd::nibbles_of_two_blocks(w.qs + 32 * p, w.qs + 32 * p + 16));
     }
-    static __m512 lane_scales(__m512 scaled, int p) noexcept { return simd::sub_block_pair_scales(scaled, p); }
+    static __m512 lane_scales(__m512 scaled, int p) noexcept { return simd::pair_scales(scaled, p); }
     __m256 offsets(const std::int16_t*) const noexcept { return _mm256_setzero_ps(); }
   };
 };

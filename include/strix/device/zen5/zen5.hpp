@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
-#include <vector>
 
 #include <strix/core/buffer.hpp>
 #include <strix/core/thread_pool.hpp>
