@@ -4,13 +4,11 @@
 // 256-element K-quant and IQ4_XS super-blocks, and bf16 rows for BF16 weights.
 #pragma once
 
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
 #include <strix/core/bf16.hpp>
-#include <strix/quant/block_format.hpp>
 #include <strix/quant/q8_formats.hpp>
 
 namespace strix::zen5_kernels {
@@ -38,17 +36,9 @@ inline void quantize_act_q8_32(std::span<const float> x, std::byte* dst) noexcep
   auto* d = reinterpret_cast<float*>(dst + 32 * blocks);
   auto* sums = reinterpret_cast<std::int32_t*>(dst + 36 * blocks);
   for (std::size_t b = 0; b < blocks; ++b) {
-    const float* v = x.data() + 32 * b;
-    float amax = 0.0f;
-    for (int j = 0; j < 32; ++j) amax = std::fmax(amax, std::fabs(v[j]));
-    const float scale = amax / 127.0f;
-    const float inverse = scale != 0.0f ? 1.0f / scale : 0.0f;
+    d[b] = detail::quantize_int8_absmax(x.data() + 32 * b, 32, qs + 32 * b);
     std::int32_t sum = 0;
-    for (int j = 0; j < 32; ++j) {
-      qs[32 * b + j] = static_cast<std::int8_t>(nearest_int(v[j] * inverse));
-      sum += qs[32 * b + j];
-    }
-    d[b] = scale;
+    for (int j = 0; j < 32; ++j) sum += qs[32 * b + j];
     sums[b] = sum;
   }
 }

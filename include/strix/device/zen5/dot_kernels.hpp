@@ -102,14 +102,19 @@ struct f32_activations {
 };
 
 namespace simd {
+// The first 4 bytes of each of 16 consecutive blocks (their scale field and what follows it,
+// still inside the block), in one gather.
+template <class Block>
+inline __m512i heads_of_16(const Block* w) noexcept {
+  const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(static_cast<int>(sizeof(Block))));
+  return _mm512_i32gather_epi32(offsets, static_cast<const void*>(w), 1);
+}
 // Scales of 16 consecutive blocks whose first member is an f16 d: one gather, one conversion.
 template <class Block>
 inline __m512 f16_scales_of_16(const Block* w) noexcept {
   static_assert(offsetof(Block, d) == 0);
-  constexpr auto stride = static_cast<int>(sizeof(Block));
-  const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(stride));
-  const __m512i raw = _mm512_i32gather_epi32(offsets, static_cast<const void*>(w), 1);
-  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(heads_of_16(w)));
 }
 // Lanes 0-7 take scale 2k of `scales`, lanes 8-15 scale 2k+1 (two blocks of 32, or sub-blocks
 // 2k and 2k+1 of a super-block).
@@ -206,9 +211,7 @@ struct dot_kernel<mxfp4_format> : dot_kernel_32<dot_kernel<mxfp4_format>, block_
   }
   // mxfp4_half_scale on 16 exponents at once.
   static __m512 scales_of_16(const block_mxfp4* w) noexcept {
-    const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                               _mm512_set1_epi32(static_cast<int>(sizeof(block_mxfp4))));
-    const __m512i e = _mm512_and_si512(_mm512_i32gather_epi32(offsets, static_cast<const void*>(w), 1), _mm512_set1_epi32(0xff));
+    const __m512i e = _mm512_and_si512(simd::heads_of_16(w), _mm512_set1_epi32(0xff));
     const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, _mm512_set1_epi32(1)), 23);
     const __m512i subnormal = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
     return _mm512_castsi512_ps(_mm512_mask_blend_epi32(_mm512_cmplt_epu32_mask(e, _mm512_set1_epi32(2)), normal, subnormal));

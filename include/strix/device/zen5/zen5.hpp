@@ -3,8 +3,9 @@
 // formats of released Gemma 4 / Qwen3.5 GGUF files); other block formats use the reference matmul,
 // split over the pool. The row-wise kernels (norms, RoPE, activations, softmax, selection) are the
 // reference ones, split over the pool by rows where a call has several. Not thread-safe: one
-// workspace per policy object, sized by plan() (a larger call than planned grows it once). Construction fails with a clear error on a CPU without the
-// instruction sets this code was compiled for.
+// workspace per policy object, sized by plan() (a larger call than planned grows it once).
+// Construction fails with a clear error on a CPU without the instruction sets this code was
+// compiled for.
 #pragma once
 
 #include <algorithm>
@@ -126,8 +127,9 @@ class zen5 {
     });
   }
 
+  // Columns [begin, end) of y; by pointer arithmetic, not y(0, begin), which a y of no rows forbids.
   static matrix_view<float> columns(matrix_view<float> y, std::size_t begin, std::size_t end) noexcept {
-    return {&y(0, begin), {y.extent(0), end - begin}, y.strides()};
+    return {y.data() + begin * y.stride(1), {y.extent(0), end - begin}, y.strides()};
   }
   void ensure_workspace(std::size_t bytes) {
     if (workspace_.size() < bytes) workspace_ = buffer<std::byte>(bytes);
