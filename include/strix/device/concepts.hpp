@@ -13,6 +13,7 @@
 
 #include <strix/core/buffer.hpp>
 #include <strix/core/tensor_view.hpp>
+#include <strix/device/attention_params.hpp>
 #include <strix/device/kernel_limits.hpp>
 #include <strix/device/kernel_params.hpp>
 #include <strix/quant/q8_formats.hpp>
@@ -25,7 +26,8 @@ concept device_policy =
     memory_space<typename D::memory_space> && requires { { D::name } -> std::convertible_to<std::string_view>; } &&
     requires(D& dev, const quantized_view<q8_0_format>& weights, matrix_view<const float> in, matrix_view<float> out,
              std::span<const float> values, std::span<float> result, tensor_view<float, 3> heads,
-             std::span<const std::int32_t> ids, std::span<std::int32_t> chosen, rope_frequencies freq) {
+             std::span<const std::int32_t> ids, std::span<std::int32_t> chosen, rope_frequencies freq,
+             const attention_args& attend) {
       dev.plan(kernel_limits{});
       dev.matmul(weights, in, out);             // out[t][o] = Σ_i W[o][i] · in[t][i]
       dev.embedding(weights, ids, 1.0f, out);   // out[t] = W[ids[t]] · scale
@@ -39,6 +41,8 @@ concept device_policy =
       dev.top_k(values, chosen, result);
       dev.add(values, values, result);
       dev.scale(result, 0.5f);
+      dev.template attention<global_attention>(attend);  // over a paged KV cache
+      dev.template attention<sliding_window<512>>(attend);
     };
 
 }  // namespace strix

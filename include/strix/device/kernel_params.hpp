@@ -10,7 +10,7 @@ namespace strix {
 // RMSNorm output = rms(x) · scale, where scale is 1, w (Gemma 4) or 1 + w (Qwen3.5, Gemma 1-3).
 enum class norm_weight { none, plain, one_plus };
 
-enum class activation { silu, gelu_tanh };
+enum class activation { silu, gelu_tanh, sigmoid };
 
 // Rotate-half RoPE over the first rotary_dims of each head: dimension j pairs with j + rotary_dims/2
 // for j < rotary_dims/2, rotated by position · inv_freq[j]; dimensions ≥ rotary_dims pass through.

@@ -8,16 +8,14 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
 
-namespace strix {
+#include <strix/device/paged_kv_view.hpp>
 
-using kv_block_id = std::uint32_t;
-inline constexpr kv_block_id no_kv_block = std::numeric_limits<kv_block_id>::max();
+namespace strix {
 
 class block_pool {
  public:

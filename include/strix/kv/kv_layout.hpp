@@ -12,7 +12,7 @@
 #include <vector>
 
 #include <strix/core/error.hpp>
-#include <strix/kv/kv_type.hpp>
+#include <strix/quant/kv_type.hpp>
 
 namespace strix {
 

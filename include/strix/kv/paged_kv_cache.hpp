@@ -25,6 +25,7 @@
 #include <strix/core/buffer.hpp>
 #include <strix/core/error.hpp>
 #include <strix/core/tensor_view.hpp>
+#include <strix/device/paged_kv_view.hpp>
 #include <strix/kv/block_pool.hpp>
 #include <strix/kv/kv_layout.hpp>
 #include <strix/kv/prefix_hash.hpp>
@@ -51,35 +52,6 @@ struct kv_sequence_result {
   kv_status status = kv_status::ok;
   kv_sequence_id sequence = 0;
   explicit operator bool() const noexcept { return status == kv_status::ok; }
-};
-
-// One layer's storage as an attention kernel reads it.
-struct kv_layer_view {
-  kv_type type = kv_type::f32;
-  std::size_t block_size = 0;
-  std::size_t kv_heads = 0;
-  std::size_t head_dim = 0;
-  std::size_t row_bytes = 0;
-  std::size_t window = 0;
-  std::byte* base = nullptr;
-  std::size_t block_bytes = 0;
-  std::size_t k_offset = 0;
-  std::size_t v_offset = 0;
-
-  // The block_size rows of one head in one block are contiguous, row_bytes apart.
-  [[nodiscard]] std::byte* k_rows(kv_block_id block, std::size_t head) const noexcept {
-    return base + block * block_bytes + k_offset + head * block_size * row_bytes;
-  }
-  [[nodiscard]] std::byte* v_rows(kv_block_id block, std::size_t head) const noexcept {
-    return base + block * block_bytes + v_offset + head * block_size * row_bytes;
-  }
-};
-
-// One sequence's positions as a kernel reads them: position p lives in blocks[p / block_size] at
-// slot p % block_size; entries for released sliding-window blocks are no_kv_block.
-struct kv_sequence_view {
-  std::span<const kv_block_id> blocks;
-  std::size_t length = 0;
 };
 
 struct kv_group_stats {

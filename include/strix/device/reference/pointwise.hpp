@@ -14,6 +14,7 @@ namespace strix::reference_kernels {
 
 inline float apply(activation act, float x) noexcept {
   if (act == activation::silu) return x / (1.0f + std::exp(-x));
+  if (act == activation::sigmoid) return 1.0f / (1.0f + std::exp(-x));
   // GELU, tanh approximation (PyTorch's gelu(approximate="tanh"), transformers' gelu_pytorch_tanh).
   constexpr float sqrt_2_over_pi = 0.7978845608028654f;
   return 0.5f * x * (1.0f + std::tanh(sqrt_2_over_pi * (x + 0.044715f * x * x * x)));

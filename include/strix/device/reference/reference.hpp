@@ -6,6 +6,7 @@
 
 #include <strix/core/buffer.hpp>
 #include <strix/device/concepts.hpp>
+#include <strix/device/reference/attention.hpp>
 #include <strix/device/reference/matmul.hpp>
 #include <strix/device/reference/pointwise.hpp>
 #include <strix/device/reference/selection.hpp>
@@ -48,6 +49,10 @@ class reference {
   }
   void add(std::span<const float> a, std::span<const float> b, std::span<float> out) { reference_kernels::add(a, b, out); }
   void scale(std::span<float> x, float factor) { reference_kernels::scale(x, factor); }
+  template <attention_window Window>
+  void attention(const attention_args& args) {
+    reference_kernels::attention<Window>(args);
+  }
 };
 
 static_assert(device_policy<reference>);

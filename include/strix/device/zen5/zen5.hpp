@@ -2,7 +2,8 @@
 // Matmul has fast paths for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_XS and MXFP4 (the
 // formats of released Gemma 4 / Qwen3.5 GGUF files); other block formats use the reference matmul,
 // split over the pool. The row-wise kernels (norms, RoPE, activations, softmax, selection) are the
-// reference ones, split over the pool by rows where a call has several. Not thread-safe: one
+// reference ones, split over the pool by rows where a call has several. Attention is a tiled
+// online-softmax kernel over the paged KV cache (attention.hpp). Not thread-safe: one
 // workspace per policy object, sized by plan() (a larger call than planned grows it once).
 // Construction fails with a clear error on a CPU without the instruction sets this code was
 // compiled for.
@@ -20,6 +21,7 @@
 #include <strix/device/reference/matmul.hpp>
 #include <strix/device/reference/pointwise.hpp>
 #include <strix/device/reference/selection.hpp>
+#include <strix/device/zen5/attention.hpp>
 #include <strix/device/zen5/cpu_features.hpp>
 #include <strix/device/zen5/dot_kernels.hpp>
 
@@ -90,6 +92,11 @@ class zen5 {
   }
   void add(std::span<const float> a, std::span<const float> b, std::span<float> out) { reference_kernels::add(a, b, out); }
   void scale(std::span<float> x, float factor) { reference_kernels::scale(x, factor); }
+  // Head dims up to zen5_kernels::attention_tiling::max_head_dim (512).
+  template <attention_window Window>
+  void attention(const attention_args& args) {
+    zen5_kernels::attention<Window>(*pool_, args);
+  }
 
  private:
   template <block_format Format>

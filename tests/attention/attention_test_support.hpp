@@ -1,0 +1,96 @@
+// Attention test scenarios: a paged cache holding several sequences of random K/V (written in
+// chunks, some truncated and re-appended), the dense K/V each sequence ends with, and random
+// queries for each sequence's newest rows.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <strix/device/attention_params.hpp>
+#include <strix/kv/paged_kv_cache.hpp>
+
+#include "test_data.hpp"
+
+namespace strix::testing {
+
+struct attention_shape {
+  std::size_t heads = 4;
+  std::size_t kv_heads = 2;
+  std::size_t head_dim = 32;
+  std::size_t window = 0;
+  kv_type type = kv_type::f32;
+  std::size_t block_size = 16;
+};
+
+struct attention_scenario {
+  attention_shape shape;
+  paged_kv_cache cache;
+  std::vector<kv_sequence_id> ids;
+  std::vector<std::vector<float>> keys;    // per sequence: [position][kv_head][dim], as written
+  std::vector<std::vector<float>> values;
+  std::vector<attention_sequence> sequences;
+  std::vector<float> q;                    // [rows][heads][dim]
+  std::size_t rows = 0;
+
+  [[nodiscard]] tensor_view<const float, 3> queries() const { return {q.data(), {rows, shape.heads, shape.head_dim}}; }
+};
+
+inline kv_layout scenario_layout(const attention_shape& shape, std::size_t sequences) {
+  kv_cache_options options;
+  options.type = shape.type;
+  options.block_size = shape.block_size;
+  options.max_sequences = std::max<std::size_t>(sequences, 1);
+  options.max_step_tokens = 256;
+  options.max_rollback = 4;
+  return kv_layout({{shape.kv_heads, shape.head_dim, shape.window}}, options);
+}
+
+// lengths[i]: final cached positions of sequence i; rows[i]: how many of the newest are queries.
+inline attention_scenario make_scenario(const attention_shape& shape, const std::vector<std::size_t>& lengths,
+                                        const std::vector<std::size_t>& rows, std::uint32_t seed) {
+  const kv_layout layout = scenario_layout(shape, lengths.size());
+  std::size_t longest = 0;
+  for (std::size_t n : lengths) longest += n + 2 * shape.block_size;
+  attention_scenario s{shape, paged_kv_cache(layout, layout.budget_for_context(longest)), {}, {}, {}, {}, {}, 0};
+  std::mt19937 rng(seed);
+  const std::size_t width = shape.kv_heads * shape.head_dim;
+  for (std::size_t i = 0; i < lengths.size(); ++i) {
+    const kv_sequence_id id = s.cache.create().sequence;
+    s.ids.push_back(id);
+    std::vector<float> keys, values;
+    auto append = [&](std::size_t n) {
+      const std::size_t at = s.cache.length(id);
+      if (s.cache.append(id, std::vector<std::int32_t>(n, 1)) != kv_status::ok) throw std::runtime_error("scenario append failed");
+      const auto k = gaussian(n * width, static_cast<std::uint32_t>(rng()));
+      const auto v = gaussian(n * width, static_cast<std::uint32_t>(rng()));
+      s.cache.write(id, 0, at, matrix_view<const float>(k.data(), {n, width}), matrix_view<const float>(v.data(), {n, width}));
+      keys.resize(at * width);
+      values.resize(at * width);
+      keys.insert(keys.end(), k.begin(), k.end());
+      values.insert(values.end(), v.begin(), v.end());
+    };
+    // The history in chunks of 1…64, with a speculative-style rollback (append 4, keep 1) now and
+    // then; the query rows come last, in one append, as a model step adds them.
+    const std::size_t history = lengths[i] - rows[i];
+    while (s.cache.length(id) < history) {
+      append(std::min<std::size_t>(history - s.cache.length(id), 1 + rng() % 64));
+      if (rng() % 3 == 0 && s.cache.length(id) + 4 <= history) {
+        append(4);
+        if (s.cache.truncate(id, s.cache.length(id) - 3) != kv_status::ok) throw std::runtime_error("scenario truncate failed");
+      }
+    }
+    if (rows[i] != 0) append(rows[i]);
+    s.keys.push_back(std::move(keys));
+    s.values.push_back(std::move(values));
+  }
+  for (std::size_t i = 0; i < lengths.size(); ++i) {
+    s.sequences.push_back({s.cache.sequence_view(s.ids[i], 0), s.rows, rows[i]});
+    s.rows += rows[i];
+  }
+  s.q = gaussian(s.rows * shape.heads * shape.head_dim, seed + 1);
+  return s;
+}
+
+}  // namespace strix::testing
