@@ -24,47 +24,14 @@
 #include <strix/device/zen5/zen5.hpp>  // brings <immintrin.h> with GCC 12's false warnings silenced
 #include <strix/quant/formats.hpp>
 
+#include "common/bandwidth_probe.hpp"
+
 using namespace strix;
+using strix::bench::bandwidth_for;
 
 namespace {
 
 constexpr std::size_t working_set_bytes = std::size_t{3} << 30;  // per decode benchmark: 3 GiB
-
-// Bytes per second a parallel streaming read achieves over `bytes` on `threads` threads (best of 5).
-double read_bandwidth(std::size_t bytes, unsigned threads) {
-  buffer<std::byte> data(bytes, std::byte{1});
-  thread_pool pool(threads);
-  double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
-    std::vector<long long> sums(threads * 8, 0);
-    const auto start = std::chrono::steady_clock::now();
-    const std::size_t per_thread = bytes / threads;
-    pool.parallel_for(0, threads, 1, [&](std::size_t b, std::size_t) {
-      const auto* p = reinterpret_cast<const __m512i*>(data.data() + b * per_thread);
-      __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-      for (std::size_t i = 0; i + 4 <= per_thread / 64; i += 4) {
-        acc0 = _mm512_add_epi64(acc0, _mm512_load_si512(p + i));
-        acc1 = _mm512_add_epi64(acc1, _mm512_load_si512(p + i + 1));
-        acc2 = _mm512_add_epi64(acc2, _mm512_load_si512(p + i + 2));
-        acc3 = _mm512_add_epi64(acc3, _mm512_load_si512(p + i + 3));
-      }
-      sums[b * 8] = _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(acc0, acc1), _mm512_add_epi64(acc2, acc3)));
-    });
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    benchmark::DoNotOptimize(sums.data());
-    best = std::max(best, static_cast<double>(bytes) / seconds);
-  }
-  return best;
-}
-
-double bandwidth_for(unsigned threads) {
-  static double measured[3] = {};
-  if (measured[threads] == 0) {
-    measured[threads] = read_bandwidth(std::size_t{2} << 30, threads);
-    std::fprintf(stderr, "read bandwidth, %u thread%s: %.2f GB/s\n", threads, threads == 1 ? "" : "s", measured[threads] / 1e9);
-  }
-  return measured[threads];
-}
 
 // n_copies distinct copies of one quantized rows x cols matrix; the source is a tile of 64
 // quantized random rows repeated (quantizing gigabytes with the reference quantizer takes minutes).

@@ -95,10 +95,59 @@ struct attention_tiling {
   static constexpr std::size_t accumulator_floats = 8192;  // 32 KiB of accumulators per task
   static constexpr std::size_t max_tile = 64;              // query vectors per task
   static constexpr std::size_t key_chunk = 32;             // keys scored before each softmax update
+  static constexpr std::size_t prefetch_distance = 8;      // key rows fetched ahead
 
   static std::size_t padded(std::size_t dim) noexcept { return (dim + 15) / 16 * 16; }
   static std::size_t tile(std::size_t dim) noexcept { return std::clamp<std::size_t>(accumulator_floats / padded(dim), 1, max_tile); }
 };
+
+inline void prefetch_row(const std::byte* row, std::size_t bytes) noexcept {
+  for (std::size_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(reinterpret_cast<const char*>(row + offset), _MM_HINT_T0);
+}
+
+// dots[m] = queries[m] · key for every query vector of a tile, four at a time so the key is
+// loaded once per four and four FMA chains are in flight.
+inline void dot_queries(const float* queries, std::size_t stride, std::size_t vectors, const float* key, float* dots) noexcept {
+  std::size_t m = 0;
+  for (; m + 4 <= vectors; m += 4) {
+    const float* q = queries + m * stride;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (std::size_t d = 0; d < stride; d += 16) {
+      const __m512 k = _mm512_load_ps(key + d);
+      s0 = _mm512_fmadd_ps(_mm512_load_ps(q + d), k, s0);
+      s1 = _mm512_fmadd_ps(_mm512_load_ps(q + stride + d), k, s1);
+      s2 = _mm512_fmadd_ps(_mm512_load_ps(q + 2 * stride + d), k, s2);
+      s3 = _mm512_fmadd_ps(_mm512_load_ps(q + 3 * stride + d), k, s3);
+    }
+    dots[m] = _mm512_reduce_add_ps(s0);
+    dots[m + 1] = _mm512_reduce_add_ps(s1);
+    dots[m + 2] = _mm512_reduce_add_ps(s2);
+    dots[m + 3] = _mm512_reduce_add_ps(s3);
+  }
+  for (; m < vectors; ++m) {
+    const float* q = queries + m * stride;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    std::size_t d = 0;
+    for (; d + 32 <= stride; d += 32) {
+      s0 = _mm512_fmadd_ps(_mm512_load_ps(q + d), _mm512_load_ps(key + d), s0);
+      s1 = _mm512_fmadd_ps(_mm512_load_ps(q + d + 16), _mm512_load_ps(key + d + 16), s1);
+    }
+    if (d < stride) s0 = _mm512_fmadd_ps(_mm512_load_ps(q + d), _mm512_load_ps(key + d), s0);
+    dots[m] = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+  }
+}
+
+// acc[m] += weights[m] · value for every query vector with a positive weight (masked keys have 0).
+inline void accumulate_value(float* acc, std::size_t stride, std::size_t vectors, const float* weights, const float* value) noexcept {
+  for (std::size_t d = 0; d < stride; d += 16) {
+    const __m512 v = _mm512_load_ps(value + d);
+    for (std::size_t m = 0; m < vectors; ++m) {
+      if (!(weights[m] > 0.0f)) continue;
+      float* a = acc + m * stride + d;
+      _mm512_store_ps(a, _mm512_fmadd_ps(_mm512_set1_ps(weights[m]), v, _mm512_load_ps(a)));
+    }
+  }
+}
 
 template <attention_window Window, class Format>
 void attention_tile(const attention_args& args, const attention_sequence& seq, std::size_t kv_head, std::size_t first_vector,
@@ -137,6 +186,10 @@ void attention_tile(const attention_args& args, const attention_sequence& seq, s
     running_sum[m] = 0.0f;
   }
 
+  auto row_at = [&](std::size_t position, bool values) {
+    const kv_block_id b = seq.kv.blocks[position / kv.block_size];
+    return (values ? kv.v_rows(b, kv_head) : kv.k_rows(b, kv_head)) + (position % kv.block_size) * kv.row_bytes;
+  };
   for (std::size_t k0 = lo; k0 <= hi;) {
     const std::size_t block_end = (k0 / kv.block_size + 1) * kv.block_size;
     const std::size_t k1 = std::min({block_end, k0 + tiling::key_chunk, hi + 1});
@@ -145,14 +198,17 @@ void attention_tile(const attention_args& args, const attention_sequence& seq, s
     const std::byte* v_rows = kv.v_rows(block, kv_head);
 
     for (std::size_t k = k0; k < k1; ++k) {
+      // Paged rows defeat the hardware prefetcher at every block and page edge: fetch the key a
+      // few positions ahead, and this position's value, which the chunk's value pass reads next.
+      if (k + tiling::prefetch_distance <= hi) prefetch_row(row_at(k + tiling::prefetch_distance, false), kv.row_bytes);
+      prefetch_row(row_at(k, true), kv.row_bytes);
       kv_row_loader<Format>::load(k_rows + (k % kv.block_size) * kv.row_bytes, dim, key);
+      float dots[tiling::max_tile];
+      dot_queries(queries, stride, vectors, key, dots);
       for (std::size_t m = 0; m < vectors; ++m) {
         float s = -INFINITY;
         if (k >= first_key[m] && k <= last_key[m]) {
-          __m512 sum = _mm512_setzero_ps();
-          const float* q = queries + m * stride;
-          for (std::size_t d = 0; d < stride; d += 16) sum = _mm512_fmadd_ps(_mm512_load_ps(q + d), _mm512_load_ps(key + d), sum);
-          s = _mm512_reduce_add_ps(sum);
+          s = dots[m];
           if (args.softcap != 0.0f) s = args.softcap * std::tanh(s / args.softcap);
         }
         scores[m][k - k0] = s;
@@ -176,13 +232,9 @@ void attention_tile(const attention_args& args, const attention_sequence& seq, s
     }
     for (std::size_t k = k0; k < k1; ++k) {
       kv_row_loader<Format>::load(v_rows + (k % kv.block_size) * kv.row_bytes, dim, value);
-      for (std::size_t m = 0; m < vectors; ++m) {
-        const float p = scores[m][k - k0];
-        if (!(p > 0.0f)) continue;  // masked or underflowed
-        float* a = acc + m * stride;
-        const __m512 w = _mm512_set1_ps(p);
-        for (std::size_t d = 0; d < stride; d += 16) _mm512_store_ps(a + d, _mm512_fmadd_ps(w, _mm512_load_ps(value + d), _mm512_load_ps(a + d)));
-      }
+      float weights[tiling::max_tile];
+      for (std::size_t m = 0; m < vectors; ++m) weights[m] = scores[m][k - k0];
+      accumulate_value(acc, stride, vectors, weights, value);
     }
     k0 = k1;
   }
