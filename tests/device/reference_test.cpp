@@ -100,6 +100,10 @@ TEST_CASE("reference activations match their closed forms", "[device][reference]
   const std::vector<float> up{2.0f, 2.0f, 2.0f, 2.0f};
   dev.gated_activation(activation::silu, x, up, y);
   CHECK(y[1] == Approx(2.0 / (1.0 + std::exp(-1.0))));
+  dev.apply_activation(activation::sigmoid, x, y);
+  CHECK(y[0] == 0.5f);
+  CHECK(y[2] == Approx(1.0 / (1.0 + std::exp(3.0))));
+  CHECK(y[3] == Approx(1.0f));
 }
 
 TEST_CASE("reference softmax normalises rows, honours the soft-cap and propagates NaN", "[device][reference]") {
