@@ -5,34 +5,43 @@
 
 #include <cstddef>
 #include <string>
-#include <type_traits>
 
 #include <strix/core/error.hpp>
 #include <strix/device/attention_params.hpp>
 
 namespace strix {
 
+namespace detail {
+
+template <std::size_t Width, std::size_t... Rest, class Visitor, class Fail>
+decltype(auto) with_sliding_window(std::size_t window, Visitor& visitor, Fail& fail) {
+  if (window == Width) return visitor(sliding_window<Width>{});
+  if constexpr (sizeof...(Rest) == 0) {
+    fail();
+  } else {
+    return with_sliding_window<Rest...>(window, visitor, fail);
+  }
+  return visitor(sliding_window<Width>{});  // not reached: fail() throws
+}
+
+}  // namespace detail
+
 template <std::size_t... Widths, class Visitor>
 decltype(auto) with_window(std::size_t window, Visitor&& visitor) {
   static_assert(((Widths > 0) && ...), "list sliding widths only; 0 (global attention) is always supported");
-  if (window == 0) return visitor(global_attention{});
-  using result = decltype(visitor(global_attention{}));
-  if constexpr (sizeof...(Widths) > 0) {
-    if (((window == Widths) || ...)) {
-      if constexpr (std::is_void_v<result>) {
-        ((window == Widths ? (visitor(sliding_window<Widths>{}), true) : false) || ...);
-        return;
-      } else {
-        result out{};
-        ((window == Widths ? (out = visitor(sliding_window<Widths>{}), true) : false) || ...);
-        return out;
-      }
-    }
+  auto fail = [window] {
+    std::string supported = "0 (global)";
+    ((supported += ", " + std::to_string(Widths)), ...);
+    throw error(error_category::unsupported,
+                "sliding window " + std::to_string(window) + " is not instantiated (supported: " + supported + ")");
+  };
+  if constexpr (sizeof...(Widths) == 0) {
+    if (window != 0) fail();
+    return visitor(global_attention{});
+  } else {
+    if (window == 0) return visitor(global_attention{});
+    return detail::with_sliding_window<Widths...>(window, visitor, fail);
   }
-  std::string supported = "0 (global)";
-  ((supported += ", " + std::to_string(Widths)), ...);
-  throw error(error_category::unsupported,
-              "sliding window " + std::to_string(window) + " is not instantiated (supported: " + supported + ")");
 }
 
 }  // namespace strix

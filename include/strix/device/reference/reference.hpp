@@ -7,6 +7,7 @@
 #include <strix/core/buffer.hpp>
 #include <strix/device/concepts.hpp>
 #include <strix/device/reference/attention.hpp>
+#include <strix/device/reference/deltanet.hpp>
 #include <strix/device/reference/matmul.hpp>
 #include <strix/device/reference/pointwise.hpp>
 #include <strix/device/reference/selection.hpp>
@@ -53,6 +54,9 @@ class reference {
   void attention(const attention_args& args) {
     reference_kernels::attention<Window>(args);
   }
+  // Gated DeltaNet: one sequence, token by token (decode) or in chunks of `chunk` tokens (prefill).
+  void deltanet_recurrent(const deltanet_args& args) { reference_kernels::deltanet_recurrent(args); }
+  void deltanet_chunked(const deltanet_args& args, std::size_t chunk) { reference_kernels::deltanet_chunked(args, chunk); }
 };
 
 static_assert(device_policy<reference>);
