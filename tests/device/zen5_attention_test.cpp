@@ -11,6 +11,7 @@
 #include <strix/device/zen5/zen5.hpp>
 
 #include "attention/attention_test_support.hpp"
+#include "device/zen5_test_support.hpp"
 
 using namespace strix;
 using namespace strix::testing;
@@ -36,16 +37,10 @@ void compare(attention_shape shape, const std::vector<std::size_t>& lengths, con
   for (std::size_t i = 0; i < expected.size(); ++i) REQUIRE(std::abs(actual[i] - expected[i]) <= 2e-5f);
 }
 
-bool cpu_ready() {
-  if (missing_zen5_features().empty()) return true;
-  WARN("skipped: this CPU lacks " << missing_zen5_features());
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("zen5 attention agrees with reference on every KV type, window and shape", "[device][zen5][attention]") {
-  if (!cpu_ready()) return;
+  if (!zen5_cpu_ready()) return;
   const std::vector<std::size_t> lengths{1, 5, 37, 130, 300};
   const std::vector<std::size_t> rows{1, 4, 37, 1, 70};
   for (kv_type type : {kv_type::f32, kv_type::f16, kv_type::bf16, kv_type::q8_0, kv_type::q4_0}) {
@@ -62,7 +57,7 @@ TEST_CASE("zen5 attention agrees with reference on every KV type, window and sha
 }
 
 TEST_CASE("zen5 attention at Gemma 4's global head dim and with an empty batch", "[device][zen5][attention]") {
-  if (!cpu_ready()) return;
+  if (!zen5_cpu_ready()) return;
   compare<global_attention>({8, 2, 512, 0, kv_type::f16, 16}, {600, 3}, {1, 3}, 0.0f);
   compare<global_attention>({8, 2, 512, 0, kv_type::q8_0, 32}, {129}, {129}, 0.0f);
   compare<sliding_window<512>>({16, 8, 256, 0, kv_type::bf16, 16}, {700}, {64}, 0.0f);

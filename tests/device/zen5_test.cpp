@@ -13,15 +13,11 @@
 #include <strix/quant/formats.hpp>
 
 #include "device/kernel_test_support.hpp"
+#include "device/zen5_test_support.hpp"
 
 using namespace strix;
 
 namespace {
-bool cpu_ready() {
-  if (missing_zen5_features().empty()) return true;
-  WARN("skipped: this CPU lacks " << missing_zen5_features());
-  return false;
-}
 
 // What the zen5 kernel multiplies: activations after its own quantization, as floats.
 template <class Format>
@@ -68,7 +64,7 @@ double norm(std::span<const float> v) {
 TEMPLATE_TEST_CASE("zen5 matmul agrees with reference on every fast format and shape", "[device][zen5]", f32_format,
                    f16_format, bf16_format, q8_0_format, q4_0_format, mxfp4_format, q4_k_format, q5_k_format,
                    q6_k_format, iq4_xs_format) {
-  if (!cpu_ready()) return;
+  if (!testing::zen5_cpu_ready()) return;
   thread_pool pool(2);
   zen5 fast(pool);
   reference oracle;
@@ -108,7 +104,7 @@ TEMPLATE_TEST_CASE("zen5 matmul agrees with reference on every fast format and s
 }
 
 TEST_CASE("zen5 matmul handles empty shapes, zeros and huge values", "[device][zen5]") {
-  if (!cpu_ready()) return;
+  if (!testing::zen5_cpu_ready()) return;
   thread_pool pool(2);
   zen5 fast(pool);
   reference oracle;
@@ -129,7 +125,7 @@ TEST_CASE("zen5 matmul handles empty shapes, zeros and huge values", "[device][z
 }
 
 TEST_CASE("zen5 falls back to the reference matmul for formats without a fast kernel", "[device][zen5]") {
-  if (!cpu_ready()) return;
+  if (!testing::zen5_cpu_ready()) return;
   thread_pool pool(2);
   zen5 fast(pool);
   reference oracle;
@@ -145,7 +141,7 @@ TEST_CASE("zen5 falls back to the reference matmul for formats without a fast ke
 }
 
 TEST_CASE("zen5 row-wise kernels equal the reference ones", "[device][zen5]") {
-  if (!cpu_ready()) return;
+  if (!testing::zen5_cpu_ready()) return;
   thread_pool pool(2);
   zen5 fast(pool);
   reference oracle;

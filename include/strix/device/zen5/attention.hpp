@@ -12,6 +12,7 @@
 
 #include <strix/core/thread_pool.hpp>
 #include <strix/device/attention_params.hpp>
+#include <strix/device/zen5/dot_kernels.hpp>
 #include <strix/device/zen5/intrinsics.hpp>
 #include <strix/quant/float_formats.hpp>
 #include <strix/quant/legacy_formats.hpp>
@@ -23,35 +24,24 @@ namespace strix::zen5_kernels {
 template <class Format>
 struct kv_row_loader;
 
-template <>
-struct kv_row_loader<f32_format> {
+template <class Storage>
+struct float_row_loader {
   static void load(const std::byte* row, std::size_t dim, float* out) noexcept {
-    const auto* x = reinterpret_cast<const float*>(row);
-    for (std::size_t i = 0; i < dim; i += 16) {
-      const auto mask = static_cast<__mmask16>(dim - i >= 16 ? 0xffff : (1u << (dim - i)) - 1);
-      _mm512_store_ps(out + i, _mm512_maskz_loadu_ps(mask, x + i));
-    }
+    const auto* x = reinterpret_cast<const Storage*>(row);
+    for (std::size_t i = 0; i < dim; i += 16) _mm512_store_ps(out + i, float_dot<Storage>::load(x + i, simd::tail_mask16(dim - i)));
   }
 };
-
 template <>
-struct kv_row_loader<f16_format> {
-  static void load(const std::byte* row, std::size_t dim, float* out) noexcept {
-    const auto* x = reinterpret_cast<const std::uint16_t*>(row);
-    for (std::size_t i = 0; i < dim; i += 16) {
-      const auto mask = static_cast<__mmask16>(dim - i >= 16 ? 0xffff : (1u << (dim - i)) - 1);
-      _mm512_store_ps(out + i, _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, x + i)));
-    }
-  }
-};
+struct kv_row_loader<f32_format> : float_row_loader<float> {};
+template <>
+struct kv_row_loader<f16_format> : float_row_loader<f16> {};
 
 template <>
 struct kv_row_loader<bf16_format> {
   static void load(const std::byte* row, std::size_t dim, float* out) noexcept {
     const auto* x = reinterpret_cast<const std::uint16_t*>(row);
     for (std::size_t i = 0; i < dim; i += 16) {
-      const auto mask = static_cast<__mmask16>(dim - i >= 16 ? 0xffff : (1u << (dim - i)) - 1);
-      const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(mask, x + i));
+      const __m512i wide = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(simd::tail_mask16(dim - i), x + i));
       _mm512_store_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)));
     }
   }
@@ -100,10 +90,6 @@ struct attention_tiling {
   static std::size_t padded(std::size_t dim) noexcept { return (dim + 15) / 16 * 16; }
   static std::size_t tile(std::size_t dim) noexcept { return std::clamp<std::size_t>(accumulator_floats / padded(dim), 1, max_tile); }
 };
-
-inline void prefetch_row(const std::byte* row, std::size_t bytes) noexcept {
-  for (std::size_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(reinterpret_cast<const char*>(row + offset), _MM_HINT_T0);
-}
 
 // dots[m] = queries[m] · key for every query vector of a tile, four at a time so the key is
 // loaded once per four and four FMA chains are in flight.
@@ -193,16 +179,13 @@ void attention_tile(const attention_args& args, const attention_sequence& seq, s
   for (std::size_t k0 = lo; k0 <= hi;) {
     const std::size_t block_end = (k0 / kv.block_size + 1) * kv.block_size;
     const std::size_t k1 = std::min({block_end, k0 + tiling::key_chunk, hi + 1});
-    const kv_block_id block = seq.kv.blocks[k0 / kv.block_size];
-    const std::byte* k_rows = kv.k_rows(block, kv_head);
-    const std::byte* v_rows = kv.v_rows(block, kv_head);
 
     for (std::size_t k = k0; k < k1; ++k) {
       // Paged rows defeat the hardware prefetcher at every block and page edge: fetch the key a
       // few positions ahead, and this position's value, which the chunk's value pass reads next.
-      if (k + tiling::prefetch_distance <= hi) prefetch_row(row_at(k + tiling::prefetch_distance, false), kv.row_bytes);
-      prefetch_row(row_at(k, true), kv.row_bytes);
-      kv_row_loader<Format>::load(k_rows + (k % kv.block_size) * kv.row_bytes, dim, key);
+      if (k + tiling::prefetch_distance <= hi) simd::prefetch(row_at(k + tiling::prefetch_distance, false), kv.row_bytes);
+      simd::prefetch(row_at(k, true), kv.row_bytes);
+      kv_row_loader<Format>::load(row_at(k, false), dim, key);
       float dots[tiling::max_tile];
       dot_queries(queries, stride, vectors, key, dots);
       for (std::size_t m = 0; m < vectors; ++m) {
@@ -231,7 +214,7 @@ void attention_tile(const attention_args& args, const attention_sequence& seq, s
       running_sum[m] = sum;
     }
     for (std::size_t k = k0; k < k1; ++k) {
-      kv_row_loader<Format>::load(v_rows + (k % kv.block_size) * kv.row_bytes, dim, value);
+      kv_row_loader<Format>::load(row_at(k, true), dim, value);
       float weights[tiling::max_tile];
       for (std::size_t m = 0; m < vectors; ++m) weights[m] = scores[m][k - k0];
       accumulate_value(acc, stride, vectors, weights, value);

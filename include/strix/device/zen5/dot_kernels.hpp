@@ -119,6 +119,10 @@ inline void prefetch(const void* p, std::size_t bytes) noexcept {
   const auto* c = static_cast<const char*>(p);
   for (std::size_t off = 0; off < bytes; off += 64) _mm_prefetch(c + off, _MM_HINT_T0);
 }
+// Lanes of a 16-float step that lie before the end of a row `remaining` elements away.
+inline __mmask16 tail_mask16(std::size_t remaining) noexcept {
+  return remaining >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << remaining) - 1);
+}
 }  // namespace simd
 
 // Formats of 32-element blocks against int8 activation blocks: two blocks per register, sixteen
@@ -425,7 +429,7 @@ struct float_dot {
       }
     }
     for (; i < n; i += 16) {
-      const auto mask = n - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - i)) - 1);
+      const __mmask16 mask = simd::tail_mask16(n - i);
       const __m512 wv = load(w + i, mask);
       for (std::size_t t = 0; t < N; ++t) acc[t][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mask, acts[t] + i), acc[t][0]);
     }
