@@ -99,7 +99,7 @@ void BM_decode_attention_e4b(benchmark::State& state) {
   std::vector<float> out(heads * global_dim);
   auto k = noise(kv_heads * global_dim, 4), v = noise(kv_heads * global_dim, 5);
   std::vector<std::int32_t> position{static_cast<std::int32_t>(context)};
-  const attention_batch_sequence member{seq, 0, 1};
+  const sequence_rows member{seq, 0, 1};
   const attention_batch batch{std::span(&member, 1), position};
 
   double sliding_seconds = 0, global_seconds = 0;

@@ -195,7 +195,7 @@ void check_layer(attention_config config, std::size_t rotary_half) {
     const auto gate_rows = take(gate, config.heads * hd);
     std::vector<std::int32_t> positions(step);
     for (std::size_t i = 0; i < step; ++i) positions[i] = static_cast<std::int32_t>(done + i);
-    const attention_batch_sequence member{seq, 0, step};
+    const sequence_rows member{seq, 0, step};
     std::vector<float> out(step * config.heads * hd);
     layer.forward(dev, {std::span(&member, 1), positions}, {q_rows.data(), {step, config.heads * hd}},
                   kv_projections{{k_rows.data(), {step, config.kv_heads * hd}}, {v_rows.data(), {step, config.kv_heads * hd}}},
@@ -232,7 +232,7 @@ TEST_CASE("a KV-sharing layer reads the owning layer's cache", "[attention]") {
   auto q_shared = q;
   std::vector<std::int32_t> positions(20);
   for (int i = 0; i < 20; ++i) positions[static_cast<std::size_t>(i)] = i;
-  const attention_batch_sequence member{seq, 0, 20};
+  const sequence_rows member{seq, 0, 20};
   const attention_batch batch{std::span(&member, 1), positions};
   reference dev;
   attention<reference, sliding_window<16>> owner(config, {});
@@ -255,7 +255,7 @@ TEST_CASE("attention rejects mismatched caches, shapes and released windows with
   REQUIRE(cache.append(seq, std::vector<std::int32_t>(4, 1)) == kv_status::ok);
   std::vector<float> q(4 * 64), k(4 * 32), v(4 * 32), out(4 * 64);
   std::vector<std::int32_t> positions{0, 1, 2, 3};
-  const attention_batch_sequence member{seq, 0, 4};
+  const sequence_rows member{seq, 0, 4};
   const attention_batch batch{std::span(&member, 1), positions};
   reference dev;
   attention<reference, sliding_window<8>> wrong_window(config, {});

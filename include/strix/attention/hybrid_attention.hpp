@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <strix/core/error.hpp>
+#include <strix/core/sequence_rows.hpp>
 #include <strix/core/tensor_view.hpp>
 #include <strix/device/attention_params.hpp>
 #include <strix/device/concepts.hpp>
@@ -44,16 +45,9 @@ struct attention_weights {
   rope_frequencies rope;          // empty: no rotary embedding
 };
 
-// A sequence's rows in a batch: rows [first_row, first_row + rows) are its newest positions,
-// appended to the cache before the layer runs.
-struct attention_batch_sequence {
-  kv_sequence_id sequence = 0;
-  std::size_t first_row = 0;
-  std::size_t rows = 0;
-};
-
+// Each sequence's rows are its newest positions, appended to the cache before the layer runs.
 struct attention_batch {
-  std::span<const attention_batch_sequence> sequences;
+  std::span<const sequence_rows> sequences;
   std::span<const std::int32_t> positions;  // one per row
 };
 
@@ -108,7 +102,7 @@ class attention {
       if (!weights_.rope.inv_freq.empty()) {
         dev.rope(tensor_view<float, 3>(k.data(), {rows, config_.kv_heads, config_.head_dim}), batch.positions, weights_.rope);
       }
-      for (const attention_batch_sequence& s : batch.sequences) {
+      for (const sequence_rows& s : batch.sequences) {
         if (s.rows == 0) continue;
         cache.write(s.sequence, kv_layer, cache.length(s.sequence) - s.rows, k.slice(s.first_row, s.first_row + s.rows),
                     v.slice(s.first_row, s.first_row + s.rows));
@@ -116,7 +110,7 @@ class attention {
     }
 
     sequences_.clear();
-    for (const attention_batch_sequence& s : batch.sequences) {
+    for (const sequence_rows& s : batch.sequences) {
       sequences_.push_back({cache.sequence_view(s.sequence, kv_layer), s.first_row, s.rows});
     }
     const attention_args args{q_heads, tensor_view<float, 3>(out.data(), {rows, config_.heads, config_.head_dim}), sequences_,
@@ -156,7 +150,7 @@ class attention {
            std::to_string(config_.head_dim) + " with window " + std::to_string(Window::size));
     }
     std::size_t covered = 0;
-    for (const attention_batch_sequence& s : batch.sequences) {
+    for (const sequence_rows& s : batch.sequences) {
       if (s.first_row + s.rows > rows) fail("a sequence's rows run past the batch");
       covered += s.rows;
       const kv_sequence_view view = cache.sequence_view(s.sequence, kv_layer);

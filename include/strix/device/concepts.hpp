@@ -14,6 +14,7 @@
 #include <strix/core/buffer.hpp>
 #include <strix/core/tensor_view.hpp>
 #include <strix/device/attention_params.hpp>
+#include <strix/device/deltanet_params.hpp>
 #include <strix/device/kernel_limits.hpp>
 #include <strix/device/kernel_params.hpp>
 #include <strix/quant/q8_formats.hpp>
@@ -27,7 +28,7 @@ concept device_policy =
     requires(D& dev, const quantized_view<q8_0_format>& weights, matrix_view<const float> in, matrix_view<float> out,
              std::span<const float> values, std::span<float> result, tensor_view<float, 3> heads,
              std::span<const std::int32_t> ids, std::span<std::int32_t> chosen, rope_frequencies freq,
-             const attention_args& attend) {
+             const attention_args& attend, const deltanet_args& recur) {
       dev.plan(kernel_limits{});
       dev.matmul(weights, in, out);             // out[t][o] = Σ_i W[o][i] · in[t][i]
       dev.embedding(weights, ids, 1.0f, out);   // out[t] = W[ids[t]] · scale
@@ -43,6 +44,8 @@ concept device_policy =
       dev.scale(result, 0.5f);
       dev.template attention<global_attention>(attend);  // over a paged KV cache
       dev.template attention<sliding_window<512>>(attend);
+      dev.deltanet_recurrent(recur);            // Gated DeltaNet, token by token
+      dev.deltanet_chunked(recur, 64);          // the same, in chunks of 64 tokens
     };
 
 }  // namespace strix

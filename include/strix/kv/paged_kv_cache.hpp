@@ -28,23 +28,11 @@
 #include <strix/device/paged_kv_view.hpp>
 #include <strix/kv/block_pool.hpp>
 #include <strix/kv/kv_layout.hpp>
+#include <strix/kv/kv_status.hpp>
 #include <strix/kv/prefix_hash.hpp>
 #include <strix/quant/quantized_view.hpp>
 
 namespace strix {
-
-enum class kv_status { ok, out_of_blocks, too_many_sequences, step_too_large, window_released };
-
-constexpr std::string_view to_string(kv_status status) noexcept {
-  switch (status) {
-    case kv_status::ok: return "ok";
-    case kv_status::out_of_blocks: return "out of KV blocks";
-    case kv_status::too_many_sequences: return "too many sequences";
-    case kv_status::step_too_large: return "append larger than max_step_tokens";
-    case kv_status::window_released: return "sliding-window positions already released";
-  }
-  return "unknown";
-}
 
 using kv_sequence_id = std::uint32_t;
 

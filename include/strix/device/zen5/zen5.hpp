@@ -1,9 +1,11 @@
 // The zen5 device policy: AVX-512 (F/BW/DQ/VL/VNNI/BF16) kernels on a caller-owned thread pool.
 // Matmul has fast paths for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_XS and MXFP4 (the
 // formats of released Gemma 4 / Qwen3.5 GGUF files); other block formats use the reference matmul,
-// split over the pool. The row-wise kernels (norms, RoPE, activations, softmax, selection) are the
-// reference ones, split over the pool by rows where a call has several. Attention is a tiled
-// online-softmax kernel over the paged KV cache (attention.hpp). Not thread-safe: one
+// split over the pool. Activations, gated products and the soft-cap are vectorised (pointwise.hpp);
+// the other row-wise kernels (norms, RoPE, softmax, selection) are the reference ones, split over
+// the pool by rows where a call has several. Attention is a tiled
+// online-softmax kernel over the paged KV cache (attention.hpp); Gated DeltaNet has recurrent and
+// chunked kernels (deltanet.hpp). Not thread-safe: one
 // workspace per policy object, sized by plan() (a larger call than planned grows it once).
 // Construction fails with a clear error on a CPU without the instruction sets this code was
 // compiled for.
@@ -23,7 +25,9 @@
 #include <strix/device/reference/selection.hpp>
 #include <strix/device/zen5/attention.hpp>
 #include <strix/device/zen5/cpu_features.hpp>
+#include <strix/device/zen5/deltanet.hpp>
 #include <strix/device/zen5/dot_kernels.hpp>
+#include <strix/device/zen5/pointwise.hpp>
 
 namespace strix {
 
@@ -75,12 +79,12 @@ class zen5 {
     });
   }
   void apply_activation(activation act, std::span<const float> x, std::span<float> y) {
-    reference_kernels::apply_activation(act, x, y);
+    zen5_kernels::apply_activation(*pool_, act, x, y);
   }
   void gated_activation(activation act, std::span<const float> gate, std::span<const float> up, std::span<float> out) {
-    reference_kernels::gated_activation(act, gate, up, out);
+    zen5_kernels::gated_activation(*pool_, act, gate, up, out);
   }
-  void softcap(std::span<float> x, float cap) { reference_kernels::softcap(x, cap); }
+  void softcap(std::span<float> x, float cap) { zen5_kernels::softcap(*pool_, x, cap); }
   void softmax(matrix_view<float> rows, float cap) {
     pool_->parallel_for(0, rows.extent(0), 4, [&](std::size_t begin, std::size_t end) {
       reference_kernels::softmax(rows.slice(begin, end), cap);
@@ -96,6 +100,14 @@ class zen5 {
   template <attention_window Window>
   void attention(const attention_args& args) {
     zen5_kernels::attention<Window>(*pool_, args);
+  }
+  // Gated DeltaNet: parallel over value heads (and, for decode, 128-column blocks of the state).
+  void deltanet_recurrent(const deltanet_args& args) { zen5_kernels::deltanet_recurrent(*pool_, args); }
+  void deltanet_chunked(const deltanet_args& args, std::size_t chunk) {
+    chunk = std::max<std::size_t>(chunk, 1);
+    const std::size_t floats = args.v.extent(1) * zen5_kernels::deltanet_chunk_workspace_floats(chunk, args.k.extent(2), args.v.extent(2));
+    ensure_workspace(floats * sizeof(float));
+    zen5_kernels::deltanet_chunked(*pool_, args, chunk, reinterpret_cast<float*>(workspace_.data()));
   }
 
  private:
