@@ -61,3 +61,28 @@ TEST_CASE("zen5 activations, gated products and soft-cap agree with reference", 
     require_close(actual, expected);
   }
 }
+
+TEST_CASE("zen5 row gather and weighted scatter-add agree with reference", "[device][zen5][pointwise]") {
+  if (!zen5_cpu_ready()) return;
+  reference ref;
+  thread_pool pool(3);
+  zen5 fast(pool);
+  for (std::size_t cols : {1u, 17u, 64u, 2048u, 20000u}) {
+    for (std::size_t n : {0u, 1u, 9u, 40u}) {
+      INFO("cols " << cols << ", rows " << n);
+      const std::size_t source_rows = 13;
+      const auto x = gaussian(source_rows * cols, static_cast<std::uint32_t>(cols + n));
+      std::vector<std::int32_t> rows;
+      for (std::size_t i = 0; i < n; ++i) rows.push_back(static_cast<std::int32_t>((i * 7) % source_rows));  // repeats past 13
+      const auto weights = gaussian(n, 3);
+      std::vector<float> gathered_ref(n * cols), gathered(n * cols, NAN);
+      ref.gather_rows({x.data(), {source_rows, cols}}, rows, {gathered_ref.data(), {n, cols}});
+      fast.gather_rows({x.data(), {source_rows, cols}}, rows, {gathered.data(), {n, cols}});
+      REQUIRE(gathered == gathered_ref);
+      auto scattered_ref = gaussian(source_rows * cols, 4), scattered = scattered_ref;
+      ref.scatter_add_rows({gathered.data(), {n, cols}}, rows, weights, {scattered_ref.data(), {source_rows, cols}});
+      fast.scatter_add_rows({gathered.data(), {n, cols}}, rows, weights, {scattered.data(), {source_rows, cols}});
+      require_close(scattered, scattered_ref);
+    }
+  }
+}

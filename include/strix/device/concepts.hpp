@@ -37,6 +37,8 @@ concept device_policy =
       dev.apply_activation(activation::silu, values, result);
       dev.gated_activation(activation::gelu_tanh, values, values, result);
       dev.softcap(result, 30.0f);
+      dev.gather_rows(in, ids, out);            // out[i] = in[ids[i]]
+      dev.scatter_add_rows(in, ids, values, out);  // out[ids[i]] += values[i] · in[i]
       dev.softmax(out, 0.0f);                   // each row in place
       { dev.argmax(values) } -> std::same_as<std::size_t>;
       dev.top_k(values, chosen, result);

@@ -1,5 +1,6 @@
 // Reference row-wise and element-wise kernels: RMSNorm, rotary embedding, activations and gated
-// products, softmax with an optional soft-cap, residual add and scale. Scalar, fp32 with fp64
+// products, softmax with an optional soft-cap, residual add and scale, and the row gather and
+// weighted scatter-add of MoE dispatch. Scalar, fp32 with fp64
 // accumulation where a sum runs over a whole row.
 #pragma once
 
@@ -61,6 +62,22 @@ inline void apply_activation(activation act, std::span<const float> x, std::span
 inline void gated_activation(activation act, std::span<const float> gate, std::span<const float> up,
                              std::span<float> out) noexcept {
   for (std::size_t i = 0; i < gate.size(); ++i) out[i] = apply(act, gate[i]) * up[i];
+}
+
+// out[i] = x[rows[i]]: the rows one expert multiplies, made contiguous.
+inline void gather_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, matrix_view<float> out) noexcept {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    for (std::size_t c = 0; c < x.extent(1); ++c) out(i, c) = x(static_cast<std::size_t>(rows[i]), c);
+  }
+}
+
+// out[rows[i]] += weights[i] · x[i], in order of i: an expert's weighted outputs added back to
+// their tokens.
+inline void scatter_add_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, std::span<const float> weights,
+                             matrix_view<float> out) noexcept {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    for (std::size_t c = 0; c < x.extent(1); ++c) out(static_cast<std::size_t>(rows[i]), c) += weights[i] * x(i, c);
+  }
 }
 
 // x = cap · tanh(x / cap), Gemma's logit soft-cap.

@@ -43,6 +43,13 @@ class reference {
     reference_kernels::gated_activation(act, gate, up, out);
   }
   void softcap(std::span<float> x, float cap) { reference_kernels::softcap(x, cap); }
+  void gather_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, matrix_view<float> out) {
+    reference_kernels::gather_rows(x, rows, out);
+  }
+  void scatter_add_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, std::span<const float> weights,
+                        matrix_view<float> out) {
+    reference_kernels::scatter_add_rows(x, rows, weights, out);
+  }
   void softmax(matrix_view<float> rows, float cap) { reference_kernels::softmax(rows, cap); }
   std::size_t argmax(std::span<const float> x) { return reference_kernels::argmax(x); }
   void top_k(std::span<const float> x, std::span<std::int32_t> indices, std::span<float> values) {

@@ -85,6 +85,13 @@ class zen5 {
     zen5_kernels::gated_activation(*pool_, act, gate, up, out);
   }
   void softcap(std::span<float> x, float cap) { zen5_kernels::softcap(*pool_, x, cap); }
+  void gather_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, matrix_view<float> out) {
+    zen5_kernels::gather_rows(*pool_, x, rows, out);
+  }
+  void scatter_add_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, std::span<const float> weights,
+                        matrix_view<float> out) {
+    zen5_kernels::scatter_add_rows(*pool_, x, rows, weights, out);
+  }
   void softmax(matrix_view<float> rows, float cap) {
     pool_->parallel_for(0, rows.extent(0), 4, [&](std::size_t begin, std::size_t end) {
       reference_kernels::softmax(rows.slice(begin, end), cap);

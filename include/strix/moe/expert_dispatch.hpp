@@ -1,0 +1,155 @@
+// expert_dispatch<Device>: grouped dispatch of routed tokens through a stack of expert FFNs. From
+// the routing of T tokens it builds each expert's token list (a counting sort by expert, tokens in
+// order), gathers those rows into one contiguous tile, runs the expert's gated FFN once over the
+// whole tile (so each expert's weights are streamed once per batch, whatever T), and adds the
+// routing-weighted results back to their tokens. Decode (T = 1) and prefill take the same path.
+//
+// Expert weights are the 3-D tensors files store (GGUF `ffn_{gate,up,gate_up,down}_exps`,
+// transformers' `gate_up_proj` / `down_proj`), viewed as matrices of experts × rows: expert e's
+// slice is a row range of the same mapping, never a copy.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <strix/core/error.hpp>
+#include <strix/core/tensor_view.hpp>
+#include <strix/device/concepts.hpp>
+#include <strix/moe/gated_ffn.hpp>
+#include <strix/moe/router.hpp>
+#include <strix/quant/weight_matrix.hpp>
+
+namespace strix {
+
+// A stack of expert FFNs: gate and up either fused (per expert 2 · intermediate rows, gate first)
+// or separate (per expert intermediate rows each); down per expert `hidden` rows.
+struct expert_stack {
+  std::size_t experts = 0;
+  std::optional<weight_matrix> gate_up;
+  std::optional<weight_matrix> gate, up;
+  weight_matrix down;
+
+  [[nodiscard]] std::size_t hidden() const noexcept { return experts == 0 ? 0 : down.rows() / experts; }
+  [[nodiscard]] std::size_t intermediate() const noexcept { return down.row_length(); }
+
+  [[nodiscard]] gated_ffn_weights expert(std::size_t e) const {
+    const std::size_t h = hidden(), i = intermediate();
+    const weight_matrix down_e = down.rows_between(e * h, (e + 1) * h);
+    if (gate_up) return gated_ffn_weights::from_fused(gate_up->rows_between(e * 2 * i, (e + 1) * 2 * i), down_e);
+    return {gate->rows_between(e * i, (e + 1) * i), up->rows_between(e * i, (e + 1) * i), down_e};
+  }
+
+  void validate() const {
+    auto fail = [](const std::string& what) { throw error(error_category::shape, "expert stack: " + what); };
+    if (experts == 0 || down.rows() % experts != 0) fail("down's rows must be experts × hidden");
+    if (gate_up.has_value() == (gate.has_value() || up.has_value()) || gate.has_value() != up.has_value()) {
+      fail("give either gate_up or both gate and up");
+    }
+    const std::size_t per_expert = gate_up ? 2 * intermediate() : intermediate();
+    for (const weight_matrix* m : {gate_up ? &*gate_up : &*gate, gate_up ? &*gate_up : &*up}) {
+      if (m->rows() != experts * per_expert || m->row_length() != hidden()) {
+        fail("gate/up must be [" + std::to_string(experts) + " × " + std::to_string(per_expert) + "][" + std::to_string(hidden()) +
+             "], got [" + std::to_string(m->rows()) + "][" + std::to_string(m->row_length()) + "]");
+      }
+    }
+  }
+};
+
+// Running counts of routed tokens per expert, for load analysis: add() per batch.
+struct moe_statistics {
+  std::vector<std::uint64_t> tokens_per_expert;
+  std::uint64_t batches = 0;
+  std::uint64_t tokens = 0;
+
+  void add(std::span<const std::uint32_t> batch_counts, std::size_t batch_tokens) {
+    if (tokens_per_expert.size() < batch_counts.size()) tokens_per_expert.resize(batch_counts.size());
+    for (std::size_t e = 0; e < batch_counts.size(); ++e) tokens_per_expert[e] += batch_counts[e];
+    ++batches;
+    tokens += batch_tokens;
+  }
+};
+
+template <device_policy Device>
+class expert_dispatch {
+ public:
+  expert_dispatch(expert_stack stack, activation act) : stack_(std::move(stack)), act_(act) {
+    stack_.validate();
+    counts_.resize(stack_.experts);
+  }
+
+  [[nodiscard]] const expert_stack& stack() const noexcept { return stack_; }
+
+  // out[t] = Σ_j routes.weights[t][j] · expert_{routes.experts[t][j]}(x[t]); x and out [T][hidden].
+  void forward(Device& dev, matrix_view<const float> x, const_routing routes, matrix_view<float> out, moe_statistics* stats = nullptr) {
+    const std::size_t tokens = x.extent(0), k = routes.experts.extent(1), hidden = stack_.hidden();
+    if (x.extent(1) != hidden || out.extent(0) != tokens || out.extent(1) != hidden || routes.experts.extent(0) != tokens ||
+        routes.weights.extent(0) != tokens || routes.weights.extent(1) != k) {
+      throw error(error_category::shape, "expert dispatch: x and out must be [tokens][" + std::to_string(hidden) +
+                                             "], the routing [tokens][k]");
+    }
+    sort_by_expert(routes);
+    for (std::size_t t = 0; t < tokens; ++t) std::fill_n(&out(t, 0), hidden, 0.0f);
+    std::size_t largest = 0;
+    for (std::uint32_t c : counts_) largest = std::max<std::size_t>(largest, c);
+    if (tile_in_.size() < largest * hidden) {
+      tile_in_.resize(largest * hidden);
+      tile_out_.resize(largest * hidden);
+    }
+    for (std::size_t e = 0, begin = 0; e < stack_.experts; begin += counts_[e++]) {
+      const std::size_t n = counts_[e];
+      if (n == 0) continue;
+      const std::span<const std::int32_t> rows(token_of_.data() + begin, n);
+      const matrix_view<float> tile_in(tile_in_.data(), {n, hidden}), tile_out(tile_out_.data(), {n, hidden});
+      dev.gather_rows(x, rows, tile_in);
+      gated_ffn_forward(dev, stack_.expert(e), act_, tile_in, tile_out, ffn_scratch_);
+      dev.scatter_add_rows(tile_out, rows, std::span<const float>(weight_of_.data() + begin, n), out);
+    }
+    if (stats != nullptr) stats->add(counts_, tokens);
+  }
+
+  // Tokens each expert received in the last batch.
+  [[nodiscard]] std::span<const std::uint32_t> last_counts() const noexcept { return counts_; }
+
+ private:
+  // Counting sort of the (token, weight) pairs by expert, tokens ascending within an expert.
+  void sort_by_expert(const_routing routes) {
+    const std::size_t tokens = routes.experts.extent(0), k = routes.experts.extent(1);
+    std::fill(counts_.begin(), counts_.end(), 0u);
+    for (std::size_t t = 0; t < tokens; ++t) {
+      for (std::size_t j = 0; j < k; ++j) {
+        const std::int32_t e = routes.experts(t, j);
+        if (e < 0 || static_cast<std::size_t>(e) >= stack_.experts) {
+          throw error(error_category::shape, "expert dispatch: token " + std::to_string(t) + " is routed to expert " + std::to_string(e) +
+                                                 " of " + std::to_string(stack_.experts));
+        }
+        ++counts_[static_cast<std::size_t>(e)];
+      }
+    }
+    next_.assign(stack_.experts, 0);
+    for (std::size_t e = 1; e < stack_.experts; ++e) next_[e] = next_[e - 1] + counts_[e - 1];
+    token_of_.resize(tokens * k);
+    weight_of_.resize(tokens * k);
+    for (std::size_t t = 0; t < tokens; ++t) {
+      for (std::size_t j = 0; j < k; ++j) {
+        const auto e = static_cast<std::size_t>(routes.experts(t, j));
+        token_of_[next_[e]] = static_cast<std::int32_t>(t);
+        weight_of_[next_[e]++] = routes.weights(t, j);
+      }
+    }
+  }
+
+  expert_stack stack_;
+  activation act_;
+  std::vector<std::uint32_t> counts_;
+  std::vector<std::size_t> next_;
+  std::vector<std::int32_t> token_of_;
+  std::vector<float> weight_of_, tile_in_, tile_out_;
+  gated_ffn_scratch ffn_scratch_;
+};
+
+}  // namespace strix
