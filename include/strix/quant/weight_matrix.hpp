@@ -1,10 +1,12 @@
 // weight_matrix: a quantized_view of whichever block format a file stored, chosen at run time.
 // Blocks whose tensors come from a file (expert stacks, routers, shared experts) hold these and
-// multiply through multiply(dev, w, x, y), which calls the policy's matmul for the stored format;
+// multiply through multiply(dev, w, x, y) (and look rows up through embed), which call the policy's
+// kernel for the stored format;
 // so a model does not instantiate a block per combination of its tensors' formats.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <tuple>
@@ -66,6 +68,12 @@ class weight_matrix {
 template <class Device>
 void multiply(Device& dev, const weight_matrix& w, matrix_view<const float> x, matrix_view<float> y) {
   std::visit([&](const auto& view) { dev.matmul(view, x, y); }, w.view());
+}
+
+// out[t] = W[tokens[t]] · scale on `dev` (an embedding lookup), for the format `w` holds.
+template <class Device>
+void embed(Device& dev, const weight_matrix& w, std::span<const std::int32_t> tokens, float scale, matrix_view<float> out) {
+  std::visit([&](const auto& view) { dev.embedding(view, tokens, scale, out); }, w.view());
 }
 
 }  // namespace strix

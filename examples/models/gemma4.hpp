@@ -1,0 +1,289 @@
+// The Gemma 4 text decoder assembled from strix blocks, for every released variant through its
+// config: E2B/E4B (per-layer embeddings, KV shared by the last layers, double-wide MLP there),
+// 26B-A4B (MoE beside the dense MLP, keys-equal-values full layers with their own kv heads) and 31B.
+// Sliding layers run attention<Device, sliding_window<W>> for W among the instantiated Windows
+// (a config with another window is an error listing them). Weights are used where the checkpoint
+// maps them (gemma4_weights); the KV lives in a paged_kv_cache laid out by cache_layout().
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <strix/attention/hybrid_attention.hpp>
+#include <strix/attention/window.hpp>
+#include <strix/core/bf16.hpp>
+#include <strix/core/f16.hpp>
+#include <strix/core/sequence_rows.hpp>
+#include <strix/kv/paged_kv_cache.hpp>
+#include <strix/moe/moe_block.hpp>
+#include <strix/quant/weight_matrix.hpp>
+
+#include "models/gemma4_config.hpp"
+#include "models/hf_tensors.hpp"
+
+namespace strix::models {
+
+struct gemma4_layer_weights {
+  std::vector<float> input_norm, post_attention_norm, pre_ff_norm, post_ff_norm, q_norm, k_norm;
+  weight_matrix q, k, v, o;  // k and v empty on KV-sharing layers; v empty on keys-equal-values layers
+  gated_ffn_weights mlp;
+  // MoE layers
+  std::vector<float> post_ff_norm_1, pre_ff_norm_2, post_ff_norm_2, router_scale, expert_scale;
+  weight_matrix router;
+  expert_stack experts;
+  // Per-layer embeddings
+  weight_matrix ple_gate, ple_projection;
+  std::vector<float> ple_post_norm;
+  float layer_scalar = 1.0f;
+};
+
+struct gemma4_weights {
+  std::shared_ptr<const void> owner;  // the mapped files the matrices view
+  weight_matrix embed;  // [vocab][hidden], tied output projection
+  float embed_scale = 1.0f;
+  weight_matrix ple_embed, ple_projection;  // [ple_vocab][layers · P], [layers · P][hidden]
+  float ple_embed_scale = 1.0f;
+  std::vector<float> ple_norm, final_norm;
+  std::vector<gemma4_layer_weights> layers;
+
+  // From a Hugging Face folder (Gemma4ForCausalLM or Gemma4ForConditionalGeneration names).
+  static gemma4_weights load(const hf_tensors& t, const gemma4_config& c) {
+    const std::string p = t.has("model.language_model.embed_tokens.weight") ? "model.language_model." : "model.";
+    const std::size_t h = c.hidden;
+    gemma4_weights w;
+    w.owner = t.owner();
+    w.embed = t.matrix(p + "embed_tokens.weight", c.vocab, h);
+    w.embed_scale = rounded_to(t.type(p + "embed_tokens.weight"), std::sqrt(static_cast<float>(h)));
+    if (c.ple_width) {
+      const std::size_t width = c.layer_count() * c.ple_width;
+      w.ple_embed = t.matrix(p + "embed_tokens_per_layer.weight", c.ple_vocab, width);
+      w.ple_embed_scale = rounded_to(t.type(p + "embed_tokens_per_layer.weight"), std::sqrt(static_cast<float>(c.ple_width)));
+      w.ple_projection = t.matrix(p + "per_layer_model_projection.weight", width, h);
+      w.ple_norm = t.vector(p + "per_layer_projection_norm.weight", c.ple_width);
+    }
+    w.final_norm = t.vector(p + "norm.weight", h);
+    w.layers.reserve(c.layer_count());
+    for (std::size_t i = 0; i < c.layer_count(); ++i) {
+      const gemma4_layer& l = c.layers[i];
+      const std::string n = p + "layers." + std::to_string(i) + ".";
+      gemma4_layer_weights lw;
+      lw.input_norm = t.vector(n + "input_layernorm.weight", h);
+      lw.post_attention_norm = t.vector(n + "post_attention_layernorm.weight", h);
+      lw.pre_ff_norm = t.vector(n + "pre_feedforward_layernorm.weight", h);
+      lw.post_ff_norm = t.vector(n + "post_feedforward_layernorm.weight", h);
+      lw.q = t.matrix(n + "self_attn.q_proj.weight", c.heads * l.head_dim, h);
+      lw.o = t.matrix(n + "self_attn.o_proj.weight", h, c.heads * l.head_dim);
+      lw.q_norm = t.vector(n + "self_attn.q_norm.weight", l.head_dim);
+      if (l.owns_kv) {
+        lw.k = t.matrix(n + "self_attn.k_proj.weight", l.kv_heads * l.head_dim, h);
+        if (!l.values_from_keys) lw.v = t.matrix(n + "self_attn.v_proj.weight", l.kv_heads * l.head_dim, h);
+        lw.k_norm = t.vector(n + "self_attn.k_norm.weight", l.head_dim);
+      }
+      lw.mlp = {t.matrix(n + "mlp.gate_proj.weight", l.intermediate, h), t.matrix(n + "mlp.up_proj.weight", l.intermediate, h),
+                t.matrix(n + "mlp.down_proj.weight", h, l.intermediate)};
+      if (c.moe) {
+        lw.post_ff_norm_1 = t.vector(n + "post_feedforward_layernorm_1.weight", h);
+        lw.pre_ff_norm_2 = t.vector(n + "pre_feedforward_layernorm_2.weight", h);
+        lw.post_ff_norm_2 = t.vector(n + "post_feedforward_layernorm_2.weight", h);
+        lw.router = t.matrix(n + "router.proj.weight", c.experts, h);
+        lw.router_scale = t.vector(n + "router.scale", h);
+        lw.expert_scale = t.vector(n + "router.per_expert_scale", c.experts);
+        lw.experts = {c.experts, t.matrix(n + "experts.gate_up_proj", c.experts * 2 * c.moe_intermediate, h), std::nullopt, std::nullopt,
+                      t.matrix(n + "experts.down_proj", c.experts * h, c.moe_intermediate)};
+      }
+      if (c.ple_width) {
+        lw.ple_gate = t.matrix(n + "per_layer_input_gate.weight", c.ple_width, h);
+        lw.ple_projection = t.matrix(n + "per_layer_projection.weight", h, c.ple_width);
+        lw.ple_post_norm = t.vector(n + "post_per_layer_input_norm.weight", h);
+      }
+      lw.layer_scalar = t.has(n + "layer_scalar") ? t.vector(n + "layer_scalar", 1)[0] : 1.0f;
+      w.layers.push_back(std::move(lw));
+    }
+    return w;
+  }
+
+ private:
+  // transformers multiplies by the scale cast to the table's dtype (sqrt(2560) is 50.5 in bf16).
+  static float rounded_to(ggml_type type, float x) {
+    if (type == ggml_type::bf16) return bf16::from_float(x).to_float();
+    if (type == ggml_type::f16) return f16::from_float(x).to_float();
+    return x;
+  }
+};
+
+template <device_policy Device, std::size_t... Windows>
+class gemma4 {
+ public:
+  gemma4(gemma4_config config, gemma4_weights weights) : config_(std::move(config)), weights_(std::move(weights)) {
+    for (std::size_t i = 0; i < config_.layer_count(); ++i) {
+      const gemma4_layer& l = config_.layers[i];
+      gemma4_layer_weights& w = weights_.layers[i];
+      const attention_config ac{config_.heads, l.kv_heads, l.head_dim, 1.0f, 0.0f, config_.norm_eps, norm_weight::plain,
+                                true, l.values_from_keys, false};
+      // A KV-sharing layer normalises no keys: its q_norm stands in for the absent k_norm.
+      const attention_weights aw{w.q_norm, l.owns_kv ? std::span<const float>(w.k_norm) : std::span<const float>(w.q_norm),
+                                 {l.sliding ? config_.sliding_inv_freq : config_.full_inv_freq}};
+      attention_.push_back(with_window<Windows...>(l.sliding ? config_.window : 0, [&](auto window) {
+        return attention_variant(std::in_place_type<attention<Device, decltype(window)>>, ac, aw);
+      }));
+      if (config_.moe) {
+        moe_.emplace_back(router_config{config_.experts, config_.top_k, router_scoring::softmax, true, config_.norm_eps},
+                          router_weights{w.router, w.router_scale, 1.0f / std::sqrt(static_cast<float>(config_.hidden)), w.expert_scale},
+                          w.experts, activation::gelu_tanh);
+      }
+    }
+    for (std::size_t i = 0; i < config_.layer_count(); ++i) {
+      if (config_.layers[i].owns_kv) cache_layer_.push_back(owners_++);
+      else cache_layer_.push_back(cache_layer_[config_.layers[i].kv_source]);
+    }
+  }
+
+  [[nodiscard]] const gemma4_config& config() const noexcept { return config_; }
+
+  // The cache layout this model needs: one cache layer per KV-owning layer, in order.
+  [[nodiscard]] kv_layout cache_layout(kv_cache_options options) const {
+    std::vector<kv_layer_spec> specs;
+    for (const gemma4_layer& l : config_.layers) {
+      if (l.owns_kv) specs.push_back({l.kv_heads, l.head_dim, l.sliding ? config_.window : 0});
+    }
+    return kv_layout(std::move(specs), options);
+  }
+
+  // Runs a batch: rows are the sequences' new tokens (already appended to `cache`), with their
+  // positions. logits: [rows][vocab] when `all_rows`, else [sequences][vocab] for each sequence's
+  // last row.
+  void forward(Device& dev, std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions,
+               std::span<const sequence_rows> sequences, paged_kv_cache& cache, matrix_view<float> logits, bool all_rows = true) {
+    const std::size_t rows = tokens.size(), h = config_.hidden;
+    resize(rows);
+    const matrix_view<float> hidden(hidden_.data(), {rows, h}), normed(normed_.data(), {rows, h}), residual(residual_.data(), {rows, h});
+    embed(dev, weights_.embed, tokens, weights_.embed_scale, hidden);
+    if (config_.ple_width) per_layer_inputs(dev, tokens, hidden);
+    const attention_batch batch{sequences, positions};
+
+    for (std::size_t i = 0; i < config_.layer_count(); ++i) {
+      const gemma4_layer& l = config_.layers[i];
+      gemma4_layer_weights& w = weights_.layers[i];
+      std::copy_n(hidden_.data(), rows * h, residual_.data());
+      norm(dev, hidden, w.input_norm, normed);
+      const std::size_t q_width = config_.heads * l.head_dim, kv_width = l.kv_heads * l.head_dim;
+      const matrix_view<float> q(q_.data(), {rows, q_width}), attended(attended_.data(), {rows, q_width});
+      multiply(dev, w.q, normed, q);
+      std::optional<kv_projections> projections;
+      if (l.owns_kv) {
+        const matrix_view<float> k(k_.data(), {rows, kv_width}), v(v_.data(), {rows, kv_width});
+        multiply(dev, w.k, normed, k);
+        if (!l.values_from_keys) multiply(dev, w.v, normed, v);
+        projections = kv_projections{k, v};
+      }
+      std::visit([&](auto& layer) { layer.forward(dev, batch, q, projections, {}, cache, cache_layer_[i], attended); }, attention_[i]);
+      multiply(dev, w.o, attended, normed);
+      norm(dev, normed, w.post_attention_norm, normed);
+      dev.add(residual.span(), normed.span(), hidden.span());
+
+      std::copy_n(hidden_.data(), rows * h, residual_.data());
+      norm(dev, hidden, w.pre_ff_norm, normed);
+      const matrix_view<float> mlp_out(mlp_out_.data(), {rows, h});
+      gated_ffn_forward(dev, w.mlp, activation::gelu_tanh, normed, mlp_out, ffn_scratch_);
+      if (config_.moe) {
+        norm(dev, mlp_out, w.post_ff_norm_1, mlp_out);
+        norm(dev, residual, w.pre_ff_norm_2, normed);
+        const matrix_view<float> experts_out(experts_out_.data(), {rows, h});
+        moe_[i].forward(dev, residual, normed, experts_out);
+        norm(dev, experts_out, w.post_ff_norm_2, experts_out);
+        dev.add(mlp_out.span(), experts_out.span(), mlp_out.span());
+      }
+      norm(dev, mlp_out, w.post_ff_norm, mlp_out);
+      dev.add(residual.span(), mlp_out.span(), hidden.span());
+
+      if (config_.ple_width) {
+        const std::size_t p = config_.ple_width;
+        const matrix_view<float> gate(ple_gate_.data(), {rows, p});
+        multiply(dev, w.ple_gate, hidden, gate);
+        dev.gated_activation(activation::gelu_tanh, gate.span(), std::span<const float>(ple_.data() + i * rows * p, rows * p), gate.span());
+        multiply(dev, w.ple_projection, gate, normed);
+        norm(dev, normed, w.ple_post_norm, normed);
+        dev.add(hidden.span(), normed.span(), hidden.span());
+      }
+      dev.scale(hidden.span(), w.layer_scalar);
+    }
+
+    norm(dev, hidden, weights_.final_norm, normed);
+    if (all_rows) {
+      output(dev, normed, logits);
+    } else {
+      for (std::size_t s = 0; s < sequences.size(); ++s) {
+        const std::size_t last = sequences[s].first_row + sequences[s].rows - 1;
+        std::copy_n(&normed(last, 0), h, &hidden(s, 0));
+      }
+      output(dev, hidden.slice(0, sequences.size()), logits);
+    }
+  }
+
+ private:
+  using attention_variant = std::variant<attention<Device, global_attention>, attention<Device, sliding_window<Windows>>...>;
+
+  void norm(Device& dev, matrix_view<const float> x, const std::vector<float>& weight, matrix_view<float> out) {
+    dev.rmsnorm(x, weight, norm_weight::plain, config_.norm_eps, out);
+  }
+
+  void output(Device& dev, matrix_view<const float> normed, matrix_view<float> logits) {
+    multiply(dev, weights_.embed, normed, logits);
+    if (config_.final_softcap > 0.0f) dev.softcap(logits.span(), config_.final_softcap);
+  }
+
+  // ple_[layer][row][P] = (rms_P(W_proj h0 · hidden^-0.5) + E_ple[token] · sqrt(P)) · 2^-0.5.
+  void per_layer_inputs(Device& dev, std::span<const std::int32_t> tokens, matrix_view<const float> h0) {
+    const std::size_t rows = tokens.size(), layers = config_.layer_count(), p = config_.ple_width;
+    const matrix_view<float> context(ple_context_.data(), {rows, layers * p}), token_part(ple_tokens_.data(), {rows, layers * p});
+    multiply(dev, weights_.ple_projection, h0, context);
+    dev.scale(context.span(), 1.0f / std::sqrt(static_cast<float>(config_.hidden)));
+    const matrix_view<float> chunks(ple_context_.data(), {rows * layers, p});
+    dev.rmsnorm(chunks, weights_.ple_norm, norm_weight::plain, config_.norm_eps, chunks);
+    embed(dev, weights_.ple_embed, tokens, weights_.ple_embed_scale, token_part);
+    dev.add(context.span(), token_part.span(), context.span());
+    dev.scale(context.span(), 1.0f / std::sqrt(2.0f));
+    for (std::size_t r = 0; r < rows; ++r) {
+      for (std::size_t l = 0; l < layers; ++l) std::copy_n(&context(r, l * p), p, ple_.data() + (l * rows + r) * p);
+    }
+  }
+
+  void resize(std::size_t rows) {
+    const std::size_t h = config_.hidden;
+    std::size_t q_width = 0, kv_width = 0;
+    for (const gemma4_layer& l : config_.layers) {
+      q_width = std::max(q_width, config_.heads * l.head_dim);
+      kv_width = std::max(kv_width, l.kv_heads * l.head_dim);
+    }
+    for (std::vector<float>* v : {&hidden_, &normed_, &residual_, &mlp_out_, &experts_out_}) v->resize(rows * h);
+    q_.resize(rows * q_width);
+    attended_.resize(rows * q_width);
+    k_.resize(rows * kv_width);
+    v_.resize(rows * kv_width);
+    if (config_.ple_width) {
+      const std::size_t width = config_.layer_count() * config_.ple_width;
+      ple_context_.resize(rows * width);
+      ple_tokens_.resize(rows * width);
+      ple_.resize(rows * width);
+      ple_gate_.resize(rows * config_.ple_width);
+    }
+  }
+
+  gemma4_config config_;
+  gemma4_weights weights_;
+  std::vector<attention_variant> attention_;
+  std::vector<moe_block<Device>> moe_;
+  std::vector<std::size_t> cache_layer_;
+  std::size_t owners_ = 0;
+  std::vector<float> hidden_, normed_, residual_, mlp_out_, experts_out_, q_, attended_, k_, v_;
+  std::vector<float> ple_context_, ple_tokens_, ple_, ple_gate_;
+  gated_ffn_scratch ffn_scratch_;
+};
+
+}  // namespace strix::models

@@ -1,0 +1,180 @@
+// gemma4_config: the shape of a Gemma 4 text decoder, read from a Hugging Face config.json
+// (model_type gemma4_text, or gemma4 with the text config under text_config), resolved per layer:
+// attention type, head dim and kv heads (full layers may differ: per_layer_config, or the
+// global_head_dim / num_global_key_value_heads keys), KV sharing, MLP width, MoE, and the RoPE
+// frequency tables of the two layer types. Unsupported values are errors naming the field.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <strix/core/error.hpp>
+
+namespace strix::models {
+
+struct gemma4_layer {
+  bool sliding = true;
+  std::size_t head_dim = 0;
+  std::size_t kv_heads = 0;
+  std::size_t intermediate = 0;   // dense MLP width
+  bool values_from_keys = false;  // keys-equal-values (full layers of 26B/31B)
+  bool owns_kv = true;            // false: reads the KV of layer kv_source
+  std::size_t kv_source = 0;      // the layer whose KV this one attends over (itself when it owns KV)
+};
+
+struct gemma4_config {
+  std::size_t vocab = 0, hidden = 0, heads = 0, window = 0;
+  float norm_eps = 1e-6f;
+  float final_softcap = 0.0f;  // 0: none
+  std::size_t ple_width = 0, ple_vocab = 0;  // per-layer embeddings; 0: none
+  bool moe = false;
+  std::size_t experts = 0, top_k = 0, moe_intermediate = 0;
+  std::vector<gemma4_layer> layers;
+  std::vector<float> sliding_inv_freq, full_inv_freq;  // RoPE tables (half the head dim each)
+
+  [[nodiscard]] std::size_t layer_count() const noexcept { return layers.size(); }
+
+  static gemma4_config from_json(const nlohmann::json& root, const std::string& source) {
+    const nlohmann::json& j = root.contains("text_config") ? root.at("text_config") : root;
+    auto fail = [&](const std::string& what) { throw error(error_category::format, source + ": " + what); };
+    auto size = [&](const char* key) -> std::size_t {
+      if (!j.contains(key) || !j.at(key).is_number_integer() || j.at(key).get<long long>() < 0) {
+        fail("config field '" + std::string(key) + "' is missing or not a count");
+      }
+      return j.at(key).get<std::size_t>();
+    };
+    auto size_or = [&](const char* key, std::size_t fallback) -> std::size_t {
+      if (!j.contains(key) || j.at(key).is_null()) return fallback;
+      if (!j.at(key).is_number_integer() || j.at(key).get<long long>() < 0) fail("config field '" + std::string(key) + "' is not a count");
+      return j.at(key).get<std::size_t>();
+    };
+    auto flag = [&](const char* key) { return j.contains(key) && j.at(key).is_boolean() && j.at(key).get<bool>(); };
+
+    const std::string type = j.value("model_type", std::string());
+    if (type != "gemma4_text" && type != "gemma4") fail("model_type '" + type + "' is not Gemma 4 (gemma4_text)");
+    gemma4_config c;
+    c.vocab = size("vocab_size");
+    c.hidden = size("hidden_size");
+    c.heads = size("num_attention_heads");
+    c.window = size("sliding_window");
+    c.norm_eps = j.value("rms_norm_eps", 1e-6f);
+    if (j.contains("final_logit_softcapping") && !j.at("final_logit_softcapping").is_null()) c.final_softcap = j.at("final_logit_softcapping").get<float>();
+    if (j.value("hidden_activation", std::string("gelu_pytorch_tanh")) != "gelu_pytorch_tanh") fail("hidden_activation must be gelu_pytorch_tanh");
+    if (j.contains("use_bidirectional_attention") && !j.at("use_bidirectional_attention").is_null()) {
+      fail("use_bidirectional_attention is not supported (text decoders are causal)");
+    }
+    c.ple_width = size_or("hidden_size_per_layer_input", 0);
+    c.ple_vocab = c.ple_width ? size("vocab_size_per_layer_input") : 0;
+    c.moe = flag("enable_moe_block");
+    if (c.moe) {
+      c.experts = size("num_experts");
+      c.top_k = size("top_k_experts");
+      c.moe_intermediate = size("moe_intermediate_size");
+    }
+
+    const std::size_t n = size("num_hidden_layers");
+    if (n == 0) fail("num_hidden_layers is 0");
+    const std::size_t head_dim = size("head_dim"), kv_heads = size("num_key_value_heads"), intermediate = size("intermediate_size");
+    const bool k_eq_v = flag("attention_k_eq_v");
+    const std::size_t global_head_dim = size_or("global_head_dim", 512);
+    const std::size_t global_kv_heads = size_or("num_global_key_value_heads", kv_heads);
+    const std::size_t shared = size_or("num_kv_shared_layers", 0);
+    if (shared >= n && shared > 0) fail("num_kv_shared_layers must be below num_hidden_layers");
+    const std::size_t first_shared = n - shared;
+
+    std::vector<std::string> types;
+    if (j.contains("layer_types") && j.at("layer_types").is_array()) {
+      types = j.at("layer_types").get<std::vector<std::string>>();
+      if (types.size() != n) fail("layer_types has " + std::to_string(types.size()) + " entries for " + std::to_string(n) + " layers");
+    } else {
+      for (std::size_t i = 0; i < n; ++i) types.push_back((i + 1) % 6 ? "sliding_attention" : "full_attention");
+    }
+    types.back() = "full_attention";  // transformers forces the last layer to full attention
+
+    const nlohmann::json overrides = j.contains("per_layer_config") && j.at("per_layer_config").is_object() ? j.at("per_layer_config")
+                                                                                                          : nlohmann::json::object();
+    for (std::size_t i = 0; i < n; ++i) {
+      gemma4_layer layer;
+      if (types[i] != "sliding_attention" && types[i] != "full_attention") fail("layer_types[" + std::to_string(i) + "] is '" + types[i] + "'");
+      layer.sliding = types[i] == "sliding_attention";
+      layer.head_dim = layer.sliding ? head_dim : global_head_dim;
+      layer.kv_heads = layer.sliding ? kv_heads : (k_eq_v ? global_kv_heads : kv_heads);
+      if (const auto o = overrides.find(std::to_string(i)); o != overrides.end()) {
+        layer.head_dim = o->value("head_dim", layer.head_dim);
+        layer.kv_heads = o->value("num_key_value_heads", layer.kv_heads);
+      }
+      layer.values_from_keys = k_eq_v && !layer.sliding;
+      layer.owns_kv = i < first_shared;
+      layer.intermediate = intermediate * (flag("use_double_wide_mlp") && !layer.owns_kv ? 2 : 1);
+      layer.kv_source = i;
+      if (!layer.owns_kv) {
+        bool found = false;
+        for (std::size_t s = first_shared; s-- > 0;) {
+          if (types[s] == types[i]) {
+            layer.kv_source = s;
+            found = true;
+            break;
+          }
+        }
+        if (!found) fail("layer " + std::to_string(i) + " shares KV but no earlier " + types[i] + " layer owns any");
+      }
+      if (layer.kv_heads == 0 || c.heads % layer.kv_heads != 0) fail("layer " + std::to_string(i) + ": heads must be a multiple of kv heads");
+      c.layers.push_back(layer);
+    }
+    for (const gemma4_layer& l : c.layers) {
+      if (!l.owns_kv && (c.layers[l.kv_source].head_dim != l.head_dim || c.layers[l.kv_source].kv_heads != l.kv_heads)) {
+        fail("a KV-sharing layer must have its source layer's head dim and kv heads");
+      }
+    }
+
+    const nlohmann::json rope = j.contains("rope_parameters") && j.at("rope_parameters").is_object() ? j.at("rope_parameters") : nlohmann::json::object();
+    c.sliding_inv_freq = rope_table(rope, "sliding_attention", head_dim, {"default", 10000.0, 1.0}, fail);
+    c.full_inv_freq = rope_table(rope, "full_attention", global_head_dim_of(c), {"proportional", 1000000.0, 0.25}, fail);
+    return c;
+  }
+
+ private:
+  struct rope_defaults {
+    const char* type;
+    double theta;
+    double partial;
+  };
+
+  [[nodiscard]] static std::size_t global_head_dim_of(const gemma4_config& c) {
+    for (const gemma4_layer& l : c.layers) {
+      if (!l.sliding) return l.head_dim;
+    }
+    return 0;
+  }
+
+  // inv_freq for rotate-half RoPE over a head of `dim`: "default" rotates every pair with
+  // θ^(−2j/dim); "proportional" rotates the first ⌊partial · dim / 2⌋ pairs with the same
+  // frequencies and leaves the rest at frequency zero.
+  template <class Fail>
+  static std::vector<float> rope_table(const nlohmann::json& rope, const char* layer_type, std::size_t dim, rope_defaults d, Fail& fail) {
+    if (dim == 0) return {};
+    const nlohmann::json p = rope.contains(layer_type) ? rope.at(layer_type) : nlohmann::json::object();
+    const std::string type = p.value("rope_type", std::string(d.type));
+    const double theta = p.value("rope_theta", d.theta);
+    if (p.contains("factor") && p.at("factor").get<double>() != 1.0) fail(std::string("rope_parameters.") + layer_type + ".factor is not supported");
+    std::size_t rotated = dim / 2;
+    if (type == "proportional") {
+      rotated = static_cast<std::size_t>(p.value("partial_rotary_factor", d.partial) * static_cast<double>(dim) / 2.0);
+    } else if (type != "default") {
+      fail(std::string("rope_parameters.") + layer_type + ".rope_type '" + type + "' is not supported (default, proportional)");
+    }
+    std::vector<float> inv_freq(dim / 2, 0.0f);
+    for (std::size_t i = 0; i < rotated && i < dim / 2; ++i) {
+      // As transformers: the exponent in f32, the power and division in f32.
+      const float exponent = static_cast<float>(2 * i) / static_cast<float>(dim);
+      inv_freq[i] = 1.0f / std::pow(static_cast<float>(theta), exponent);
+    }
+    return inv_freq;
+  }
+};
+
+}  // namespace strix::models

@@ -1,0 +1,160 @@
+// The Gemma 4 model against transformers' Gemma4ForCausalLM on tiny random models (fixtures made by
+// scripts/fixtures/make_gemma4_fixtures.py): an E2B/E4B-like model (per-layer embeddings, KV
+// sharing, double-wide MLP, window 8, soft-cap) in f32 and bf16, and a 26B-like one (MoE beside
+// the dense MLP, keys-equal-values full layers, window 16). A 48-token prompt crosses both windows.
+// Logits of a full prefill, prefill-then-decode equal to full prefill, and greedy continuation.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <strix/device/reference/reference.hpp>
+#include <strix/device/zen5/zen5.hpp>
+
+#include "block_fixture.hpp"
+#include "device/zen5_test_support.hpp"
+#include "models/gemma4.hpp"
+
+using namespace strix;
+using namespace strix::models;
+using namespace strix::testing;
+
+namespace {
+
+template <class Device>
+using tiny_gemma4 = gemma4<Device, 8, 16>;
+
+struct expected_outputs {
+  std::vector<std::int32_t> tokens, greedy;
+  std::vector<float> logits;
+};
+
+expected_outputs expected_for(const std::string& name) {
+  const auto file = safetensors_file::open(data_path((name + "/expected.safetensors").c_str()));
+  auto floats = [&](const char* tensor) {
+    const auto bytes = file.tensor_data(file.tensor(tensor));
+    std::vector<float> v(bytes.size() / sizeof(float));
+    std::memcpy(v.data(), bytes.data(), bytes.size());
+    return v;
+  };
+  expected_outputs e;
+  for (float t : floats("tokens")) e.tokens.push_back(static_cast<std::int32_t>(t));
+  for (float t : floats("greedy")) e.greedy.push_back(static_cast<std::int32_t>(t));
+  e.logits = floats("logits");
+  return e;
+}
+
+// A model and a cache for one sequence.
+template <class Device>
+struct session {
+  tiny_gemma4<Device> model;
+  kv_layout layout;
+  paged_kv_cache cache;
+  kv_sequence_id seq;
+
+  explicit session(const std::string& name)
+      : model(load(name)), layout(model.cache_layout({kv_type::f32, 16, 1, 64, 0})), cache(layout, layout.budget_for_context(128)),
+        seq(cache.create().sequence) {}
+
+  static tiny_gemma4<Device> load(const std::string& name) {
+    const hf_tensors tensors(data_path(name.c_str()));
+    gemma4_config config = gemma4_config::from_json(tensors.config(), name);
+    gemma4_weights weights = gemma4_weights::load(tensors, config);
+    return tiny_gemma4<Device>(std::move(config), std::move(weights));
+  }
+
+  // Appends `tokens` and returns the logits of every new row.
+  std::vector<float> step(Device& dev, std::span<const std::int32_t> tokens) {
+    const std::size_t first = cache.length(seq), vocab = model.config().vocab;
+    REQUIRE(cache.append(seq, tokens) == kv_status::ok);
+    std::vector<std::int32_t> positions(tokens.size());
+    for (std::size_t i = 0; i < tokens.size(); ++i) positions[i] = static_cast<std::int32_t>(first + i);
+    const sequence_rows rows{seq, 0, tokens.size()};
+    std::vector<float> logits(tokens.size() * vocab);
+    model.forward(dev, tokens, positions, std::span(&rows, 1), cache, {logits.data(), {tokens.size(), vocab}});
+    return logits;
+  }
+};
+
+void require_logits_near(const std::vector<float>& actual, const std::vector<float>& expected, float relative) {
+  REQUIRE(actual.size() == expected.size());
+  float scale = 0;
+  for (float x : expected) scale = std::max(scale, std::abs(x));
+  float worst = 0;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    if (std::abs(actual[i] - expected[i]) > worst) worst = std::abs(actual[i] - expected[i]), at = i;
+  }
+  INFO("largest difference " << worst << " at " << at << " (row " << at / 512 << "), scale " << scale);
+  REQUIRE(worst <= relative * scale);
+}
+
+template <class Device>
+void check_model(Device& dev, const std::string& name, float relative) {
+  INFO("model " << name << " on " << Device::name);
+  const expected_outputs e = expected_for(name);
+  session<Device> full(name);
+  require_logits_near(full.step(dev, e.tokens), e.logits, relative);
+
+  // Prefill 20, then one token at a time: the same logits as the full prefill.
+  session<Device> incremental(name);
+  std::vector<float> logits = incremental.step(dev, std::span(e.tokens).first(20));
+  for (std::size_t t = 20; t < e.tokens.size(); ++t) {
+    const auto row = incremental.step(dev, std::span(e.tokens).subspan(t, 1));
+    logits.insert(logits.end(), row.begin(), row.end());
+  }
+  require_logits_near(logits, e.logits, relative);
+
+  // Greedy continuation from the full prefill's last row.
+  const std::size_t vocab = full.model.config().vocab;
+  std::vector<float> last(e.logits.end() - static_cast<std::ptrdiff_t>(vocab), e.logits.end());
+  std::vector<std::int32_t> greedy;
+  for (std::size_t n = 0; n < e.greedy.size(); ++n) {
+    const auto next = static_cast<std::int32_t>(std::max_element(last.begin(), last.end()) - last.begin());
+    greedy.push_back(next);
+    last = full.step(dev, std::span(&greedy.back(), 1));
+  }
+  REQUIRE(greedy == e.greedy);
+}
+
+}  // namespace
+
+TEST_CASE("Gemma 4 E-like (PLE, KV sharing, double-wide MLP) matches transformers", "[models][gemma4]") {
+  reference ref;
+  check_model(ref, "gemma4-e-tiny", 1e-4f);
+  check_model(ref, "gemma4-e-tiny-bf16", 1e-4f);
+  if (!zen5_cpu_ready()) return;
+  thread_pool pool(2);
+  zen5 fast(pool);
+  check_model(fast, "gemma4-e-tiny", 1e-3f);
+}
+
+TEST_CASE("Gemma 4 MoE-like (experts beside the MLP, keys-equal-values) matches transformers", "[models][gemma4]") {
+  reference ref;
+  check_model(ref, "gemma4-moe-tiny", 1e-4f);
+  if (!zen5_cpu_ready()) return;
+  thread_pool pool(2);
+  zen5 fast(pool);
+  check_model(fast, "gemma4-moe-tiny", 1e-3f);
+}
+
+TEST_CASE("Gemma 4 config errors name the field", "[models][gemma4]") {
+  nlohmann::json config = hf_tensors(data_path("gemma4-e-tiny")).config();
+  REQUIRE_NOTHROW(gemma4_config::from_json(config, "tiny"));
+  auto broken = config;
+  broken["model_type"] = "llama";
+  REQUIRE_THROWS_WITH(gemma4_config::from_json(broken, "tiny"), Catch::Contains("model_type 'llama'"));
+  broken = config;
+  broken.erase("hidden_size");
+  REQUIRE_THROWS_WITH(gemma4_config::from_json(broken, "tiny"), Catch::Contains("'hidden_size'"));
+  broken = config;
+  broken["rope_parameters"]["full_attention"]["rope_type"] = "yarn";
+  REQUIRE_THROWS_WITH(gemma4_config::from_json(broken, "tiny"), Catch::Contains("'yarn' is not supported"));
+  broken = config;
+  broken["sliding_window"] = 100;
+  const hf_tensors tensors(data_path("gemma4-e-tiny"));
+  const gemma4_config odd_window = gemma4_config::from_json(broken, "tiny");
+  REQUIRE_THROWS_WITH((tiny_gemma4<reference>(odd_window, gemma4_weights::load(tensors, odd_window))), Catch::Contains("sliding window 100"));
+}
