@@ -25,7 +25,8 @@
 #include <strix/quant/weight_matrix.hpp>
 
 #include "models/gemma4_config.hpp"
-#include "models/hf_tensors.hpp"
+#include "models/gemma4_tensors.hpp"
+#include "models/weight_source.hpp"
 
 namespace strix::models {
 
@@ -52,57 +53,63 @@ struct gemma4_weights {
   std::vector<float> ple_norm, final_norm;
   std::vector<gemma4_layer_weights> layers;
 
-  // From a Hugging Face folder (Gemma4ForCausalLM or Gemma4ForConditionalGeneration names).
-  static gemma4_weights load(const hf_tensors& t, const gemma4_config& c) {
-    const std::string p = t.has("model.language_model.embed_tokens.weight") ? "model.language_model." : "model.";
+  // From a Hugging Face folder (Gemma4ForCausalLM or Gemma4ForConditionalGeneration names) or a
+  // GGUF file (llama.cpp's names), through the one name table of gemma4_tensors.hpp.
+  static gemma4_weights load(const weight_source& t, const gemma4_config& c) {
+    const std::string hf_prefix = t.naming() == tensor_naming::hugging_face && t.has("model.language_model.embed_tokens.weight")
+                                      ? "model.language_model."
+                                      : "model.";
+    std::size_t layer = 0;
+    auto name = [&](gemma4_tensor tensor) { return gemma4_tensor_name_in(t.naming(), tensor, layer, hf_prefix); };
+    auto matrix = [&](gemma4_tensor tensor, std::size_t rows, std::size_t cols) { return t.matrix(name(tensor), rows, cols); };
+    auto vector = [&](gemma4_tensor tensor, std::size_t size) { return t.vector(name(tensor), size); };
     const std::size_t h = c.hidden;
     gemma4_weights w;
     w.owner = t.owner();
-    w.embed = t.matrix(p + "embed_tokens.weight", c.vocab, h);
-    w.embed_scale = rounded_to(t.type(p + "embed_tokens.weight"), std::sqrt(static_cast<float>(h)));
+    w.embed = matrix(gemma4_tensor::embed, c.vocab, h);
+    w.embed_scale = rounded_to(t.type(name(gemma4_tensor::embed)), std::sqrt(static_cast<float>(h)));
     if (c.ple_width) {
       const std::size_t width = c.layer_count() * c.ple_width;
-      w.ple_embed = t.matrix(p + "embed_tokens_per_layer.weight", c.ple_vocab, width);
-      w.ple_embed_scale = rounded_to(t.type(p + "embed_tokens_per_layer.weight"), std::sqrt(static_cast<float>(c.ple_width)));
-      w.ple_projection = t.matrix(p + "per_layer_model_projection.weight", width, h);
-      w.ple_norm = t.vector(p + "per_layer_projection_norm.weight", c.ple_width);
+      w.ple_embed = matrix(gemma4_tensor::ple_embed, c.ple_vocab, width);
+      w.ple_embed_scale = rounded_to(t.type(name(gemma4_tensor::ple_embed)), std::sqrt(static_cast<float>(c.ple_width)));
+      w.ple_projection = matrix(gemma4_tensor::ple_projection, width, h);
+      w.ple_norm = vector(gemma4_tensor::ple_norm, c.ple_width);
     }
-    w.final_norm = t.vector(p + "norm.weight", h);
+    w.final_norm = vector(gemma4_tensor::final_norm, h);
     w.layers.reserve(c.layer_count());
-    for (std::size_t i = 0; i < c.layer_count(); ++i) {
-      const gemma4_layer& l = c.layers[i];
-      const std::string n = p + "layers." + std::to_string(i) + ".";
+    for (layer = 0; layer < c.layer_count(); ++layer) {
+      const gemma4_layer& l = c.layers[layer];
       gemma4_layer_weights lw;
-      lw.input_norm = t.vector(n + "input_layernorm.weight", h);
-      lw.post_attention_norm = t.vector(n + "post_attention_layernorm.weight", h);
-      lw.pre_ff_norm = t.vector(n + "pre_feedforward_layernorm.weight", h);
-      lw.post_ff_norm = t.vector(n + "post_feedforward_layernorm.weight", h);
-      lw.q = t.matrix(n + "self_attn.q_proj.weight", c.heads * l.head_dim, h);
-      lw.o = t.matrix(n + "self_attn.o_proj.weight", h, c.heads * l.head_dim);
-      lw.q_norm = t.vector(n + "self_attn.q_norm.weight", l.head_dim);
+      lw.input_norm = vector(gemma4_tensor::input_norm, h);
+      lw.post_attention_norm = vector(gemma4_tensor::post_attention_norm, h);
+      lw.pre_ff_norm = vector(gemma4_tensor::pre_ff_norm, h);
+      lw.post_ff_norm = vector(gemma4_tensor::post_ff_norm, h);
+      lw.q = matrix(gemma4_tensor::q, c.heads * l.head_dim, h);
+      lw.o = matrix(gemma4_tensor::o, h, c.heads * l.head_dim);
+      lw.q_norm = vector(gemma4_tensor::q_norm, l.head_dim);
       if (l.owns_kv) {
-        lw.k = t.matrix(n + "self_attn.k_proj.weight", l.kv_heads * l.head_dim, h);
-        if (!l.values_from_keys) lw.v = t.matrix(n + "self_attn.v_proj.weight", l.kv_heads * l.head_dim, h);
-        lw.k_norm = t.vector(n + "self_attn.k_norm.weight", l.head_dim);
+        lw.k = matrix(gemma4_tensor::k, l.kv_heads * l.head_dim, h);
+        if (!l.values_from_keys) lw.v = matrix(gemma4_tensor::v, l.kv_heads * l.head_dim, h);
+        lw.k_norm = vector(gemma4_tensor::k_norm, l.head_dim);
       }
-      lw.mlp = {t.matrix(n + "mlp.gate_proj.weight", l.intermediate, h), t.matrix(n + "mlp.up_proj.weight", l.intermediate, h),
-                t.matrix(n + "mlp.down_proj.weight", h, l.intermediate)};
+      lw.mlp = {matrix(gemma4_tensor::mlp_gate, l.intermediate, h), matrix(gemma4_tensor::mlp_up, l.intermediate, h),
+                matrix(gemma4_tensor::mlp_down, h, l.intermediate)};
       if (c.moe) {
-        lw.post_ff_norm_1 = t.vector(n + "post_feedforward_layernorm_1.weight", h);
-        lw.pre_ff_norm_2 = t.vector(n + "pre_feedforward_layernorm_2.weight", h);
-        lw.post_ff_norm_2 = t.vector(n + "post_feedforward_layernorm_2.weight", h);
-        lw.router = t.matrix(n + "router.proj.weight", c.experts, h);
-        lw.router_scale = t.vector(n + "router.scale", h);
-        lw.expert_scale = t.vector(n + "router.per_expert_scale", c.experts);
-        lw.experts = {c.experts, t.matrix(n + "experts.gate_up_proj", c.experts * 2 * c.moe_intermediate, h), std::nullopt, std::nullopt,
-                      t.matrix(n + "experts.down_proj", c.experts * h, c.moe_intermediate)};
+        lw.post_ff_norm_1 = vector(gemma4_tensor::post_ff_norm_1, h);
+        lw.pre_ff_norm_2 = vector(gemma4_tensor::pre_ff_norm_2, h);
+        lw.post_ff_norm_2 = vector(gemma4_tensor::post_ff_norm_2, h);
+        lw.router = matrix(gemma4_tensor::router, c.experts, h);
+        lw.router_scale = vector(gemma4_tensor::router_scale, h);
+        lw.expert_scale = vector(gemma4_tensor::expert_scale, c.experts);
+        lw.experts = {c.experts, matrix(gemma4_tensor::experts_gate_up, c.experts * 2 * c.moe_intermediate, h), std::nullopt,
+                      std::nullopt, matrix(gemma4_tensor::experts_down, c.experts * h, c.moe_intermediate)};
       }
       if (c.ple_width) {
-        lw.ple_gate = t.matrix(n + "per_layer_input_gate.weight", c.ple_width, h);
-        lw.ple_projection = t.matrix(n + "per_layer_projection.weight", h, c.ple_width);
-        lw.ple_post_norm = t.vector(n + "post_per_layer_input_norm.weight", h);
+        lw.ple_gate = matrix(gemma4_tensor::ple_gate, c.ple_width, h);
+        lw.ple_projection = matrix(gemma4_tensor::ple_layer_projection, h, c.ple_width);
+        lw.ple_post_norm = vector(gemma4_tensor::ple_post_norm, h);
       }
-      lw.layer_scalar = t.has(n + "layer_scalar") ? t.vector(n + "layer_scalar", 1)[0] : 1.0f;
+      lw.layer_scalar = t.has(name(gemma4_tensor::layer_scalar)) ? vector(gemma4_tensor::layer_scalar, 1)[0] : 1.0f;
       w.layers.push_back(std::move(lw));
     }
     return w;

@@ -33,8 +33,12 @@ struct gemma4_config {
   std::size_t ple_width = 0, ple_vocab = 0;  // per-layer embeddings; 0: none
   bool moe = false;
   std::size_t experts = 0, top_k = 0, moe_intermediate = 0;
+  std::size_t context_length = 0;  // max_position_embeddings
   std::vector<gemma4_layer> layers;
-  std::vector<float> sliding_inv_freq, full_inv_freq;  // RoPE tables (half the head dim each)
+  // RoPE: sliding layers rotate every pair; full layers the first full_rope_pairs ("proportional").
+  float sliding_rope_theta = 10000.0f, full_rope_theta = 1000000.0f;
+  std::size_t full_rope_pairs = 0;
+  std::vector<float> sliding_inv_freq, full_inv_freq;  // the tables (half the head dim each)
 
   [[nodiscard]] std::size_t layer_count() const noexcept { return layers.size(); }
 
@@ -108,33 +112,70 @@ struct gemma4_config {
         layer.kv_heads = o->value("num_key_value_heads", layer.kv_heads);
       }
       layer.values_from_keys = k_eq_v && !layer.sliding;
-      layer.owns_kv = i < first_shared;
-      layer.intermediate = intermediate * (flag("use_double_wide_mlp") && !layer.owns_kv ? 2 : 1);
-      layer.kv_source = i;
-      if (!layer.owns_kv) {
-        bool found = false;
-        for (std::size_t s = first_shared; s-- > 0;) {
-          if (types[s] == types[i]) {
-            layer.kv_source = s;
-            found = true;
-            break;
-          }
-        }
-        if (!found) fail("layer " + std::to_string(i) + " shares KV but no earlier " + types[i] + " layer owns any");
-      }
+      layer.intermediate = intermediate * (flag("use_double_wide_mlp") && i >= first_shared ? 2 : 1);
       if (layer.kv_heads == 0 || c.heads % layer.kv_heads != 0) fail("layer " + std::to_string(i) + ": heads must be a multiple of kv heads");
       c.layers.push_back(layer);
     }
-    for (const gemma4_layer& l : c.layers) {
-      if (!l.owns_kv && (c.layers[l.kv_source].head_dim != l.head_dim || c.layers[l.kv_source].kv_heads != l.kv_heads)) {
+    c.share_kv_from(first_shared, fail);
+
+    c.context_length = size_or("max_position_embeddings", 131072);
+    const nlohmann::json rope = j.contains("rope_parameters") && j.at("rope_parameters").is_object() ? j.at("rope_parameters") : nlohmann::json::object();
+    const std::size_t sliding_pairs = rope_pairs(rope, "sliding_attention", head_dim, {"default", 10000.0, 1.0}, c.sliding_rope_theta, fail);
+    if (sliding_pairs != head_dim / 2) fail("rope_parameters.sliding_attention must rotate every pair");
+    c.full_rope_pairs = rope_pairs(rope, "full_attention", c.full_head_dim(), {"proportional", 1000000.0, 0.25}, c.full_rope_theta, fail);
+    c.make_rope_tables();
+    return c;
+  }
+
+  [[nodiscard]] std::size_t sliding_head_dim() const noexcept {
+    for (const gemma4_layer& l : layers) {
+      if (l.sliding) return l.head_dim;
+    }
+    return 0;
+  }
+  [[nodiscard]] std::size_t full_head_dim() const noexcept {
+    for (const gemma4_layer& l : layers) {
+      if (!l.sliding) return l.head_dim;
+    }
+    return 0;
+  }
+
+  // inv_freq for rotate-half RoPE over a head of `dim`: the first `pairs` pairs get θ^(−2j/dim)
+  // (computed as transformers does, in f32), the rest frequency zero.
+  void make_rope_tables() {
+    auto table = [](float theta, std::size_t dim, std::size_t pairs) {
+      std::vector<float> inv_freq(dim / 2, 0.0f);
+      for (std::size_t i = 0; i < pairs && i < dim / 2; ++i) {
+        inv_freq[i] = 1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(dim));
+      }
+      return inv_freq;
+    };
+    sliding_inv_freq = table(sliding_rope_theta, sliding_head_dim(), sliding_head_dim() / 2);
+    full_inv_freq = table(full_rope_theta, full_head_dim(), full_rope_pairs);
+  }
+
+  // Marks the layers from `first_shared` on as reading the KV of the last earlier layer of their
+  // type, and checks that they can.
+  template <class Fail>
+  void share_kv_from(std::size_t first_shared, Fail& fail) {
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      gemma4_layer& layer = layers[i];
+      layer.owns_kv = i < first_shared;
+      layer.kv_source = i;
+      if (layer.owns_kv) continue;
+      bool found = false;
+      for (std::size_t s = first_shared; s-- > 0;) {
+        if (layers[s].sliding == layer.sliding) {
+          layer.kv_source = s;
+          found = true;
+          break;
+        }
+      }
+      if (!found) fail("layer " + std::to_string(i) + " shares KV but no earlier layer of its type owns any");
+      if (layers[layer.kv_source].head_dim != layer.head_dim || layers[layer.kv_source].kv_heads != layer.kv_heads) {
         fail("a KV-sharing layer must have its source layer's head dim and kv heads");
       }
     }
-
-    const nlohmann::json rope = j.contains("rope_parameters") && j.at("rope_parameters").is_object() ? j.at("rope_parameters") : nlohmann::json::object();
-    c.sliding_inv_freq = rope_table(rope, "sliding_attention", head_dim, {"default", 10000.0, 1.0}, fail);
-    c.full_inv_freq = rope_table(rope, "full_attention", global_head_dim_of(c), {"proportional", 1000000.0, 0.25}, fail);
-    return c;
   }
 
  private:
@@ -144,36 +185,17 @@ struct gemma4_config {
     double partial;
   };
 
-  [[nodiscard]] static std::size_t global_head_dim_of(const gemma4_config& c) {
-    for (const gemma4_layer& l : c.layers) {
-      if (!l.sliding) return l.head_dim;
-    }
-    return 0;
-  }
-
-  // inv_freq for rotate-half RoPE over a head of `dim`: "default" rotates every pair with
-  // θ^(−2j/dim); "proportional" rotates the first ⌊partial · dim / 2⌋ pairs with the same
-  // frequencies and leaves the rest at frequency zero.
+  // How many leading pairs a layer type's RoPE rotates: all of them for "default", the first
+  // ⌊partial · dim / 2⌋ for "proportional"; θ goes to `theta`.
   template <class Fail>
-  static std::vector<float> rope_table(const nlohmann::json& rope, const char* layer_type, std::size_t dim, rope_defaults d, Fail& fail) {
-    if (dim == 0) return {};
+  static std::size_t rope_pairs(const nlohmann::json& rope, const char* layer_type, std::size_t dim, rope_defaults d, float& theta, Fail& fail) {
     const nlohmann::json p = rope.contains(layer_type) ? rope.at(layer_type) : nlohmann::json::object();
     const std::string type = p.value("rope_type", std::string(d.type));
-    const double theta = p.value("rope_theta", d.theta);
+    theta = static_cast<float>(p.value("rope_theta", d.theta));
     if (p.contains("factor") && p.at("factor").get<double>() != 1.0) fail(std::string("rope_parameters.") + layer_type + ".factor is not supported");
-    std::size_t rotated = dim / 2;
-    if (type == "proportional") {
-      rotated = static_cast<std::size_t>(p.value("partial_rotary_factor", d.partial) * static_cast<double>(dim) / 2.0);
-    } else if (type != "default") {
-      fail(std::string("rope_parameters.") + layer_type + ".rope_type '" + type + "' is not supported (default, proportional)");
-    }
-    std::vector<float> inv_freq(dim / 2, 0.0f);
-    for (std::size_t i = 0; i < rotated && i < dim / 2; ++i) {
-      // As transformers: the exponent in f32, the power and division in f32.
-      const float exponent = static_cast<float>(2 * i) / static_cast<float>(dim);
-      inv_freq[i] = 1.0f / std::pow(static_cast<float>(theta), exponent);
-    }
-    return inv_freq;
+    if (type == "default") return dim / 2;
+    if (type != "proportional") fail(std::string("rope_parameters.") + layer_type + ".rope_type '" + type + "' is not supported (default, proportional)");
+    return static_cast<std::size_t>(p.value("partial_rotary_factor", d.partial) * static_cast<double>(dim) / 2.0);
   }
 };
 

@@ -1,7 +1,6 @@
-// Tensors of a Hugging Face checkpoint (config.json and safetensors shards) as the model code needs
-// them: weight matrices viewed in place in the mapping (F32, F16 or BF16, whatever was stored),
-// small vectors (norm weights, scales) converted to f32 copies. Every lookup checks the shape and
-// names the tensor and the checkpoint in its error.
+// The weight_source of a Hugging Face checkpoint (config.json and safetensors shards): weight
+// matrices viewed in place in the mapping (F32, F16 or BF16, whatever was stored), small vectors
+// (norm weights, scales) converted to f32 copies.
 #pragma once
 
 #include <cstring>
@@ -19,12 +18,13 @@
 #include <strix/io/safetensors_reader.hpp>
 #include <strix/quant/weight_matrix.hpp>
 
+#include "models/weight_source.hpp"
+
 namespace strix::models {
 
-class hf_tensors {
+class hf_tensors final : public weight_source {
  public:
-  // `folder` holds config.json and model.safetensors (or an index and shards). Tensor names are
-  // looked up under `prefix` (e.g. "model." or "model.language_model.").
+  // `folder` holds config.json and model.safetensors (or an index and shards).
   explicit hf_tensors(const std::filesystem::path& folder)
       : folder_(folder),
         checkpoint_(std::make_shared<const safetensors_checkpoint>(safetensors_checkpoint::open(folder))),
@@ -32,12 +32,11 @@ class hf_tensors {
 
   [[nodiscard]] const nlohmann::json& config() const noexcept { return config_; }
   [[nodiscard]] const std::filesystem::path& folder() const noexcept { return folder_; }
-  [[nodiscard]] bool has(const std::string& name) const { return checkpoint_->find(name).has_value(); }
-  // What keeps the mapped files alive: weights viewed from them hold a copy.
-  [[nodiscard]] std::shared_ptr<const void> owner() const noexcept { return checkpoint_; }
+  [[nodiscard]] tensor_naming naming() const noexcept override { return tensor_naming::hugging_face; }
+  [[nodiscard]] bool has(const std::string& name) const override { return checkpoint_->find(name).has_value(); }
+  [[nodiscard]] std::shared_ptr<const void> owner() const noexcept override { return checkpoint_; }
 
-  // A [rows][cols] matrix (or a stack: shape [..., rows_per_item, cols] flattened to rows).
-  [[nodiscard]] weight_matrix matrix(const std::string& name, std::size_t rows, std::size_t cols) const {
+  [[nodiscard]] weight_matrix matrix(const std::string& name, std::size_t rows, std::size_t cols) const override {
     const auto t = checkpoint_->at(name);
     std::size_t elements = 1;
     for (auto d : t.info->shape) elements *= static_cast<std::size_t>(d);
@@ -48,8 +47,7 @@ class hf_tensors {
     return weight_matrix(type_of(*t.info, name), t.data(), rows, cols, describe(name));
   }
 
-  // A vector of `size` values as f32.
-  [[nodiscard]] std::vector<float> vector(const std::string& name, std::size_t size) const {
+  [[nodiscard]] std::vector<float> vector(const std::string& name, std::size_t size) const override {
     const auto t = checkpoint_->at(name);
     std::size_t elements = 1;
     for (auto d : t.info->shape) elements *= static_cast<std::size_t>(d);
@@ -71,8 +69,7 @@ class hf_tensors {
     return out;
   }
 
-  // The storage type of a tensor (for dtype-dependent rounding such as Gemma's embedding scale).
-  [[nodiscard]] ggml_type type(const std::string& name) const { return type_of(*checkpoint_->at(name).info, name); }
+  [[nodiscard]] ggml_type type(const std::string& name) const override { return type_of(*checkpoint_->at(name).info, name); }
 
  private:
   static nlohmann::json read_config(const std::filesystem::path& folder) {

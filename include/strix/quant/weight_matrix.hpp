@@ -58,6 +58,10 @@ class weight_matrix {
   [[nodiscard]] weight_matrix rows_between(std::size_t begin, std::size_t end) const noexcept {
     return std::visit([&](const auto& v) { return weight_matrix(v.rows_between(begin, end)); }, view_);
   }
+  // Row i as f32 (out holds row_length() values).
+  void dequantize_row(std::size_t i, std::span<float> out) const {
+    std::visit([&](const auto& v) { v.dequantize_row(i, out); }, view_);
+  }
   [[nodiscard]] const variant_type& view() const noexcept { return view_; }
 
  private:
