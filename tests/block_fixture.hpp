@@ -1,4 +1,4 @@
-// A block fixture made by scripts/fixtures/make_block_fixtures.py from the upstream transformers
+// A block fixture made by tests/fixtures/make_block_fixtures.py from the upstream transformers
 // code: named f32 tensors (weights, inputs, outputs) and the block's config as JSON metadata.
 #pragma once
 

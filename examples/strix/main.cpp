@@ -2,18 +2,33 @@
 // scripts depend on (docs/cli.md).
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include <strix/core/error.hpp>
+#if STRIX_TOOL_ZEN5
+#include <strix/device/zen5/cpu_features.hpp>
+#endif
 
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
+#if STRIX_TOOL_ZEN5
+  // The tool is built for the zen5 instruction sets; say so before running anything else on a CPU
+  // without them.
+  if (const std::string missing = strix::missing_zen5_features(); !missing.empty()) {
+    std::fprintf(stderr, "strix: this CPU lacks %s; rebuild the tool with -DSTRIX_TOOL_ZEN5=OFF\n", missing.c_str());
+    return 1;
+  }
+#endif
   CLI::App app{"strix: LLM inference building blocks - model file tool"};
   app.require_subcommand(1);
   strix::tool::add_inspect_command(app);
   strix::tool::add_dequant_command(app);
+  strix::tool::add_convert_command(app);
+  strix::tool::add_logits_command(app);
+  strix::tool::add_generate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

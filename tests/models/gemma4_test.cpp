@@ -1,8 +1,9 @@
 // The Gemma 4 model against transformers' Gemma4ForCausalLM on tiny random models (fixtures made by
-// scripts/fixtures/make_gemma4_fixtures.py): an E2B/E4B-like model (per-layer embeddings, KV
+// tests/fixtures/make_gemma4_fixtures.py): an E2B/E4B-like model (per-layer embeddings, KV
 // sharing, double-wide MLP, window 8, soft-cap) in f32 and bf16, and a 26B-like one (MoE beside
 // the dense MLP, keys-equal-values full layers, window 16). A 48-token prompt crosses both windows.
-// Logits of a full prefill, prefill-then-decode equal to full prefill, and greedy continuation.
+// Logits of a full prefill, prefill-then-decode equal to full prefill, and the 16-token greedy
+// continuation.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -17,9 +18,7 @@
 #include "device/kernel_test_support.hpp"
 #include "device/zen5_test_support.hpp"
 #include "models/gemma4.hpp"
-#include "models/gemma4_gguf.hpp"
-#include "models/gguf_tensors.hpp"
-#include "models/hf_tensors.hpp"
+#include "models/gemma4_files.hpp"
 
 using namespace strix;
 using namespace strix::models;
@@ -64,16 +63,9 @@ struct session {
         seq(cache.create().sequence) {}
 
   static tiny_gemma4<Device> load(const std::filesystem::path& path) {
-    if (path.extension() == ".gguf") {
-      const gguf_tensors tensors(path);
-      gemma4_config config = gemma4_config_from_gguf(tensors.file());
-      gemma4_weights weights = gemma4_weights::load(tensors, config);
-      return tiny_gemma4<Device>(std::move(config), std::move(weights));
-    }
-    const hf_tensors tensors(path);
-    gemma4_config config = gemma4_config::from_json(tensors.config(), path.string());
-    gemma4_weights weights = gemma4_weights::load(tensors, config);
-    return tiny_gemma4<Device>(std::move(config), std::move(weights));
+    gemma4_files files = open_gemma4(path);
+    gemma4_weights weights = gemma4_weights::load(*files.source, files.config);
+    return tiny_gemma4<Device>(std::move(files.config), std::move(weights));
   }
 
   // Appends `tokens` and returns the logits of every new row.

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <optional>
@@ -37,6 +38,15 @@ struct gguf_tensor_info {
   [[nodiscard]] std::uint64_t element_count() const noexcept { return ne[0] * ne[1] * ne[2] * ne[3]; }
   [[nodiscard]] std::uint64_t row_count() const noexcept { return ne[1] * ne[2] * ne[3]; }
 };
+
+// Whether `path` is a regular file starting with the GGUF magic.
+inline bool is_gguf_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  return in.read(magic, 4) && std::string_view(magic, 4) == "GGUF";
+}
 
 class gguf_file {
  public:

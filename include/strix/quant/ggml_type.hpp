@@ -4,10 +4,14 @@
 #pragma once
 
 #include <array>
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+
+#include <strix/core/error.hpp>
 
 namespace strix {
 
@@ -62,5 +66,21 @@ constexpr const ggml_type_traits& traits_of(ggml_type type) noexcept {
 }
 
 constexpr std::string_view name_of(ggml_type type) noexcept { return traits_of(type).name; }
+
+// The type ggml names `name` (q4_K, bf16, ...; case-insensitive); an unknown name is an
+// `unsupported` error listing the known ones.
+inline ggml_type ggml_type_named(std::string_view name) {
+  auto lower = [](std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  std::string known;
+  for (const auto& traits : ggml_type_table) {
+    if (lower(traits.name) == lower(name)) return traits.type;
+    known += (known.empty() ? "" : ", ") + std::string(traits.name);
+  }
+  throw error(error_category::unsupported, "unknown ggml type '" + std::string(name) + "' (known: " + known + ")");
+}
 
 }  // namespace strix

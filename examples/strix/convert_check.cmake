@@ -1,0 +1,15 @@
+# strix convert then strix logits on the result: the GGUF loads, and the logits file holds
+# tokens × vocab f32 values (48 × 512 for the tiny fixture).
+set(gguf ${WORK}/gemma4-e-tiny-q8_0.gguf)
+execute_process(COMMAND ${TOOL} convert ${MODEL} ${gguf} --type q8_0 RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "strix convert failed (${rc})")
+endif()
+execute_process(COMMAND ${TOOL} logits --model ${gguf} --tokens ${PROMPT} --out ${WORK}/logits.f32 RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "strix logits failed (${rc})")
+endif()
+file(SIZE ${WORK}/logits.f32 size)
+if(NOT size EQUAL 98304)
+  message(FATAL_ERROR "logits file has ${size} bytes, expected 48 × 512 × 4 = 98304")
+endif()

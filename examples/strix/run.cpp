@@ -1,0 +1,176 @@
+// strix logits / strix generate: run a Gemma 4 model (GGUF file or Hugging Face folder) on token
+// ids. logits writes every prompt position's logits as raw little-endian f32 (tokens × vocab,
+// row-major); generate decodes greedily and prints the new ids (text once tokenizers land).
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <strix/device/reference/reference.hpp>
+#if STRIX_TOOL_ZEN5
+#include <strix/device/zen5/zen5.hpp>
+#endif
+#include <strix/quant/kv_type.hpp>
+
+#include "commands.hpp"
+#include "models/gemma4.hpp"
+#include "models/gemma4_files.hpp"
+
+namespace strix::tool {
+namespace {
+
+// Windows of released Gemma 4 models, and of the tiny test models the project generates.
+template <class Device>
+using gemma4_model = models::gemma4<Device, 8, 16, 512, 1024>;
+
+struct run_options {
+  std::string model;
+  std::string device = STRIX_TOOL_ZEN5 ? "zen5" : "reference";
+  unsigned threads = 0;
+  std::string kv = "f16";
+  std::size_t chunk = 512;
+};
+
+void add_run_options(CLI::App& cmd, run_options& o) {
+  cmd.add_option("--model", o.model, "GGUF file or Hugging Face folder")->required();
+  cmd.add_option("--device", o.device, "zen5 or reference")->check(CLI::IsMember({"zen5", "reference"}));
+  cmd.add_option("-t,--threads", o.threads, "threads for zen5 (default: all)");
+  cmd.add_option("--kv-type", o.kv, "KV cache type: f32, f16, bf16, q8_0, q4_0");
+  cmd.add_option("--chunk", o.chunk, "prefill chunk (tokens per step)")->check(CLI::PositiveNumber);
+}
+
+// A model and a one-sequence cache sized for `context` tokens.
+template <class Device>
+class runner {
+ public:
+  runner(const run_options& o, std::size_t context)
+      : files_(models::open_gemma4(o.model)), model_(files_.config, models::gemma4_weights::load(*files_.source, files_.config)),
+        layout_(model_.cache_layout({parse_kv_type(o.kv), 16, 1, o.chunk, 0})),
+        cache_(layout_, layout_.budget_for_context(context)), seq_(cache_.create().sequence), chunk_(o.chunk) {}
+
+  [[nodiscard]] std::size_t vocab() const { return model_.config().vocab; }
+
+  // Runs `tokens` in chunks; returns the logits of every row (all_rows) or of the last one.
+  std::vector<float> run(Device& dev, std::span<const std::int32_t> tokens, bool all_rows) {
+    std::vector<float> out;
+    for (std::size_t at = 0; at < tokens.size(); at += chunk_) {
+      const auto part = tokens.subspan(at, std::min(chunk_, tokens.size() - at));
+      const std::size_t first = cache_.length(seq_);
+      if (const kv_status s = cache_.append(seq_, part); s != kv_status::ok) {
+        throw error(error_category::memory, "KV cache: " + std::string(to_string(s)));
+      }
+      std::vector<std::int32_t> positions(part.size());
+      for (std::size_t i = 0; i < part.size(); ++i) positions[i] = static_cast<std::int32_t>(first + i);
+      const sequence_rows rows{seq_, 0, part.size()};
+      const bool last_chunk = at + part.size() == tokens.size();
+      if (!all_rows && !last_chunk) {
+        std::vector<float> ignored(vocab());
+        model_.forward(dev, part, positions, std::span(&rows, 1), cache_, {ignored.data(), {1, vocab()}}, false);
+        continue;
+      }
+      const std::size_t n = all_rows ? part.size() : 1;
+      std::vector<float> logits(n * vocab());
+      model_.forward(dev, part, positions, std::span(&rows, 1), cache_, {logits.data(), {n, vocab()}}, all_rows);
+      out.insert(out.end(), logits.begin(), logits.end());
+    }
+    return out;
+  }
+
+ private:
+  models::gemma4_files files_;
+  gemma4_model<Device> model_;
+  kv_layout layout_;
+  paged_kv_cache cache_;
+  kv_sequence_id seq_;
+  std::size_t chunk_;
+};
+
+// Calls f(device) with the chosen policy.
+template <class F>
+void with_device(const run_options& o, F&& f) {
+  if (o.device == "reference") {
+    reference dev;
+    f(dev);
+    return;
+  }
+#if STRIX_TOOL_ZEN5
+  thread_pool pool(o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency()));
+  zen5 dev(pool);
+  f(dev);
+#else
+  throw error(error_category::unsupported, "this strix was built without the zen5 policy (STRIX_TOOL_ZEN5=OFF); use --device reference");
+#endif
+}
+
+void check_tokens(const std::vector<std::int32_t>& tokens, std::size_t vocab) {
+  if (tokens.empty()) throw error(error_category::shape, "no prompt tokens given");
+  for (std::int32_t t : tokens) {
+    if (t < 0 || static_cast<std::size_t>(t) >= vocab) {
+      throw error(error_category::shape, "token id " + std::to_string(t) + " is outside the vocabulary (0…" + std::to_string(vocab - 1) + ")");
+    }
+  }
+}
+
+}  // namespace
+
+void add_logits_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("logits", "write the logits of every prompt position (raw f32, tokens × vocab)");
+  auto o = std::make_shared<run_options>();
+  auto tokens = std::make_shared<std::vector<std::int32_t>>();
+  auto out = std::make_shared<std::string>();
+  add_run_options(*cmd, *o);
+  cmd->add_option("--tokens", *tokens, "token ids, comma separated")->required()->delimiter(',');
+  cmd->add_option("--out", *out, "output file")->required();
+  cmd->callback([o, tokens, out] {
+    with_device(*o, [&](auto& dev) {
+      runner<std::decay_t<decltype(dev)>> r(*o, tokens->size());
+      check_tokens(*tokens, r.vocab());
+      const auto logits = r.run(dev, *tokens, true);
+      std::ofstream file(*out, std::ios::binary | std::ios::trunc);
+      file.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
+      if (!file) throw error(error_category::io, *out + ": write failed");
+    });
+  });
+}
+
+void add_generate_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("generate", "greedy decoding from prompt token ids");
+  auto o = std::make_shared<run_options>();
+  auto tokens = std::make_shared<std::vector<std::int32_t>>();
+  auto prompt = std::make_shared<std::string>();
+  auto count = std::make_shared<std::size_t>(16);
+  auto json = std::make_shared<bool>(false);
+  add_run_options(*cmd, *o);
+  auto* ids = cmd->add_option("--prompt-tokens", *tokens, "prompt token ids, comma separated")->delimiter(',');
+  auto* text = cmd->add_option("--prompt", *prompt, "prompt text (needs a tokenizer)");
+  ids->excludes(text);
+  cmd->add_option("-n", *count, "tokens to generate");
+  cmd->add_flag("--json", *json, "one JSON object: {\"tokens\": [...], \"text\": ...}");
+  cmd->callback([o, tokens, prompt, count, json] {
+    if (tokens->empty()) {
+      throw error(error_category::unsupported, prompt->empty() ? "give --prompt-tokens or --prompt"
+                                                               : "--prompt needs a tokenizer, which strix does not have yet; use --prompt-tokens");
+    }
+    with_device(*o, [&](auto& dev) {
+      runner<std::decay_t<decltype(dev)>> r(*o, tokens->size() + *count);
+      check_tokens(*tokens, r.vocab());
+      std::vector<std::int32_t> generated;
+      std::vector<float> logits = r.run(dev, *tokens, false);
+      for (std::size_t n = 0; n < *count; ++n) {
+        generated.push_back(static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+        if (n + 1 < *count) logits = r.run(dev, std::span(&generated.back(), 1), false);
+      }
+      std::string ids_text;
+      for (std::size_t i = 0; i < generated.size(); ++i) {
+        if (i > 0) ids_text += *json ? ',' : ' ';
+        ids_text += std::to_string(generated[i]);
+      }
+      if (*json) std::printf("{\"tokens\":[%s],\"text\":null}\n", ids_text.c_str());
+      else std::printf("%s\n", ids_text.c_str());
+    });
+  });
+}
+
+}  // namespace strix::tool
