@@ -53,6 +53,29 @@ struct gemma4_weights {
   std::vector<float> ple_norm, final_norm;
   std::vector<gemma4_layer_weights> layers;
 
+  // Calls f(matrix) for every weight matrix (empty ones included: rows() == 0), and g(values) for
+  // every f32 vector (norm weights, scales).
+  template <class F, class G>
+  void for_each_tensor(F&& f, G&& g) const {
+    for (const weight_matrix* m : {&embed, &ple_embed, &ple_projection}) f(*m);
+    for (const std::vector<float>* v : {&ple_norm, &final_norm}) g(*v);
+    for (const gemma4_layer_weights& l : layers) {
+      for (const weight_matrix* m : {&l.q, &l.k, &l.v, &l.o, &l.mlp.gate, &l.mlp.up, &l.mlp.down, &l.router, &l.experts.down, &l.ple_gate,
+                                     &l.ple_projection}) {
+        f(*m);
+      }
+      for (const auto* m : {&l.experts.gate_up, &l.experts.gate, &l.experts.up}) {
+        if (m->has_value()) f(**m);
+      }
+      for (const std::vector<float>* v : {&l.input_norm, &l.post_attention_norm, &l.pre_ff_norm, &l.post_ff_norm, &l.q_norm, &l.k_norm,
+                                          &l.post_ff_norm_1, &l.pre_ff_norm_2, &l.post_ff_norm_2, &l.router_scale, &l.expert_scale,
+                                          &l.ple_post_norm}) {
+        g(*v);
+      }
+      g(std::vector<float>{l.layer_scalar});
+    }
+  }
+
   // From a Hugging Face folder (Gemma4ForCausalLM or Gemma4ForConditionalGeneration names) or a
   // GGUF file (llama.cpp's names), through the one name table of gemma4_tensors.hpp.
   static gemma4_weights load(const weight_source& t, const gemma4_config& c) {
@@ -124,6 +147,15 @@ struct gemma4_weights {
   }
 };
 
+// The paged-cache layout a Gemma 4 model needs: one cache layer per KV-owning layer, in order.
+inline kv_layout gemma4_cache_layout(const gemma4_config& c, kv_cache_options options) {
+  std::vector<kv_layer_spec> specs;
+  for (const gemma4_layer& l : c.layers) {
+    if (l.owns_kv) specs.push_back({l.kv_heads, l.head_dim, l.sliding ? c.window : 0});
+  }
+  return kv_layout(std::move(specs), options);
+}
+
 template <device_policy Device, std::size_t... Windows>
 class gemma4 {
  public:
@@ -153,14 +185,7 @@ class gemma4 {
 
   [[nodiscard]] const gemma4_config& config() const noexcept { return config_; }
 
-  // The cache layout this model needs: one cache layer per KV-owning layer, in order.
-  [[nodiscard]] kv_layout cache_layout(kv_cache_options options) const {
-    std::vector<kv_layer_spec> specs;
-    for (const gemma4_layer& l : config_.layers) {
-      if (l.owns_kv) specs.push_back({l.kv_heads, l.head_dim, l.sliding ? config_.window : 0});
-    }
-    return kv_layout(std::move(specs), options);
-  }
+  [[nodiscard]] kv_layout cache_layout(kv_cache_options options) const { return gemma4_cache_layout(config_, options); }
 
   // Runs a batch: rows are the sequences' new tokens (already appended to `cache`), with their
   // positions. logits: [rows][vocab] when `all_rows`, else [sequences][vocab] for each sequence's
