@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "models/gemma4.hpp"
 #include "models/gemma4_files.hpp"
+#include "models/prefault.hpp"
 
 namespace strix::tool {
 namespace {
@@ -46,7 +47,7 @@ template <class Device>
 class runner {
  public:
   runner(const run_options& o, std::size_t context)
-      : files_(models::open_gemma4(o.model)), model_(files_.config, models::gemma4_weights::load(*files_.source, files_.config)),
+      : files_(models::open_gemma4(o.model)), model_(files_.config, loaded(o.model, *files_.source, files_.config)),
         layout_(model_.cache_layout({parse_kv_type(o.kv), 16, 1, o.chunk, 0})),
         cache_(layout_, layout_.budget_for_context(context)), seq_(cache_.create().sequence), chunk_(o.chunk) {}
 
@@ -79,6 +80,22 @@ class runner {
   }
 
  private:
+  // The weights, brought into memory with a progress line on stderr when they are large.
+  static models::gemma4_weights loaded(const std::string& path, const models::weight_source& source, const models::gemma4_config& config) {
+    models::gemma4_weights weights = models::gemma4_weights::load(source, config);
+    std::vector<std::span<const std::byte>> ranges;
+    weights.for_each_tensor([&](const weight_matrix& m) { ranges.push_back(m.bytes()); }, [](const std::vector<float>&) {});
+    std::uint64_t total = 0;
+    for (const auto& r : ranges) total += r.size();
+    if (total < (std::uint64_t{256} << 20)) return weights;
+    models::prefault(ranges, [&](std::uint64_t done, std::uint64_t all) {
+      std::fprintf(stderr, "\rloading %s: %3d %% (%.2f / %.2f GB)", path.c_str(), static_cast<int>(done * 100 / all),
+                   static_cast<double>(done) / 1e9, static_cast<double>(all) / 1e9);
+      if (done == all) std::fprintf(stderr, "\n");
+    });
+    return weights;
+  }
+
   models::gemma4_files files_;
   gemma4_model<Device> model_;
   kv_layout layout_;

@@ -54,6 +54,12 @@ class weight_matrix {
   [[nodiscard]] std::size_t row_bytes() const noexcept {
     return std::visit([](const auto& v) { return v.blocks_per_row() * sizeof(typename std::decay_t<decltype(v)>::block_type); }, view_);
   }
+  // The stored bytes, in place.
+  [[nodiscard]] std::span<const std::byte> bytes() const noexcept {
+    return std::visit([&](const auto& v) {
+      return v.rows() == 0 ? std::span<const std::byte>() : std::as_bytes(std::span(v.row(0).data(), v.rows() * v.blocks_per_row()));
+    }, view_);
+  }
   // Rows [begin, end): one expert's slice of a stack of expert matrices.
   [[nodiscard]] weight_matrix rows_between(std::size_t begin, std::size_t end) const noexcept {
     return std::visit([&](const auto& v) { return weight_matrix(v.rows_between(begin, end)); }, view_);
