@@ -67,7 +67,7 @@ struct moe_layer {
 
   explicit moe_layer(moe_shape s) : shape(s) {}
 
-  [[nodiscard]] expert_stack stack() const { return {shape.experts, std::nullopt, gate.matrix(), up.matrix(), down.matrix()}; }
+  [[nodiscard]] expert_stack stack() const { return {shape.experts, std::nullopt, gate.matrix(), up.matrix(), down.matrix(), {}}; }
   [[nodiscard]] moe_block<zen5> block() const {
     std::optional<shared_expert_weights> shared;
     if (shape.shared) {

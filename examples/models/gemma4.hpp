@@ -125,7 +125,7 @@ struct gemma4_weights {
         lw.router_scale = vector(gemma4_tensor::router_scale, h);
         lw.expert_scale = vector(gemma4_tensor::expert_scale, c.experts);
         lw.experts = {c.experts, matrix(gemma4_tensor::experts_gate_up, c.experts * 2 * c.moe_intermediate, h), std::nullopt,
-                      std::nullopt, matrix(gemma4_tensor::experts_down, c.experts * h, c.moe_intermediate)};
+                      std::nullopt, matrix(gemma4_tensor::experts_down, c.experts * h, c.moe_intermediate), {}};
       }
       if (c.ple_width) {
         lw.ple_gate = matrix(gemma4_tensor::ple_gate, c.ple_width, h);

@@ -48,7 +48,7 @@ struct qwen_moe_fixture {
 
   template <class Device>
   moe_block<Device> block() const {
-    expert_stack stack{experts, f32_matrix(gate_up, experts * 2 * intermediate), std::nullopt, std::nullopt, f32_matrix(down, experts * hidden)};
+    expert_stack stack{experts, f32_matrix(gate_up, experts * 2 * intermediate), std::nullopt, std::nullopt, f32_matrix(down, experts * hidden), {}};
     const std::size_t shared_width = shared_gate.size() / hidden;
     shared_expert_weights shared{{f32_matrix(shared_gate, shared_width), f32_matrix(shared_up, shared_width), f32_matrix(shared_down, hidden)},
                                  f32_matrix(shared_expert_gate, 1)};
@@ -102,7 +102,7 @@ TEST_CASE("MoE router and experts match transformers' Gemma 4 router and experts
     using device = std::decay_t<decltype(dev)>;
     router_config config{experts, k, router_scoring::softmax, true, 1e-6f};
     router_weights weights{f32_matrix(proj, experts), scale, 1.0f / std::sqrt(static_cast<float>(hidden)), per_expert};
-    expert_stack stack{experts, f32_matrix(gate_up, experts * 2 * intermediate), std::nullopt, std::nullopt, f32_matrix(down, experts * hidden)};
+    expert_stack stack{experts, f32_matrix(gate_up, experts * 2 * intermediate), std::nullopt, std::nullopt, f32_matrix(down, experts * hidden), {}};
     moe_block<device> block(config, weights, std::move(stack), activation::gelu_tanh);
     std::vector<float> out(tokens * hidden, NAN);
     block.forward(dev, {router_input.data(), {tokens, hidden}}, {experts_input.data(), {tokens, hidden}}, {out.data(), {tokens, hidden}});
@@ -142,8 +142,8 @@ struct random_experts {
     }
   }
   [[nodiscard]] expert_stack stack(bool fused) const {
-    if (fused) return {experts, weight_matrix(gate_up.view()), std::nullopt, std::nullopt, down.view()};
-    return {experts, std::nullopt, weight_matrix(gate.view()), weight_matrix(up.view()), down.view()};
+    if (fused) return {experts, weight_matrix(gate_up.view()), std::nullopt, std::nullopt, down.view(), {}};
+    return {experts, std::nullopt, weight_matrix(gate.view()), weight_matrix(up.view()), down.view(), {}};
   }
 };
 

@@ -138,6 +138,16 @@ class deltanet_state_cache {
   // Positions of `count` new tokens; every DeltaNet layer then runs them as one step.
   void append(std::uint32_t seq, std::size_t count) { checked(seq).length += count; }
 
+  // Whether truncate(seq, length) would succeed (for callers keeping several caches in step).
+  [[nodiscard]] bool can_truncate(std::uint32_t seq, std::size_t length) const {
+    const sequence_state& s = checked(seq);
+    if (length > s.length) return false;
+    for (const deltanet_layer_state& layer : s.layers) {
+      if (length < layer.base_position) return false;
+    }
+    return true;
+  }
+
   // Back to the first `length` tokens: exact for any length ≥ length(seq) − max_rollback.
   [[nodiscard]] kv_status truncate(std::uint32_t seq, std::size_t length) {
     sequence_state& s = checked(seq);
@@ -145,9 +155,7 @@ class deltanet_state_cache {
       throw error(error_category::shape, "deltanet_state_cache: truncate of sequence " + std::to_string(seq) + " to " +
                                                 std::to_string(length) + " tokens, but it has " + std::to_string(s.length));
     }
-    for (const deltanet_layer_state& layer : s.layers) {
-      if (length < layer.base_position) return kv_status::rollback_too_deep;
-    }
+    if (!can_truncate(seq, length)) return kv_status::rollback_too_deep;
     s.length = length;
     for (deltanet_layer_state& layer : s.layers) layer.history = std::min(layer.history, length);
     return kv_status::ok;

@@ -27,17 +27,23 @@
 namespace strix {
 
 // A stack of expert FFNs: gate and up either fused (per expert 2 · intermediate rows, gate first)
-// or separate (per expert intermediate rows each); down per expert `hidden` rows.
+// or separate (per expert intermediate rows each); down per expert `hidden` rows. Checkpoints that
+// store each expert as its own tensors (transformers' per-expert layout) give `listed` instead.
 struct expert_stack {
   std::size_t experts = 0;
   std::optional<weight_matrix> gate_up;
   std::optional<weight_matrix> gate, up;
   weight_matrix down;
+  std::vector<gated_ffn_weights> listed;  // one per expert, when not stacked
 
-  [[nodiscard]] std::size_t hidden() const noexcept { return experts == 0 ? 0 : down.rows() / experts; }
-  [[nodiscard]] std::size_t intermediate() const noexcept { return down.row_length(); }
+  [[nodiscard]] std::size_t hidden() const noexcept {
+    if (!listed.empty()) return listed.front().hidden();
+    return experts == 0 ? 0 : down.rows() / experts;
+  }
+  [[nodiscard]] std::size_t intermediate() const noexcept { return listed.empty() ? down.row_length() : listed.front().intermediate(); }
 
   [[nodiscard]] gated_ffn_weights expert(std::size_t e) const {
+    if (!listed.empty()) return listed[e];
     const std::size_t h = hidden(), i = intermediate();
     const weight_matrix down_e = down.rows_between(e * h, (e + 1) * h);
     if (gate_up) return gated_ffn_weights::from_fused(gate_up->rows_between(e * 2 * i, (e + 1) * 2 * i), down_e);
@@ -46,6 +52,14 @@ struct expert_stack {
 
   void validate() const {
     auto fail = [](const std::string& what) { throw error(error_category::shape, "expert stack: " + what); };
+    if (!listed.empty()) {
+      if (listed.size() != experts) fail(std::to_string(listed.size()) + " listed experts for " + std::to_string(experts));
+      for (std::size_t e = 0; e < experts; ++e) {
+        listed[e].validate("expert " + std::to_string(e));
+        if (listed[e].hidden() != hidden() || listed[e].intermediate() != intermediate()) fail("listed experts differ in shape");
+      }
+      return;
+    }
     if (experts == 0 || down.rows() % experts != 0) fail("down's rows must be experts × hidden");
     if (gate_up.has_value() == (gate.has_value() || up.has_value()) || gate.has_value() != up.has_value()) {
       fail("give either gate_up or both gate and up");

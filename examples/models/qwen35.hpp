@@ -1,0 +1,345 @@
+// The Qwen3.5 text decoder (dense and MoE) assembled from strix blocks: Gated DeltaNet layers and
+// gated full-attention layers in the config's pattern, partial RoPE, (1 + w) RMSNorms, a dense
+// SwiGLU MLP or the MoE block with its sigmoid-gated shared expert. State lives in a
+// qwen35_cache: the paged KV cache of the attention layers beside the DeltaNet state cache, with
+// one append / truncate for both, so a sequence rolls back as a whole.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <strix/attention/hybrid_attention.hpp>
+#include <strix/core/error.hpp>
+#include <strix/core/sequence_rows.hpp>
+#include <strix/kv/paged_kv_cache.hpp>
+#include <strix/linear/deltanet_state.hpp>
+#include <strix/linear/gated_deltanet.hpp>
+#include <strix/moe/moe_block.hpp>
+#include <strix/quant/weight_matrix.hpp>
+
+#include "models/weight_source.hpp"
+
+namespace strix::models {
+
+struct qwen35_config {
+  std::size_t vocab = 0, hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, intermediate = 0;
+  float norm_eps = 1e-6f;
+  bool tied = false;
+  deltanet_shape linear;
+  bool moe = false;
+  std::size_t experts = 0, top_k = 0, moe_intermediate = 0, shared_intermediate = 0;
+  std::vector<bool> linear_layer;  // per layer: Gated DeltaNet (true) or full attention
+  std::vector<float> inv_freq;     // partial RoPE: rotary dims / 2 entries
+
+  [[nodiscard]] std::size_t layer_count() const noexcept { return linear_layer.size(); }
+
+  static qwen35_config from_json(const nlohmann::json& root, const std::string& source) {
+    const nlohmann::json& j = root.contains("text_config") ? root.at("text_config") : root;
+    auto fail = [&](const std::string& what) { throw error(error_category::format, source + ": " + what); };
+    auto size = [&](const char* key) -> std::size_t {
+      if (!j.contains(key) || !j.at(key).is_number_integer() || j.at(key).get<long long>() < 0) {
+        fail("config field '" + std::string(key) + "' is missing or not a count");
+      }
+      return j.at(key).get<std::size_t>();
+    };
+    const std::string type = j.value("model_type", std::string());
+    qwen35_config c;
+    if (type == "qwen3_5_moe_text" || type == "qwen3_5_moe") {
+      c.moe = true;
+    } else if (type != "qwen3_5_text" && type != "qwen3_5") {
+      fail("model_type '" + type + "' is not Qwen3.5 (qwen3_5_text, qwen3_5_moe_text)");
+    }
+    if (j.value("hidden_act", std::string("silu")) != "silu") fail("hidden_act must be silu");
+    c.vocab = size("vocab_size");
+    c.hidden = size("hidden_size");
+    c.heads = size("num_attention_heads");
+    c.kv_heads = size("num_key_value_heads");
+    c.head_dim = size("head_dim");
+    c.norm_eps = j.value("rms_norm_eps", 1e-6f);
+    c.tied = j.value("tie_word_embeddings", false);
+    c.linear = {size("linear_num_key_heads"), size("linear_num_value_heads"), size("linear_key_head_dim"),
+                size("linear_value_head_dim"), size("linear_conv_kernel_dim")};
+    if (c.moe) {
+      c.experts = size("num_experts");
+      c.top_k = size("num_experts_per_tok");
+      c.moe_intermediate = size("moe_intermediate_size");
+      c.shared_intermediate = size("shared_expert_intermediate_size");
+    } else {
+      c.intermediate = size("intermediate_size");
+    }
+    if (c.kv_heads == 0 || c.heads % c.kv_heads != 0) fail("num_attention_heads must be a multiple of num_key_value_heads");
+    const std::size_t n = size("num_hidden_layers");
+    if (!j.contains("layer_types") || !j.at("layer_types").is_array()) fail("config field 'layer_types' is missing");
+    const auto types = j.at("layer_types").get<std::vector<std::string>>();
+    if (types.size() != n) fail("layer_types has " + std::to_string(types.size()) + " entries for " + std::to_string(n) + " layers");
+    for (const std::string& t : types) {
+      if (t != "linear_attention" && t != "full_attention") fail("layer type '" + t + "' is not linear_attention or full_attention");
+      c.linear_layer.push_back(t == "linear_attention");
+    }
+    const nlohmann::json rope = j.value("rope_parameters", nlohmann::json::object());
+    if (rope.value("rope_type", std::string("default")) != "default") fail("rope_parameters.rope_type must be default");
+    const auto theta = static_cast<float>(rope.value("rope_theta", 10000000.0));
+    const double partial = rope.value("partial_rotary_factor", j.value("partial_rotary_factor", 1.0));
+    const auto rotary = static_cast<std::size_t>(static_cast<double>(c.head_dim) * partial);
+    if (rotary == 0 || rotary % 2 != 0 || rotary > c.head_dim) fail("partial_rotary_factor gives " + std::to_string(rotary) + " rotary dims");
+    // Text-only positions are equal in every M-RoPE section, so M-RoPE is plain RoPE here.
+    for (std::size_t i = 0; i < rotary / 2; ++i) {
+      c.inv_freq.push_back(1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(rotary)));
+    }
+    return c;
+  }
+};
+
+// The attention layers' paged KV cache and the DeltaNet layers' state cache of one model, kept in
+// step: sequences are created, appended and truncated in both at once.
+class qwen35_cache {
+ public:
+  qwen35_cache(const qwen35_config& c, kv_cache_options options, std::size_t kv_budget_bytes)
+      : kv_(layout_for(c, options), kv_budget_bytes), states_(linear_shapes(c), {options.max_sequences, options.max_rollback}) {}
+
+  [[nodiscard]] paged_kv_cache& kv() noexcept { return kv_; }
+  [[nodiscard]] deltanet_state_cache& states() noexcept { return states_; }
+
+  [[nodiscard]] kv_sequence_result create() {
+    const kv_sequence_result r = kv_.create();
+    if (r) states_.reset(r.sequence);
+    return r;
+  }
+  [[nodiscard]] kv_status append(kv_sequence_id seq, std::span<const std::int32_t> tokens) {
+    const kv_status s = kv_.append(seq, tokens);
+    if (s == kv_status::ok) states_.append(seq, tokens.size());
+    return s;
+  }
+  // Back to the first `length` tokens in both caches, or in neither.
+  [[nodiscard]] kv_status truncate(kv_sequence_id seq, std::size_t length) {
+    if (!states_.can_truncate(seq, length)) return kv_status::rollback_too_deep;
+    if (const kv_status s = kv_.truncate(seq, length); s != kv_status::ok) return s;
+    return states_.truncate(seq, length);
+  }
+  void release(kv_sequence_id seq) { kv_.release(seq); }
+  [[nodiscard]] std::size_t length(kv_sequence_id seq) const { return kv_.length(seq); }
+
+  static kv_layout layout_for(const qwen35_config& c, kv_cache_options options) {
+    std::vector<kv_layer_spec> specs;
+    for (bool linear : c.linear_layer) {
+      if (!linear) specs.push_back({c.kv_heads, c.head_dim, 0});
+    }
+    return kv_layout(std::move(specs), options);
+  }
+
+ private:
+  static std::vector<deltanet_shape> linear_shapes(const qwen35_config& c) {
+    std::vector<deltanet_shape> shapes;
+    for (bool linear : c.linear_layer) {
+      if (linear) shapes.push_back(c.linear);
+    }
+    return shapes;
+  }
+
+  paged_kv_cache kv_;
+  deltanet_state_cache states_;
+};
+
+struct qwen35_layer_weights {
+  std::vector<float> input_norm, post_attention_norm;
+  // full attention: q projects to [heads][q, gate] interleaved per head
+  weight_matrix q, k, v, o;
+  std::vector<float> q_norm, k_norm;
+  // Gated DeltaNet
+  weight_matrix qkv, z, a, b, out;
+  std::vector<float> conv, a_log, dt_bias, norm;
+  // FFN
+  gated_ffn_weights mlp;
+  weight_matrix router;
+  expert_stack experts;
+  std::optional<shared_expert_weights> shared;
+};
+
+struct qwen35_weights {
+  std::shared_ptr<const void> owner;
+  weight_matrix embed, output;
+  std::vector<float> final_norm;
+  std::vector<qwen35_layer_weights> layers;
+
+  // From a Hugging Face folder (Qwen3_5ForCausalLM / Qwen3_5MoeForCausalLM names, or the
+  // vision-language wrapper's model.language_model.*).
+  static qwen35_weights load(const weight_source& t, const qwen35_config& c) {
+    if (t.naming() != tensor_naming::hugging_face) throw error(error_category::unsupported, "Qwen3.5 from GGUF is not supported yet");
+    const std::string p = t.has("model.language_model.embed_tokens.weight") ? "model.language_model." : "model.";
+    const std::size_t h = c.hidden;
+    qwen35_weights w;
+    w.owner = t.owner();
+    w.embed = t.matrix(p + "embed_tokens.weight", c.vocab, h);
+    w.output = c.tied || !t.has("lm_head.weight") ? w.embed : t.matrix("lm_head.weight", c.vocab, h);
+    w.final_norm = t.vector(p + "norm.weight", h);
+    const deltanet_shape& s = c.linear;
+    for (std::size_t i = 0; i < c.layer_count(); ++i) {
+      const std::string n = p + "layers." + std::to_string(i) + ".";
+      qwen35_layer_weights l;
+      l.input_norm = t.vector(n + "input_layernorm.weight", h);
+      l.post_attention_norm = t.vector(n + "post_attention_layernorm.weight", h);
+      if (c.linear_layer[i]) {
+        const std::string a = n + "linear_attn.";
+        l.qkv = t.matrix(a + "in_proj_qkv.weight", s.channels(), h);
+        l.z = t.matrix(a + "in_proj_z.weight", s.value_width(), h);
+        l.a = t.matrix(a + "in_proj_a.weight", s.value_heads, h);
+        l.b = t.matrix(a + "in_proj_b.weight", s.value_heads, h);
+        l.out = t.matrix(a + "out_proj.weight", h, s.value_width());
+        l.conv = t.vector(a + "conv1d.weight", s.channels() * s.conv_kernel);
+        l.a_log = t.vector(a + "A_log", s.value_heads);
+        l.dt_bias = t.vector(a + "dt_bias", s.value_heads);
+        l.norm = t.vector(a + "norm.weight", s.value_dim);
+      } else {
+        const std::string a = n + "self_attn.";
+        l.q = t.matrix(a + "q_proj.weight", 2 * c.heads * c.head_dim, h);
+        l.k = t.matrix(a + "k_proj.weight", c.kv_heads * c.head_dim, h);
+        l.v = t.matrix(a + "v_proj.weight", c.kv_heads * c.head_dim, h);
+        l.o = t.matrix(a + "o_proj.weight", h, c.heads * c.head_dim);
+        l.q_norm = t.vector(a + "q_norm.weight", c.head_dim);
+        l.k_norm = t.vector(a + "k_norm.weight", c.head_dim);
+      }
+      const std::string m = n + "mlp.";
+      auto ffn = [&](const std::string& prefix, std::size_t width) {
+        return gated_ffn_weights{t.matrix(prefix + "gate_proj.weight", width, h), t.matrix(prefix + "up_proj.weight", width, h),
+                                 t.matrix(prefix + "down_proj.weight", h, width)};
+      };
+      if (c.moe) {
+        l.router = t.matrix(m + "gate.weight", c.experts, h);
+        l.experts.experts = c.experts;
+        if (t.has(m + "experts.gate_up_proj")) {
+          l.experts.gate_up = t.matrix(m + "experts.gate_up_proj", c.experts * 2 * c.moe_intermediate, h);
+          l.experts.down = t.matrix(m + "experts.down_proj", c.experts * h, c.moe_intermediate);
+        } else {
+          for (std::size_t e = 0; e < c.experts; ++e) l.experts.listed.push_back(ffn(m + "experts." + std::to_string(e) + ".", c.moe_intermediate));
+        }
+        l.shared = shared_expert_weights{ffn(m + "shared_expert.", c.shared_intermediate), t.matrix(m + "shared_expert_gate.weight", 1, h)};
+      } else {
+        l.mlp = ffn(m, c.intermediate);
+      }
+      w.layers.push_back(std::move(l));
+    }
+    return w;
+  }
+};
+
+template <device_policy Device>
+class qwen35 {
+ public:
+  qwen35(qwen35_config config, qwen35_weights weights) : config_(std::move(config)), weights_(std::move(weights)) {
+    const attention_config ac{config_.heads, config_.kv_heads, config_.head_dim, 1.0f / std::sqrt(static_cast<float>(config_.head_dim)),
+                              0.0f, config_.norm_eps, norm_weight::one_plus, false, false, true};
+    for (std::size_t i = 0; i < config_.layer_count(); ++i) {
+      qwen35_layer_weights& w = weights_.layers[i];
+      if (config_.linear_layer[i]) {
+        linear_index_.push_back(linear_.size());
+        linear_.emplace_back(deltanet_config{config_.linear, config_.norm_eps, 64, 16},
+                             deltanet_weights{{w.conv.data(), {config_.linear.channels(), config_.linear.conv_kernel}}, w.a_log, w.dt_bias, w.norm});
+      } else {
+        linear_index_.push_back(attention_.size());
+        attention_.emplace_back(ac, attention_weights{w.q_norm, w.k_norm, {config_.inv_freq}});
+      }
+      if (config_.moe) {
+        moe_.emplace_back(router_config{config_.experts, config_.top_k, router_scoring::softmax, true, config_.norm_eps},
+                          router_weights{w.router, {}, 1.0f, {}}, w.experts, activation::silu, w.shared);
+      }
+    }
+  }
+
+  [[nodiscard]] const qwen35_config& config() const noexcept { return config_; }
+
+  // As gemma4::forward: rows are the sequences' new tokens, already appended to `cache`.
+  void forward(Device& dev, std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions,
+               std::span<const sequence_rows> sequences, qwen35_cache& cache, matrix_view<float> logits, bool all_rows = true) {
+    const std::size_t rows = tokens.size(), h = config_.hidden;
+    resize(rows);
+    const matrix_view<float> hidden(hidden_.data(), {rows, h}), normed(normed_.data(), {rows, h}), mixed(mixed_.data(), {rows, h});
+    embed(dev, weights_.embed, tokens, 1.0f, hidden);
+    const attention_batch batch{sequences, positions};
+    const deltanet_shape& s = config_.linear;
+    for (std::size_t i = 0; i < config_.layer_count(); ++i) {
+      qwen35_layer_weights& w = weights_.layers[i];
+      norm(dev, hidden, w.input_norm, normed);
+      if (config_.linear_layer[i]) {
+        const matrix_view<float> qkv(qkv_.data(), {rows, s.channels()}), z(z_.data(), {rows, s.value_width()}),
+            a(a_.data(), {rows, s.value_heads}), b(b_.data(), {rows, s.value_heads}), core(core_.data(), {rows, s.value_width()});
+        multiply(dev, w.qkv, normed, qkv);
+        multiply(dev, w.z, normed, z);
+        multiply(dev, w.a, normed, a);
+        multiply(dev, w.b, normed, b);
+        linear_[linear_index_[i]].forward(dev, sequences, {qkv, z, a, b}, cache.states(), linear_index_[i], core);
+        multiply(dev, w.out, core, mixed);
+      } else {
+        const std::size_t width = config_.heads * config_.head_dim, d = config_.head_dim, kv_width = config_.kv_heads * d;
+        const matrix_view<float> projected(projected_.data(), {rows, 2 * width}), q(q_.data(), {rows, width}), gate(gate_.data(), {rows, width}),
+            k(k_.data(), {rows, kv_width}), v(v_.data(), {rows, kv_width}), attended(core_.data(), {rows, width});
+        multiply(dev, w.q, normed, projected);
+        for (std::size_t r = 0; r < rows; ++r) {  // [q_h, gate_h] per head → q and gate
+          for (std::size_t head = 0; head < config_.heads; ++head) {
+            std::copy_n(&projected(r, 2 * head * d), d, &q(r, head * d));
+            std::copy_n(&projected(r, (2 * head + 1) * d), d, &gate(r, head * d));
+          }
+        }
+        multiply(dev, w.k, normed, k);
+        multiply(dev, w.v, normed, v);
+        attention_[linear_index_[i]].forward(dev, batch, q, kv_projections{k, v}, gate, cache.kv(), linear_index_[i], attended);
+        multiply(dev, w.o, attended, mixed);
+      }
+      dev.add(hidden.span(), mixed.span(), hidden.span());
+      norm(dev, hidden, w.post_attention_norm, normed);
+      if (config_.moe) {
+        moe_[i].forward(dev, normed, mixed);
+      } else {
+        gated_ffn_forward(dev, w.mlp, activation::silu, normed, mixed, ffn_scratch_);
+      }
+      dev.add(hidden.span(), mixed.span(), hidden.span());
+    }
+    norm(dev, hidden, weights_.final_norm, normed);
+    if (all_rows) {
+      multiply(dev, weights_.output, normed, logits);
+      return;
+    }
+    for (std::size_t q = 0; q < sequences.size(); ++q) {
+      std::copy_n(&normed(sequences[q].first_row + sequences[q].rows - 1, 0), h, &hidden(q, 0));
+    }
+    multiply(dev, weights_.output, hidden.slice(0, sequences.size()), logits);
+  }
+
+ private:
+  void norm(Device& dev, matrix_view<const float> x, const std::vector<float>& weight, matrix_view<float> out) {
+    dev.rmsnorm(x, weight, norm_weight::one_plus, config_.norm_eps, out);
+  }
+  void resize(std::size_t rows) {
+    const deltanet_shape& s = config_.linear;
+    const std::size_t width = config_.heads * config_.head_dim;
+    for (std::vector<float>* v : {&hidden_, &normed_, &mixed_}) v->resize(rows * config_.hidden);
+    qkv_.resize(rows * s.channels());
+    z_.resize(rows * s.value_width());
+    a_.resize(rows * s.value_heads);
+    b_.resize(rows * s.value_heads);
+    core_.resize(rows * std::max(s.value_width(), width));
+    projected_.resize(rows * 2 * width);
+    q_.resize(rows * width);
+    gate_.resize(rows * width);
+    k_.resize(rows * config_.kv_heads * config_.head_dim);
+    v_.resize(rows * config_.kv_heads * config_.head_dim);
+  }
+
+  qwen35_config config_;
+  qwen35_weights weights_;
+  std::vector<gated_deltanet<Device>> linear_;
+  std::vector<attention<Device, global_attention>> attention_;
+  std::vector<std::size_t> linear_index_;  // per layer: its index among layers of its kind (cache layer)
+  std::vector<moe_block<Device>> moe_;
+  std::vector<float> hidden_, normed_, mixed_, qkv_, z_, a_, b_, core_, projected_, q_, gate_, k_, v_;
+  gated_ffn_scratch ffn_scratch_;
+};
+
+}  // namespace strix::models
