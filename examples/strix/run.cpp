@@ -1,9 +1,10 @@
-// strix logits / strix generate: run a Gemma 4 model (GGUF file or Hugging Face folder) on token
-// ids. logits writes every prompt position's logits as raw little-endian f32 (tokens × vocab,
+// strix logits / strix generate: run a Gemma 4 model (GGUF file or Hugging Face folder) or a
+// Qwen3.5 model (Hugging Face folder) on token ids. logits writes every prompt position's logits as raw little-endian f32 (tokens × vocab,
 // row-major); generate decodes greedily and prints the new ids (text once tokenizers land).
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "commands.hpp"
 #include "models/gemma4.hpp"
 #include "models/gemma4_files.hpp"
+#include "models/hf_tensors.hpp"
+#include "models/qwen35.hpp"
 #include "models/prefault.hpp"
 
 namespace strix::tool {
@@ -42,19 +45,25 @@ void add_run_options(CLI::App& cmd, run_options& o) {
   cmd.add_option("--chunk", o.chunk, "prefill chunk (tokens per step)")->check(CLI::PositiveNumber);
 }
 
-// A model and a one-sequence cache sized for `context` tokens.
+// A model and a one-sequence cache sized for `context` tokens, whatever the architecture.
 template <class Device>
-class runner {
+class model_session {
  public:
-  runner(const run_options& o, std::size_t context)
-      : files_(models::open_gemma4(o.model)), model_(files_.config, loaded(o.model, *files_.source, files_.config)),
-        layout_(model_.cache_layout({parse_kv_type(o.kv), 16, 1, o.chunk, 0})),
-        cache_(layout_, layout_.budget_for_context(context)), seq_(cache_.create().sequence), chunk_(o.chunk) {}
-
-  [[nodiscard]] std::size_t vocab() const { return model_.config().vocab; }
-
+  virtual ~model_session() = default;
+  [[nodiscard]] virtual std::size_t vocab() const = 0;
   // Runs `tokens` in chunks; returns the logits of every row (all_rows) or of the last one.
-  std::vector<float> run(Device& dev, std::span<const std::int32_t> tokens, bool all_rows) {
+  virtual std::vector<float> run(Device& dev, std::span<const std::int32_t> tokens, bool all_rows) = 0;
+};
+
+template <class Device, class Model, class Cache>
+class session_of final : public model_session<Device> {
+ public:
+  session_of(Model model, Cache cache, std::size_t chunk)
+      : model_(std::move(model)), cache_(std::move(cache)), seq_(cache_.create().sequence), chunk_(chunk) {}
+
+  [[nodiscard]] std::size_t vocab() const override { return model_.config().vocab; }
+
+  std::vector<float> run(Device& dev, std::span<const std::int32_t> tokens, bool all_rows) override {
     std::vector<float> out;
     for (std::size_t at = 0; at < tokens.size(); at += chunk_) {
       const auto part = tokens.subspan(at, std::min(chunk_, tokens.size() - at));
@@ -65,44 +74,62 @@ class runner {
       std::vector<std::int32_t> positions(part.size());
       for (std::size_t i = 0; i < part.size(); ++i) positions[i] = static_cast<std::int32_t>(first + i);
       const sequence_rows rows{seq_, 0, part.size()};
-      const bool last_chunk = at + part.size() == tokens.size();
-      if (!all_rows && !last_chunk) {
-        std::vector<float> ignored(vocab());
-        model_.forward(dev, part, positions, std::span(&rows, 1), cache_, {ignored.data(), {1, vocab()}}, false);
-        continue;
-      }
+      const bool wanted = all_rows || at + part.size() == tokens.size();
       const std::size_t n = all_rows ? part.size() : 1;
       std::vector<float> logits(n * vocab());
       model_.forward(dev, part, positions, std::span(&rows, 1), cache_, {logits.data(), {n, vocab()}}, all_rows);
-      out.insert(out.end(), logits.begin(), logits.end());
+      if (wanted) out.insert(out.end(), logits.begin(), logits.end());
     }
     return out;
   }
 
  private:
-  // The weights, brought into memory with a progress line on stderr when they are large.
-  static models::gemma4_weights loaded(const std::string& path, const models::weight_source& source, const models::gemma4_config& config) {
-    models::gemma4_weights weights = models::gemma4_weights::load(source, config);
-    std::vector<std::span<const std::byte>> ranges;
-    weights.for_each_tensor([&](const weight_matrix& m) { ranges.push_back(m.bytes()); }, [](const std::vector<float>&) {});
-    std::uint64_t total = 0;
-    for (const auto& r : ranges) total += r.size();
-    if (total < (std::uint64_t{256} << 20)) return weights;
-    models::prefault(ranges, [&](std::uint64_t done, std::uint64_t all) {
-      std::fprintf(stderr, "\rloading %s: %3d %% (%.2f / %.2f GB)", path.c_str(), static_cast<int>(done * 100 / all),
-                   static_cast<double>(done) / 1e9, static_cast<double>(all) / 1e9);
-      if (done == all) std::fprintf(stderr, "\n");
-    });
-    return weights;
-  }
-
-  models::gemma4_files files_;
-  gemma4_model<Device> model_;
-  kv_layout layout_;
-  paged_kv_cache cache_;
+  Model model_;
+  Cache cache_;
   kv_sequence_id seq_;
   std::size_t chunk_;
 };
+
+// The weights, brought into memory with a progress line on stderr when they are large.
+models::gemma4_weights loaded(const std::string& path, const models::weight_source& source, const models::gemma4_config& config) {
+  models::gemma4_weights weights = models::gemma4_weights::load(source, config);
+  std::vector<std::span<const std::byte>> ranges;
+  weights.for_each_tensor([&](const weight_matrix& m) { ranges.push_back(m.bytes()); }, [](const std::vector<float>&) {});
+  std::uint64_t total = 0;
+  for (const auto& r : ranges) total += r.size();
+  if (total < (std::uint64_t{256} << 20)) return weights;
+  models::prefault(ranges, [&](std::uint64_t done, std::uint64_t all) {
+    std::fprintf(stderr, "\rloading %s: %3d %% (%.2f / %.2f GB)", path.c_str(), static_cast<int>(done * 100 / all),
+                 static_cast<double>(done) / 1e9, static_cast<double>(all) / 1e9);
+    if (done == all) std::fprintf(stderr, "\n");
+  });
+  return weights;
+}
+
+// Whether a Hugging Face folder holds a Qwen3.5 model (else it is taken for Gemma 4).
+bool is_qwen35_folder(const std::string& path) {
+  if (is_gguf_file(path)) return false;
+  const std::string type = models::hf_tensors(path).config().value("model_type", std::string());
+  return type.rfind("qwen3_5", 0) == 0;
+}
+
+template <class Device>
+std::unique_ptr<model_session<Device>> open_session(const run_options& o, std::size_t context) {
+  const kv_cache_options options{parse_kv_type(o.kv), 16, 1, o.chunk, 0};
+  if (is_qwen35_folder(o.model)) {
+    const models::hf_tensors tensors(o.model);
+    models::qwen35_config config = models::qwen35_config::from_json(tensors.config(), o.model + "/config.json");
+    models::qwen35<Device> model(config, models::qwen35_weights::load(tensors, config));
+    const std::size_t budget = models::qwen35_cache::layout_for(config, options).budget_for_context(context);
+    return std::make_unique<session_of<Device, models::qwen35<Device>, models::qwen35_cache>>(
+        std::move(model), models::qwen35_cache(config, options, budget), o.chunk);
+  }
+  models::gemma4_files files = models::open_gemma4(o.model);
+  gemma4_model<Device> model(files.config, loaded(o.model, *files.source, files.config));
+  const kv_layout layout = model.cache_layout(options);
+  return std::make_unique<session_of<Device, gemma4_model<Device>, paged_kv_cache>>(
+      std::move(model), paged_kv_cache(layout, layout.budget_for_context(context)), o.chunk);
+}
 
 // Calls f(device) with the chosen policy.
 template <class F>
@@ -142,9 +169,9 @@ void add_logits_command(CLI::App& app) {
   cmd->add_option("--out", *out, "output file")->required();
   cmd->callback([o, tokens, out] {
     with_device(*o, [&](auto& dev) {
-      runner<std::decay_t<decltype(dev)>> r(*o, tokens->size());
-      check_tokens(*tokens, r.vocab());
-      const auto logits = r.run(dev, *tokens, true);
+      auto session = open_session<std::decay_t<decltype(dev)>>(*o, tokens->size());
+      check_tokens(*tokens, session->vocab());
+      const auto logits = session->run(dev, *tokens, true);
       std::ofstream file(*out, std::ios::binary | std::ios::trunc);
       file.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
       if (!file) throw error(error_category::io, *out + ": write failed");
@@ -171,13 +198,13 @@ void add_generate_command(CLI::App& app) {
                                                                : "--prompt needs a tokenizer, which strix does not have yet; use --prompt-tokens");
     }
     with_device(*o, [&](auto& dev) {
-      runner<std::decay_t<decltype(dev)>> r(*o, tokens->size() + *count);
-      check_tokens(*tokens, r.vocab());
+      auto session = open_session<std::decay_t<decltype(dev)>>(*o, tokens->size() + *count);
+      check_tokens(*tokens, session->vocab());
       std::vector<std::int32_t> generated;
-      std::vector<float> logits = r.run(dev, *tokens, false);
+      std::vector<float> logits = session->run(dev, *tokens, false);
       for (std::size_t n = 0; n < *count; ++n) {
         generated.push_back(static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
-        if (n + 1 < *count) logits = r.run(dev, std::span(&generated.back(), 1), false);
+        if (n + 1 < *count) logits = session->run(dev, std::span(&generated.back(), 1), false);
       }
       std::string ids_text;
       for (std::size_t i = 0; i < generated.size(); ++i) {
