@@ -1,6 +1,9 @@
 // The one table of Gemma 4's tensors under their Hugging Face and GGUF (llama.cpp) names. The GGUF
-// names follow llama.cpp's gguf-py table as docs/formats.md records it; they have not yet been
-// checked against a file written by llama.cpp's converter.
+// names are llama.cpp's (its gemma4 entry in llama-arch.cpp and the gemma4 loader, read as
+// reference): the router's scale vector is stored as is (hidden^-0.5 is applied in the model),
+// the per-expert scale is `ffn_down_exps.scale`, the layer scalar `layer_output_scale.weight`,
+// and full layers share one `rope_freqs.weight`. Not yet checked against a file the converter
+// wrote.
 #pragma once
 
 #include <string>
