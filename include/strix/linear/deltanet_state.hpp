@@ -5,15 +5,16 @@
 // conv's tail: the last conv_kernel − 1 inputs), a base state at an earlier position, and a
 // journal of the raw per-token inputs (the qkv projection, a and b) since the base. Rolling back
 // restores the base and replays the journal up to the new length, so the state after a rollback is
-// bit for bit the state of a run that never saw the discarded tokens' successors (the replay
-// runs the same kernels on the same inputs). The layer (gated_deltanet.hpp) does that work on its
-// next step; truncate() here only records the new length.
+// the state of a run that never saw the discarded tokens, to fp32 rounding (the replay runs the
+// same inputs through the same kernels, possibly grouped into different calls). The layer
+// (gated_deltanet.hpp) does that work on its next step; truncate() here only records the new
+// length.
 //
 // What makes the rollback bugs of other engines impossible here:
 //  - a base exists from position 0 on (the zero state), so even the first verify can roll back;
-//  - the base trails the newest position by at least max_rollback, always: truncate() to any
-//    length within max_rollback of the newest succeeds, one further back is refused
-//    (rollback_too_deep) and changes nothing;
+//  - the base trails the newest position by max_rollback to 2 · max_rollback, always: truncate()
+//    to any length within max_rollback of the newest succeeds, and so does any length down to the
+//    base; past the base it is refused (rollback_too_deep) and changes nothing;
 //  - storage for base and journal is allocated per sequence up front, never found missing later;
 //  - each layer records how much of the sequence's history it has seen; a layer asked to run a
 //    step it cannot continue exactly (one skipped, or one whose history was cut by a rollback
