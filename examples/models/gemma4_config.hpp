@@ -14,6 +14,8 @@
 
 #include <strix/core/error.hpp>
 
+#include "models/config_fields.hpp"
+
 namespace strix::models {
 
 struct gemma4_layer {
@@ -44,49 +46,39 @@ struct gemma4_config {
 
   static gemma4_config from_json(const nlohmann::json& root, const std::string& source) {
     const nlohmann::json& j = root.contains("text_config") ? root.at("text_config") : root;
-    auto fail = [&](const std::string& what) { throw error(error_category::format, source + ": " + what); };
-    auto size = [&](const char* key) -> std::size_t {
-      if (!j.contains(key) || !j.at(key).is_number_integer() || j.at(key).get<long long>() < 0) {
-        fail("config field '" + std::string(key) + "' is missing or not a count");
-      }
-      return j.at(key).get<std::size_t>();
-    };
-    auto size_or = [&](const char* key, std::size_t fallback) -> std::size_t {
-      if (!j.contains(key) || j.at(key).is_null()) return fallback;
-      if (!j.at(key).is_number_integer() || j.at(key).get<long long>() < 0) fail("config field '" + std::string(key) + "' is not a count");
-      return j.at(key).get<std::size_t>();
-    };
-    auto flag = [&](const char* key) { return j.contains(key) && j.at(key).is_boolean() && j.at(key).get<bool>(); };
+    const config_fields fields(j, source);
+    auto fail = [&](const std::string& what) { fields.fail(what); };
 
     const std::string type = j.value("model_type", std::string());
     if (type != "gemma4_text" && type != "gemma4") fail("model_type '" + type + "' is not Gemma 4 (gemma4_text)");
     gemma4_config c;
-    c.vocab = size("vocab_size");
-    c.hidden = size("hidden_size");
-    c.heads = size("num_attention_heads");
-    c.window = size("sliding_window");
+    c.vocab = fields.count("vocab_size");
+    c.hidden = fields.count("hidden_size");
+    c.heads = fields.count("num_attention_heads");
+    c.window = fields.count("sliding_window");
     c.norm_eps = j.value("rms_norm_eps", 1e-6f);
     if (j.contains("final_logit_softcapping") && !j.at("final_logit_softcapping").is_null()) c.final_softcap = j.at("final_logit_softcapping").get<float>();
     if (j.value("hidden_activation", std::string("gelu_pytorch_tanh")) != "gelu_pytorch_tanh") fail("hidden_activation must be gelu_pytorch_tanh");
     if (j.contains("use_bidirectional_attention") && !j.at("use_bidirectional_attention").is_null()) {
       fail("use_bidirectional_attention is not supported (text decoders are causal)");
     }
-    c.ple_width = size_or("hidden_size_per_layer_input", 0);
-    c.ple_vocab = c.ple_width ? size("vocab_size_per_layer_input") : 0;
-    c.moe = flag("enable_moe_block");
+    c.ple_width = fields.count_or("hidden_size_per_layer_input", 0);
+    c.ple_vocab = c.ple_width ? fields.count("vocab_size_per_layer_input") : 0;
+    c.moe = fields.flag("enable_moe_block");
     if (c.moe) {
-      c.experts = size("num_experts");
-      c.top_k = size("top_k_experts");
-      c.moe_intermediate = size("moe_intermediate_size");
+      c.experts = fields.count("num_experts");
+      c.top_k = fields.count("top_k_experts");
+      c.moe_intermediate = fields.count("moe_intermediate_size");
     }
 
-    const std::size_t n = size("num_hidden_layers");
+    const std::size_t n = fields.count("num_hidden_layers");
     if (n == 0) fail("num_hidden_layers is 0");
-    const std::size_t head_dim = size("head_dim"), kv_heads = size("num_key_value_heads"), intermediate = size("intermediate_size");
-    const bool k_eq_v = flag("attention_k_eq_v");
-    const std::size_t global_head_dim = size_or("global_head_dim", 512);
-    const std::size_t global_kv_heads = size_or("num_global_key_value_heads", kv_heads);
-    const std::size_t shared = size_or("num_kv_shared_layers", 0);
+    const std::size_t head_dim = fields.count("head_dim"), kv_heads = fields.count("num_key_value_heads");
+    const std::size_t intermediate = fields.count("intermediate_size");
+    const bool k_eq_v = fields.flag("attention_k_eq_v");
+    const std::size_t global_head_dim = fields.count_or("global_head_dim", 512);
+    const std::size_t global_kv_heads = fields.count_or("num_global_key_value_heads", kv_heads);
+    const std::size_t shared = fields.count_or("num_kv_shared_layers", 0);
     if (shared >= n && shared > 0) fail("num_kv_shared_layers must be below num_hidden_layers");
     const std::size_t first_shared = n - shared;
 
@@ -112,13 +104,13 @@ struct gemma4_config {
         layer.kv_heads = o->value("num_key_value_heads", layer.kv_heads);
       }
       layer.values_from_keys = k_eq_v && !layer.sliding;
-      layer.intermediate = intermediate * (flag("use_double_wide_mlp") && i >= first_shared ? 2 : 1);
+      layer.intermediate = intermediate * (fields.flag("use_double_wide_mlp") && i >= first_shared ? 2 : 1);
       if (layer.kv_heads == 0 || c.heads % layer.kv_heads != 0) fail("layer " + std::to_string(i) + ": heads must be a multiple of kv heads");
       c.layers.push_back(layer);
     }
     c.share_kv_from(first_shared, fail);
 
-    c.context_length = size_or("max_position_embeddings", 131072);
+    c.context_length = fields.count_or("max_position_embeddings", 131072);
     const nlohmann::json rope = j.contains("rope_parameters") && j.at("rope_parameters").is_object() ? j.at("rope_parameters") : nlohmann::json::object();
     const std::size_t sliding_pairs = rope_pairs(rope, "sliding_attention", head_dim, {"default", 10000.0, 1.0}, c.sliding_rope_theta, fail);
     if (sliding_pairs != head_dim / 2) fail("rope_parameters.sliding_attention must rotate every pair");

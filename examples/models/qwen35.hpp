@@ -25,6 +25,7 @@
 #include <strix/moe/moe_block.hpp>
 #include <strix/quant/weight_matrix.hpp>
 
+#include "models/config_fields.hpp"
 #include "models/weight_source.hpp"
 
 namespace strix::models {
@@ -43,13 +44,8 @@ struct qwen35_config {
 
   static qwen35_config from_json(const nlohmann::json& root, const std::string& source) {
     const nlohmann::json& j = root.contains("text_config") ? root.at("text_config") : root;
-    auto fail = [&](const std::string& what) { throw error(error_category::format, source + ": " + what); };
-    auto size = [&](const char* key) -> std::size_t {
-      if (!j.contains(key) || !j.at(key).is_number_integer() || j.at(key).get<long long>() < 0) {
-        fail("config field '" + std::string(key) + "' is missing or not a count");
-      }
-      return j.at(key).get<std::size_t>();
-    };
+    const config_fields fields(j, source);
+    auto fail = [&](const std::string& what) { fields.fail(what); };
     const std::string type = j.value("model_type", std::string());
     qwen35_config c;
     if (type == "qwen3_5_moe_text" || type == "qwen3_5_moe") {
@@ -58,25 +54,25 @@ struct qwen35_config {
       fail("model_type '" + type + "' is not Qwen3.5 (qwen3_5_text, qwen3_5_moe_text)");
     }
     if (j.value("hidden_act", std::string("silu")) != "silu") fail("hidden_act must be silu");
-    c.vocab = size("vocab_size");
-    c.hidden = size("hidden_size");
-    c.heads = size("num_attention_heads");
-    c.kv_heads = size("num_key_value_heads");
-    c.head_dim = size("head_dim");
+    c.vocab = fields.count("vocab_size");
+    c.hidden = fields.count("hidden_size");
+    c.heads = fields.count("num_attention_heads");
+    c.kv_heads = fields.count("num_key_value_heads");
+    c.head_dim = fields.count("head_dim");
     c.norm_eps = j.value("rms_norm_eps", 1e-6f);
     c.tied = j.value("tie_word_embeddings", false);
-    c.linear = {size("linear_num_key_heads"), size("linear_num_value_heads"), size("linear_key_head_dim"),
-                size("linear_value_head_dim"), size("linear_conv_kernel_dim")};
+    c.linear = {fields.count("linear_num_key_heads"), fields.count("linear_num_value_heads"), fields.count("linear_key_head_dim"),
+                fields.count("linear_value_head_dim"), fields.count("linear_conv_kernel_dim")};
     if (c.moe) {
-      c.experts = size("num_experts");
-      c.top_k = size("num_experts_per_tok");
-      c.moe_intermediate = size("moe_intermediate_size");
-      c.shared_intermediate = size("shared_expert_intermediate_size");
+      c.experts = fields.count("num_experts");
+      c.top_k = fields.count("num_experts_per_tok");
+      c.moe_intermediate = fields.count("moe_intermediate_size");
+      c.shared_intermediate = fields.count("shared_expert_intermediate_size");
     } else {
-      c.intermediate = size("intermediate_size");
+      c.intermediate = fields.count("intermediate_size");
     }
     if (c.kv_heads == 0 || c.heads % c.kv_heads != 0) fail("num_attention_heads must be a multiple of num_key_value_heads");
-    const std::size_t n = size("num_hidden_layers");
+    const std::size_t n = fields.count("num_hidden_layers");
     if (!j.contains("layer_types") || !j.at("layer_types").is_array()) fail("config field 'layer_types' is missing");
     const auto types = j.at("layer_types").get<std::vector<std::string>>();
     if (types.size() != n) fail("layer_types has " + std::to_string(types.size()) + " entries for " + std::to_string(n) + " layers");
