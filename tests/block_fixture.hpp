@@ -14,6 +14,14 @@
 
 namespace strix::testing {
 
+// An F32 tensor of a fixture file, copied out.
+inline std::vector<float> f32_tensor(const safetensors_file& file, const std::string& name) {
+  const auto bytes = file.tensor_data(file.tensor(name));
+  std::vector<float> values(bytes.size() / sizeof(float));
+  std::memcpy(values.data(), bytes.data(), bytes.size());
+  return values;
+}
+
 class block_fixture {
  public:
   explicit block_fixture(const char* name) : file_(safetensors_file::open(data_path(name))) {
@@ -23,13 +31,7 @@ class block_fixture {
   [[nodiscard]] const nlohmann::json& config() const noexcept { return config_; }
   [[nodiscard]] std::size_t size(const char* key) const { return config_.at(key).get<std::size_t>(); }
 
-  [[nodiscard]] std::vector<float> tensor(const std::string& name) const {
-    const safetensors_tensor_info& info = file_.tensor(name);
-    const auto bytes = file_.tensor_data(info);
-    std::vector<float> values(bytes.size() / sizeof(float));
-    std::memcpy(values.data(), bytes.data(), bytes.size());
-    return values;
-  }
+  [[nodiscard]] std::vector<float> tensor(const std::string& name) const { return f32_tensor(file_, name); }
   [[nodiscard]] std::vector<std::uint64_t> shape(const std::string& name) const { return file_.tensor(name).shape; }
 
  private:

@@ -20,6 +20,7 @@
 #include "models/gemma4_files.hpp"
 #include "models/hf_tensors.hpp"
 #include "models/qwen35.hpp"
+#include "models/sequence_runner.hpp"
 #include "models/prefault.hpp"
 
 namespace strix::tool {
@@ -58,36 +59,14 @@ class model_session {
 template <class Device, class Model, class Cache>
 class session_of final : public model_session<Device> {
  public:
-  session_of(Model model, Cache cache, std::size_t chunk)
-      : model_(std::move(model)), cache_(std::move(cache)), seq_(cache_.create().sequence), chunk_(chunk) {}
-
-  [[nodiscard]] std::size_t vocab() const override { return model_.config().vocab; }
-
+  session_of(Model model, Cache cache, std::size_t chunk) : runner_(std::move(model), std::move(cache), chunk) {}
+  [[nodiscard]] std::size_t vocab() const override { return runner_.vocab(); }
   std::vector<float> run(Device& dev, std::span<const std::int32_t> tokens, bool all_rows) override {
-    std::vector<float> out;
-    for (std::size_t at = 0; at < tokens.size(); at += chunk_) {
-      const auto part = tokens.subspan(at, std::min(chunk_, tokens.size() - at));
-      const std::size_t first = cache_.length(seq_);
-      if (const kv_status s = cache_.append(seq_, part); s != kv_status::ok) {
-        throw error(error_category::memory, "KV cache: " + std::string(to_string(s)));
-      }
-      std::vector<std::int32_t> positions(part.size());
-      for (std::size_t i = 0; i < part.size(); ++i) positions[i] = static_cast<std::int32_t>(first + i);
-      const sequence_rows rows{seq_, 0, part.size()};
-      const bool wanted = all_rows || at + part.size() == tokens.size();
-      const std::size_t n = all_rows ? part.size() : 1;
-      std::vector<float> logits(n * vocab());
-      model_.forward(dev, part, positions, std::span(&rows, 1), cache_, {logits.data(), {n, vocab()}}, all_rows);
-      if (wanted) out.insert(out.end(), logits.begin(), logits.end());
-    }
-    return out;
+    return runner_.run(dev, tokens, all_rows);
   }
 
  private:
-  Model model_;
-  Cache cache_;
-  kv_sequence_id seq_;
-  std::size_t chunk_;
+  models::sequence_runner<Device, Model, Cache> runner_;
 };
 
 // The weights, brought into memory with a progress line on stderr when they are large.

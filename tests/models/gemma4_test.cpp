@@ -20,6 +20,8 @@
 #include "models/gemma4.hpp"
 #include "models/gemma4_files.hpp"
 #include "models/gemma4_memory.hpp"
+#include "models/sequence_runner.hpp"
+#include "models/model_test_support.hpp"
 
 using namespace strix;
 using namespace strix::models;
@@ -30,97 +32,24 @@ namespace {
 template <class Device>
 using tiny_gemma4 = gemma4<Device, 8, 16>;
 
-struct expected_outputs {
-  std::vector<std::int32_t> tokens, greedy;
-  std::vector<float> logits;
-};
-
-expected_outputs expected_for(const std::string& name) {
-  const auto file = safetensors_file::open(data_path((name + "/expected.safetensors").c_str()));
-  auto floats = [&](const char* tensor) {
-    const auto bytes = file.tensor_data(file.tensor(tensor));
-    std::vector<float> v(bytes.size() / sizeof(float));
-    std::memcpy(v.data(), bytes.data(), bytes.size());
-    return v;
-  };
-  expected_outputs e;
-  for (float t : floats("tokens")) e.tokens.push_back(static_cast<std::int32_t>(t));
-  for (float t : floats("greedy")) e.greedy.push_back(static_cast<std::int32_t>(t));
-  e.logits = floats("logits");
-  return e;
-}
-
-// A model and a cache for one sequence.
 template <class Device>
-struct session {
-  tiny_gemma4<Device> model;
-  kv_layout layout;
-  paged_kv_cache cache;
-  kv_sequence_id seq;
+using gemma4_runner = sequence_runner<Device, tiny_gemma4<Device>, paged_kv_cache>;
 
-  // `model_path`: a fixture folder under tests/data, or a GGUF file.
-  explicit session(const std::filesystem::path& model_path)
-      : model(load(model_path)), layout(model.cache_layout({kv_type::f32, 16, 1, 64, 0})), cache(layout, layout.budget_for_context(128)),
-        seq(cache.create().sequence) {}
-
-  static tiny_gemma4<Device> load(const std::filesystem::path& path) {
-    gemma4_files files = open_gemma4(path);
-    gemma4_weights weights = gemma4_weights::load(*files.source, files.config);
-    return tiny_gemma4<Device>(std::move(files.config), std::move(weights));
-  }
-
-  // Appends `tokens` and returns the logits of every new row.
-  std::vector<float> step(Device& dev, std::span<const std::int32_t> tokens) {
-    const std::size_t first = cache.length(seq), vocab = model.config().vocab;
-    REQUIRE(cache.append(seq, tokens) == kv_status::ok);
-    std::vector<std::int32_t> positions(tokens.size());
-    for (std::size_t i = 0; i < tokens.size(); ++i) positions[i] = static_cast<std::int32_t>(first + i);
-    const sequence_rows rows{seq, 0, tokens.size()};
-    std::vector<float> logits(tokens.size() * vocab);
-    model.forward(dev, tokens, positions, std::span(&rows, 1), cache, {logits.data(), {tokens.size(), vocab}});
-    return logits;
-  }
-};
-
-void require_logits_near(const std::vector<float>& actual, const std::vector<float>& expected, float relative) {
-  REQUIRE(actual.size() == expected.size());
-  float scale = 0;
-  for (float x : expected) scale = std::max(scale, std::abs(x));
-  float worst = 0;
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < actual.size(); ++i) {
-    if (std::abs(actual[i] - expected[i]) > worst) worst = std::abs(actual[i] - expected[i]), at = i;
-  }
-  INFO("largest difference " << worst << " at " << at << " (row " << at / 512 << "), scale " << scale);
-  REQUIRE(worst <= relative * scale);
+// The model at `model_path` (a fixture folder under tests/data, or a GGUF file) with an f32 cache
+// for one sequence.
+template <class Device>
+gemma4_runner<Device> open_runner(const std::filesystem::path& model_path) {
+  gemma4_files files = open_gemma4(model_path);
+  gemma4_weights weights = gemma4_weights::load(*files.source, files.config);
+  tiny_gemma4<Device> model(std::move(files.config), std::move(weights));
+  const kv_layout layout = model.cache_layout({kv_type::f32, 16, 1, 64, 0});
+  return {std::move(model), paged_kv_cache(layout, layout.budget_for_context(128)), 64};
 }
 
 template <class Device>
 void check_model(Device& dev, const std::string& name, float relative) {
   INFO("model " << name << " on " << Device::name);
-  const expected_outputs e = expected_for(name);
-  session<Device> full(data_path(name.c_str()));
-  require_logits_near(full.step(dev, e.tokens), e.logits, relative);
-
-  // Prefill 20, then one token at a time: the same logits as the full prefill.
-  session<Device> incremental(data_path(name.c_str()));
-  std::vector<float> logits = incremental.step(dev, std::span(e.tokens).first(20));
-  for (std::size_t t = 20; t < e.tokens.size(); ++t) {
-    const auto row = incremental.step(dev, std::span(e.tokens).subspan(t, 1));
-    logits.insert(logits.end(), row.begin(), row.end());
-  }
-  require_logits_near(logits, e.logits, relative);
-
-  // Greedy continuation from the full prefill's last row.
-  const std::size_t vocab = full.model.config().vocab;
-  std::vector<float> last(e.logits.end() - static_cast<std::ptrdiff_t>(vocab), e.logits.end());
-  std::vector<std::int32_t> greedy;
-  for (std::size_t n = 0; n < e.greedy.size(); ++n) {
-    const auto next = static_cast<std::int32_t>(std::max_element(last.begin(), last.end()) - last.begin());
-    greedy.push_back(next);
-    last = full.step(dev, std::span(&greedy.back(), 1));
-  }
-  REQUIRE(greedy == e.greedy);
+  check_against_transformers(dev, expected_run(name), [&] { return open_runner<Device>(data_path(name.c_str())); }, 20, relative);
 }
 
 }  // namespace
@@ -149,18 +78,18 @@ TEST_CASE("Gemma 4 converted to GGUF (F32, Q8_0) loads and matches transformers"
   for (const char* name : {"gemma4-e-tiny", "gemma4-moe-tiny", "gemma4-e-tiny-bf16"}) {
     const hf_tensors source(data_path(name));
     const gemma4_config config = gemma4_config::from_json(source.config(), name);
-    const expected_outputs e = expected_for(name);
+    const expected_run e(name);
     for (ggml_type type : {ggml_type::f32, ggml_type::q8_0}) {
       INFO(name << " as " << name_of(type));
       const auto path = std::filesystem::temp_directory_path() / (std::string("strix-test-") + name + "-" + std::string(name_of(type)) + ".gguf");
       std::size_t reported = 0;
       write_gemma4_gguf(source, config, type, path, [&](std::size_t done, std::size_t) { reported = done; });
       REQUIRE(reported > 0);
-      session<reference> s(path);
-      REQUIRE(s.model.config().layer_count() == config.layer_count());
-      const auto logits = s.step(ref, e.tokens);
+      auto s = open_runner<reference>(path);
+      REQUIRE(s.model().config().layer_count() == config.layer_count());
+      const auto logits = s.run(ref, e.tokens, true);
       if (type == ggml_type::f32) {
-        require_logits_near(logits, e.logits, 1e-4f);
+        require_all_rows_near(logits, e, 1e-4f);
       } else {
         // Q8_0 weights (every matrix but the 16-wide PLE projection): the first position's logits
         // move by the quantization error (nmse ~4e-4); later positions attend over perturbed keys

@@ -16,8 +16,9 @@
 
 #include "device/zen5_test_support.hpp"
 #include "models/hf_tensors.hpp"
+#include "models/model_test_support.hpp"
 #include "models/qwen35.hpp"
-#include "test_data.hpp"
+#include "models/sequence_runner.hpp"
 
 using namespace strix;
 using namespace strix::models;
@@ -25,88 +26,24 @@ using namespace strix::testing;
 
 namespace {
 
-struct expected_run {
-  std::vector<std::int32_t> tokens, greedy;
-  std::vector<float> logits;
-  explicit expected_run(const std::string& name) {
-    const auto file = safetensors_file::open(data_path((name + "/expected.safetensors").c_str()));
-    auto floats = [&](const char* tensor) {
-      const auto bytes = file.tensor_data(file.tensor(tensor));
-      std::vector<float> v(bytes.size() / sizeof(float));
-      std::memcpy(v.data(), bytes.data(), bytes.size());
-      return v;
-    };
-    for (float t : floats("tokens")) tokens.push_back(static_cast<std::int32_t>(t));
-    for (float t : floats("greedy")) greedy.push_back(static_cast<std::int32_t>(t));
-    logits = floats("logits");
-  }
-};
-
 template <class Device>
-struct session {
-  qwen35<Device> model;
-  qwen35_cache cache;
-  kv_sequence_id seq;
+using qwen35_runner = sequence_runner<Device, qwen35<Device>, qwen35_cache>;
 
-  session(const std::string& name, std::size_t max_rollback)
-      : model(load(name)), cache(model.config(), {kv_type::f32, 16, 1, 128, max_rollback},
-                                 qwen35_cache::layout_for(model.config(), {kv_type::f32, 16, 1, 128, max_rollback}).budget_for_context(160)),
-        seq(cache.create().sequence) {}
-
-  static qwen35<Device> load(const std::string& name) {
-    const hf_tensors tensors(data_path(name.c_str()));
-    qwen35_config config = qwen35_config::from_json(tensors.config(), name);
-    qwen35_weights weights = qwen35_weights::load(tensors, config);
-    return qwen35<Device>(std::move(config), std::move(weights));
-  }
-
-  std::vector<float> step(Device& dev, std::span<const std::int32_t> tokens) {
-    const std::size_t first = cache.length(seq), vocab = model.config().vocab;
-    REQUIRE(cache.append(seq, tokens) == kv_status::ok);
-    std::vector<std::int32_t> positions(tokens.size());
-    for (std::size_t i = 0; i < tokens.size(); ++i) positions[i] = static_cast<std::int32_t>(first + i);
-    const sequence_rows rows{seq, 0, tokens.size()};
-    std::vector<float> logits(tokens.size() * vocab);
-    model.forward(dev, tokens, positions, std::span(&rows, 1), cache, {logits.data(), {tokens.size(), vocab}});
-    return logits;
-  }
-};
-
-// Rows [first, first + rows) of the expected logits, compared by the largest difference against
-// the logits' scale.
-void require_rows_near(const std::vector<float>& actual, const expected_run& e, std::size_t first, float relative) {
-  const std::size_t vocab = e.logits.size() / e.tokens.size();
-  float scale = 0;
-  for (float x : e.logits) scale = std::max(scale, std::abs(x));
-  float worst = 0;
-  for (std::size_t i = 0; i < actual.size(); ++i) worst = std::max(worst, std::abs(actual[i] - e.logits[first * vocab + i]));
-  INFO("largest difference " << worst << ", scale " << scale << ", rows from " << first);
-  REQUIRE(worst <= relative * scale);
+// The fixture model with an f32 cache for one sequence that can roll back `max_rollback` tokens.
+template <class Device>
+qwen35_runner<Device> open_runner(const std::string& name, std::size_t max_rollback) {
+  const hf_tensors tensors(data_path(name.c_str()));
+  qwen35_config config = qwen35_config::from_json(tensors.config(), name);
+  qwen35_weights weights = qwen35_weights::load(tensors, config);
+  const kv_cache_options options{kv_type::f32, 16, 1, 128, max_rollback};
+  qwen35_cache cache(config, options, qwen35_cache::layout_for(config, options).budget_for_context(160));
+  return {qwen35<Device>(std::move(config), std::move(weights)), std::move(cache), 128};
 }
 
 template <class Device>
 void check_model(Device& dev, const std::string& name, float relative) {
   INFO(name << " on " << Device::name);
-  const expected_run e(name);
-  session<Device> full(name, 0);
-  require_rows_near(full.step(dev, e.tokens), e, 0, relative);
-
-  session<Device> incremental(name, 0);
-  std::vector<float> logits = incremental.step(dev, std::span(e.tokens).first(30));
-  for (std::size_t t = 30; t < e.tokens.size(); ++t) {
-    const auto row = incremental.step(dev, std::span(e.tokens).subspan(t, 1));
-    logits.insert(logits.end(), row.begin(), row.end());
-  }
-  require_rows_near(logits, e, 0, relative);
-
-  const std::size_t vocab = full.model.config().vocab;
-  std::vector<float> last(e.logits.end() - static_cast<std::ptrdiff_t>(vocab), e.logits.end());
-  std::vector<std::int32_t> greedy;
-  for (std::size_t n = 0; n < e.greedy.size(); ++n) {
-    greedy.push_back(static_cast<std::int32_t>(std::max_element(last.begin(), last.end()) - last.begin()));
-    last = full.step(dev, std::span(&greedy.back(), 1));
-  }
-  REQUIRE(greedy == e.greedy);
+  check_against_transformers(dev, expected_run(name), [&] { return open_runner<Device>(name, 0); }, 30, relative);
 }
 
 }  // namespace
@@ -134,20 +71,20 @@ TEST_CASE("Qwen3.5 rolls back to every position of a 40-token sequence exactly",
   const expected_run e("qwen35-tiny");
   for (std::size_t back_to = 0; back_to <= 40; ++back_to) {
     INFO("rolled back to " << back_to);
-    session<reference> s("qwen35-tiny", 40);
-    s.step(ref, std::span(e.tokens).first(40));
-    REQUIRE(s.cache.truncate(s.seq, back_to) == kv_status::ok);
+    auto s = open_runner<reference>("qwen35-tiny", 40);
+    s.run(ref, std::span(e.tokens).first(40), true);
+    REQUIRE(s.cache().truncate(s.sequence(), back_to) == kv_status::ok);
     std::vector<float> logits;
     for (std::size_t t = back_to; t < back_to + 4; ++t) {
-      const auto row = s.step(ref, std::span(e.tokens).subspan(t, 1));
+      const auto row = s.run(ref, std::span(e.tokens).subspan(t, 1), true);
       logits.insert(logits.end(), row.begin(), row.end());
     }
     require_rows_near(logits, e, back_to, 1e-4f);
   }
   // Without room to roll back, a truncate changes neither cache.
-  session<reference> s("qwen35-tiny", 0);
-  s.step(ref, std::span(e.tokens).first(10));
-  REQUIRE(s.cache.truncate(s.seq, 5) == kv_status::rollback_too_deep);
-  REQUIRE(s.cache.length(s.seq) == 10);
-  require_rows_near(s.step(ref, std::span(e.tokens).subspan(10, 1)), e, 10, 1e-4f);
+  auto s = open_runner<reference>("qwen35-tiny", 0);
+  s.run(ref, std::span(e.tokens).first(10), true);
+  REQUIRE(s.cache().truncate(s.sequence(), 5) == kv_status::rollback_too_deep);
+  REQUIRE(s.cache().length(s.sequence()) == 10);
+  require_rows_near(s.run(ref, std::span(e.tokens).subspan(10, 1), true), e, 10, 1e-4f);
 }
