@@ -20,6 +20,7 @@ class StrixConan(ConanFile):
         self.requires("xsimd/8.1.0")
         self.requires("range-v3/0.12.0")
         self.requires("nlohmann_json/3.11.2")
+        self.requires("icu/74.2")
 
     def package_id(self):
         self.info.clear()
@@ -33,6 +34,6 @@ class StrixConan(ConanFile):
         self.cpp_info.libdirs = []
         self.cpp_info.set_property("cmake_file_name", "strix")
         self.cpp_info.set_property("cmake_target_name", "strix::strix")
-        self.cpp_info.requires = ["eigen::eigen", "xsimd::xsimd", "range-v3::range-v3", "nlohmann_json::nlohmann_json"]
+        self.cpp_info.requires = ["eigen::eigen", "xsimd::xsimd", "range-v3::range-v3", "nlohmann_json::nlohmann_json", "icu::icu-uc"]
         if self.settings.os in ("Linux", "FreeBSD"):
             self.cpp_info.system_libs = ["pthread"]
