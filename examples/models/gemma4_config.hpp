@@ -91,14 +91,19 @@ struct gemma4_config {
     }
     types.back() = "full_attention";  // transformers forces the last layer to full attention
 
+    const bool has_overrides = j.contains("per_layer_config");
     const nlohmann::json overrides = j.contains("per_layer_config") && j.at("per_layer_config").is_object() ? j.at("per_layer_config")
                                                                                                           : nlohmann::json::object();
     for (std::size_t i = 0; i < n; ++i) {
       gemma4_layer layer;
       if (types[i] != "sliding_attention" && types[i] != "full_attention") fail("layer_types[" + std::to_string(i) + "] is '" + types[i] + "'");
       layer.sliding = types[i] == "sliding_attention";
-      layer.head_dim = layer.sliding ? head_dim : global_head_dim;
-      layer.kv_heads = layer.sliding ? kv_heads : (k_eq_v ? global_kv_heads : kv_heads);
+      // As transformers reads it: a config that has per_layer_config gives every layer head_dim and
+      // num_key_value_heads unless overridden there; one without derives the full layers' from
+      // global_head_dim and num_global_key_value_heads.
+      const bool global_keys = !has_overrides && !layer.sliding;
+      layer.head_dim = global_keys ? global_head_dim : head_dim;
+      layer.kv_heads = global_keys && k_eq_v ? global_kv_heads : kv_heads;
       if (const auto o = overrides.find(std::to_string(i)); o != overrides.end()) {
         layer.head_dim = o->value("head_dim", layer.head_dim);
         layer.kv_heads = o->value("num_key_value_heads", layer.kv_heads);

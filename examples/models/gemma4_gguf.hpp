@@ -16,6 +16,7 @@
 #include <strix/core/error.hpp>
 #include <strix/io/gguf_reader.hpp>
 #include <strix/io/gguf_writer.hpp>
+#include <strix/text/tokenizer_gguf.hpp>
 #include <strix/quant/formats.hpp>
 #include <strix/quant/weight_matrix.hpp>
 
@@ -117,8 +118,10 @@ inline gemma4_config gemma4_config_from_gguf(const gguf_file& f) {
 // Writes `source` (tensors named as `source.naming()` says) as a GGUF file for llama.cpp's gemma4
 // architecture. Matrices are stored as `matrix_type` where their row length allows it (else F32);
 // norms, scales and the router stay F32. `progress(done, total)` is called per tensor.
+// `vocabulary`, when given, is written as the file's tokenizer metadata.
 inline void write_gemma4_gguf(const weight_source& source, const gemma4_config& c, ggml_type matrix_type, const std::filesystem::path& out,
-                              const std::function<void(std::size_t, std::size_t)>& progress = {}) {
+                              const std::function<void(std::size_t, std::size_t)>& progress = {},
+                              const text::vocabulary* vocabulary = nullptr) {
   gguf_writer w;
   const std::string a = "gemma4.";
   w.set("general.architecture", gguf_value("gemma4"));
@@ -158,6 +161,7 @@ inline void write_gemma4_gguf(const weight_source& source, const gemma4_config& 
     w.set(a + "expert_feed_forward_length", gguf_value(static_cast<std::uint32_t>(c.moe_intermediate)));
   }
   if (c.final_softcap > 0.0f) w.set(a + "final_logit_softcapping", gguf_value(c.final_softcap));
+  if (vocabulary != nullptr) text::write_vocabulary_gguf(*vocabulary, w);
 
   std::deque<std::vector<std::byte>> storage;  // the writer keeps spans into these
   std::vector<float> rope_factors(c.full_head_dim() / 2, 1e30f);

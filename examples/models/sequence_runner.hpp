@@ -32,6 +32,19 @@ class sequence_runner {
   [[nodiscard]] Cache& cache() noexcept { return cache_; }
   [[nodiscard]] std::uint32_t sequence() const noexcept { return sequence_; }
   [[nodiscard]] std::size_t vocab() const { return model_.config().vocab; }
+  [[nodiscard]] std::size_t length() const { return cache_.length(sequence_); }
+
+  // Keeps the first `length` tokens when the cache can roll back that far; otherwise starts the
+  // sequence afresh. Returns the length kept.
+  std::size_t truncate(std::size_t length) {
+    if (length >= cache_.length(sequence_)) return cache_.length(sequence_);
+    if (cache_.truncate(sequence_, length) == kv_status::ok) return length;
+    cache_.release(sequence_);
+    const auto created = cache_.create();
+    if (created.status != kv_status::ok) throw error(error_category::memory, "cache: " + std::string(to_string(created.status)));
+    sequence_ = created.sequence;
+    return 0;
+  }
 
   // Appends `tokens` and runs them in chunks; returns the logits of every new row (all_rows) or
   // of the last one.

@@ -1,6 +1,7 @@
 // strix convert HF_FOLDER OUT.gguf [--type T]: a Hugging Face Gemma 4 checkpoint as a GGUF file
 // with llama.cpp's names and keys; matrices stored as T where their row length allows, norms and
-// scales as F32. Progress goes to stderr.
+// scales as F32; the folder's tokenizer.json, when present, becomes the file's tokenizer metadata.
+// Progress goes to stderr.
 #include <cstdio>
 #include <string>
 
@@ -8,6 +9,7 @@
 
 #include "commands.hpp"
 #include "models/gemma4_files.hpp"
+#include "models/model_vocabulary.hpp"
 
 namespace strix::tool {
 
@@ -25,6 +27,7 @@ void add_convert_command(CLI::App& app) {
       throw error(error_category::unsupported, *in + ": convert reads Hugging Face folders (this is a GGUF file already)");
     }
     const ggml_type target = ggml_type_named(*type);
+    const std::optional<text::vocabulary> vocabulary = models::load_model_vocabulary(*in);
     std::size_t shown = 101;  // percent last shown
     models::write_gemma4_gguf(*files.source, files.config, target, *out, [&](std::size_t done, std::size_t total) {
       const std::size_t percent = done * 100 / total;
@@ -32,7 +35,7 @@ void add_convert_command(CLI::App& app) {
       shown = percent;
       std::fprintf(stderr, "\rconverting %s: %3zu %% (%zu / %zu tensors)", in->c_str(), percent, done, total);
       if (done == total) std::fprintf(stderr, "\n");
-    });
+    }, vocabulary ? &*vocabulary : nullptr);
   });
 }
 

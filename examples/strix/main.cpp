@@ -7,21 +7,11 @@
 #include <CLI/CLI.hpp>
 
 #include <strix/core/error.hpp>
-#if STRIX_TOOL_ZEN5
-#include <strix/device/zen5/cpu_features.hpp>
-#endif
 
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
-#if STRIX_TOOL_ZEN5
-  // The tool is built for the zen5 instruction sets; say so before running anything else on a CPU
-  // without them.
-  if (const std::string missing = strix::missing_zen5_features(); !missing.empty()) {
-    std::fprintf(stderr, "strix: this CPU lacks %s; rebuild the tool with -DSTRIX_TOOL_ZEN5=OFF\n", missing.c_str());
-    return 1;
-  }
-#endif
+  if (!strix::tool::cpu_supported("strix")) return 1;
   CLI::App app{"strix: LLM inference building blocks - model file tool"};
   app.require_subcommand(1);
   strix::tool::add_inspect_command(app);
@@ -29,6 +19,8 @@ int main(int argc, char** argv) {
   strix::tool::add_convert_command(app);
   strix::tool::add_logits_command(app);
   strix::tool::add_generate_command(app);
+  strix::tool::add_tokenize_command(app);
+  strix::tool::add_chat_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
