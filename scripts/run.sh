@@ -1,19 +1,18 @@
 #!/usr/bin/env bash
-# Sets up, builds, and runs strix's main job: greedy generation with a model. With no argument it
-# runs the tiny Gemma 4 model the project ships (tests/data/gemma4-e-tiny, random weights made
-# with transformers) on a fixed prompt of token ids; with a path (a Gemma 4 GGUF file or a Gemma 4
-# / Qwen3.5 Hugging Face folder) it shows the file and generates 32 tokens after token id 2
-# (Gemma's <bos>). Token ids in, ids out until tokenizers and gemma4-chat land (see README.md).
+# Sets up, builds, and runs strix's main job: an interactive chat (gemma4-chat). With no argument
+# it chats with the tiny Gemma 4-architecture model the project ships
+# (models/gemma4-tiny-chat/gemma4-tiny-chat.gguf, trained on Debian and Python documentation);
+# with a path (a Gemma 4 GGUF file, or a Gemma 4 / Qwen3.5 Hugging Face folder with its
+# tokenizer.json) it chats with that model. Further arguments go to gemma4-chat (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup-debian.sh
-cmake --preset release >/dev/null  # the tool gets the zen5 policy when this CPU has its instruction sets
-cmake --build --preset release --target strix_tool
-strix=build/release/examples/strix
-if [ $# -eq 0 ]; then
-  echo "strix generate on tests/data/gemma4-e-tiny (prompt: 8 token ids; 16 new tokens):"
-  exec "$strix" generate --model tests/data/gemma4-e-tiny --prompt-tokens 423,378,275,19,244,352,379,479 -n 16
+cmake --preset release >/dev/null  # the programs get the zen5 policy when this CPU has its instruction sets
+cmake --build --preset release --target gemma4_chat
+model=()
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+  model=(--model "$1")
+  shift
 fi
-"$strix" inspect "$1" | head -n 40
-exec "$strix" generate --model "$1" --prompt-tokens 2 -n 32
+exec build/release/examples/gemma4-chat "${model[@]}" "$@"

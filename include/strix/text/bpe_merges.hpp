@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -25,7 +24,13 @@ class bpe_merges {
   // `id_of` maps a piece to its id; every merge's two parts and their concatenation must exist.
   template <class IdOf>
   bpe_merges(const std::vector<std::pair<std::string, std::string>>& merges, IdOf&& id_of, const std::string& source) {
-    table_.reserve(merges.size() * 2);
+    std::size_t capacity = 16;
+    shift_ = 60;
+    while (capacity < merges.size() * 2) {
+      capacity *= 2;
+      --shift_;
+    }
+    slots_.assign(capacity, slot{});
     for (std::size_t rank = 0; rank < merges.size(); ++rank) {
       const auto& [left, right] = merges[rank];
       const token_id a = id_of(left);
@@ -36,7 +41,8 @@ class bpe_merges {
                                                 "') names a piece that is not in the vocabulary");
       }
       // A pair listed twice keeps its first (lowest) rank, as Hugging Face does.
-      table_.try_emplace(key(a, b), entry{static_cast<std::uint32_t>(rank), merged});
+      slot& s = probe(key(a, b));
+      if (s.key == empty_key) s = {key(a, b), {static_cast<std::uint32_t>(rank), merged}};
     }
   }
 
@@ -46,8 +52,9 @@ class bpe_merges {
   };
 
   [[nodiscard]] const entry* find(token_id a, token_id b) const noexcept {
-    const auto it = table_.find(key(a, b));
-    return it == table_.end() ? nullptr : &it->second;
+    if (slots_.empty()) return nullptr;
+    const slot& s = const_cast<bpe_merges*>(this)->probe(key(a, b));
+    return s.key == empty_key ? nullptr : &s.value;
   }
 
   // Reusable buffers of one merge run.
@@ -69,7 +76,7 @@ class bpe_merges {
 
   // Merges `ids` in place.
   void apply(std::vector<token_id>& ids, workspace& ws) const {
-    if (ids.size() < 2 || table_.empty()) return;
+    if (ids.size() < 2 || slots_.empty()) return;
     auto& symbols = ws.symbols;
     auto& heap = ws.heap;
     symbols.clear();
@@ -110,8 +117,24 @@ class bpe_merges {
   static constexpr std::uint64_t key(token_id a, token_id b) noexcept {
     return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
   }
+  static constexpr std::uint64_t empty_key = ~std::uint64_t{0};  // ids are never both -1
 
-  std::unordered_map<std::uint64_t, entry> table_;
+  struct slot {
+    std::uint64_t key = empty_key;
+    entry value{};
+  };
+
+  // Open addressing with linear probing at load <= 1/2: the slot holding `k`, or the empty slot
+  // where it would go. The lookup sits in the merge loop's inner step, hence no std::unordered_map.
+  slot& probe(std::uint64_t k) noexcept {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = static_cast<std::size_t>((k * 0x9E3779B97F4A7C15ull) >> shift_);  // Fibonacci hashing: top bits
+    while (slots_[i].key != k && slots_[i].key != empty_key) i = (i + 1) & mask;
+    return slots_[i];
+  }
+
+  std::vector<slot> slots_;
+  unsigned shift_ = 60;  // 64 - log2(slots_.size())
 };
 
 }  // namespace strix::text

@@ -69,12 +69,18 @@ class tokenizer {
         byte_tokens_[b] = id_of(name);
       }
     }
+    bmp_char_ids_.assign(0x10000, no_token);
     for (std::size_t id = 0; id < vocab_.size(); ++id) {
       const std::string& piece = vocab_.pieces[id];
       if (piece.empty() || vocab_.kinds[id] == token_kind::byte) continue;
       const std::size_t length = utf8_length_at(piece, 0);
       if (length == piece.size() && (length > 1 || static_cast<unsigned char>(piece[0]) < 0x80)) {
-        single_char_ids_.try_emplace(utf8_code_point_at(piece, 0, length), static_cast<token_id>(id));
+        const char32_t c = utf8_code_point_at(piece, 0, length);
+        if (c < bmp_char_ids_.size()) {
+          if (bmp_char_ids_[c] == no_token) bmp_char_ids_[c] = static_cast<token_id>(id);
+        } else {
+          single_char_ids_.try_emplace(c, static_cast<token_id>(id));
+        }
       }
     }
     if (vocab_.normalize_nfc) nfc_ = std::make_shared<const unicode_9_nfc>(source);
@@ -210,7 +216,12 @@ class tokenizer {
   void push_char(char32_t c, std::string_view bytes, std::vector<token_id>& symbols) const {
     const bool malformed = bytes.size() == 1 && static_cast<unsigned char>(bytes[0]) >= 0x80;
     if (!malformed) {
-      if (const auto it = single_char_ids_.find(c); it != single_char_ids_.end()) {
+      if (c < bmp_char_ids_.size()) {
+        if (bmp_char_ids_[c] != no_token) {
+          symbols.push_back(bmp_char_ids_[c]);
+          return;
+        }
+      } else if (const auto it = single_char_ids_.find(c); it != single_char_ids_.end()) {
         symbols.push_back(it->second);
         return;
       }
@@ -238,7 +249,8 @@ class tokenizer {
 
   vocabulary vocab_;
   std::unordered_map<std::string, token_id> piece_ids_;
-  std::unordered_map<char32_t, token_id> single_char_ids_;
+  std::vector<token_id> bmp_char_ids_;                       // one-character pieces below U+10000
+  std::unordered_map<char32_t, token_id> single_char_ids_;  // and above
   std::array<token_id, 256> byte_tokens_{};
   bpe_merges merges_;
   added_token_matcher added_;
