@@ -36,35 +36,49 @@ inline vocabulary vocabulary_from_gguf(const gguf_file& file, const std::string&
   } else {
     fail(error_category::unsupported, "tokenizer model 'tokenizer.ggml.model' = '" + model + "' (strix knows 'gemma4' and 'gpt2')");
   }
-  try {
-    const auto tokens = file.at("tokenizer.ggml.tokens").as_strings();
-    v.pieces.assign(tokens.begin(), tokens.end());
-    if (const gguf_value* types = file.find("tokenizer.ggml.token_type")) {
-      for (const auto t : types->as_array<std::int32_t>()) {
+  // Runs `read` on the value of `key`, naming the file and key when its type is wrong.
+  const auto keyed = [&](const char* key, auto&& read) {
+    try {
+      read(file.at(key));
+    } catch (const error& e) {
+      const std::string what = e.what();
+      if (what.starts_with(source)) throw;
+      fail(e.category(), std::string("metadata key '") + key + "': " + what);
+    }
+  };
+  keyed("tokenizer.ggml.tokens", [&](const gguf_value& tokens) {
+    const auto pieces = tokens.as_strings();
+    v.pieces.assign(pieces.begin(), pieces.end());
+  });
+  if (file.find("tokenizer.ggml.token_type") != nullptr) {
+    keyed("tokenizer.ggml.token_type", [&](const gguf_value& types) {
+      for (const auto t : types.as_array<std::int32_t>()) {
         if (t < 1 || t > 6) fail(error_category::format, "tokenizer.ggml.token_type has unknown type " + std::to_string(t));
         v.kinds.push_back(static_cast<token_kind>(t));
       }
-    } else {
-      v.kinds.assign(v.pieces.size(), token_kind::normal);
-    }
-    if (const gguf_value* scores = file.find("tokenizer.ggml.scores")) {
-      const auto s = scores->as_array<float>();
+    });
+  } else {
+    v.kinds.assign(v.pieces.size(), token_kind::normal);
+  }
+  if (file.find("tokenizer.ggml.scores") != nullptr) {
+    keyed("tokenizer.ggml.scores", [&](const gguf_value& scores) {
+      const auto s = scores.as_array<float>();
       v.scores.assign(s.begin(), s.end());
-    }
-    if (const gguf_value* merges = file.find("tokenizer.ggml.merges")) {
-      for (const auto& m : merges->as_strings()) {
+    });
+  }
+  if (file.find("tokenizer.ggml.merges") != nullptr) {
+    keyed("tokenizer.ggml.merges", [&](const gguf_value& merges) {
+      for (const auto& m : merges.as_strings()) {
         const auto space = m.find(' ', 1);
         if (space == std::string::npos) fail(error_category::format, "tokenizer.ggml.merges entry '" + m + "' has no space");
         v.merges.emplace_back(m.substr(0, space), m.substr(space + 1));
       }
-    }
-  } catch (const error& e) {
-    if (std::string(e.what()).starts_with(source)) throw;
-    fail(e.category(), e.what());
+    });
   }
   const auto id_at = [&](const char* key) -> token_id {
-    const gguf_value* value = file.find(key);
-    return value == nullptr ? no_token : static_cast<token_id>(value->as_integer());
+    token_id id = no_token;
+    if (file.find(key) != nullptr) keyed(key, [&](const gguf_value& value) { id = static_cast<token_id>(value.as_integer()); });
+    return id;
   };
   v.bos = id_at("tokenizer.ggml.bos_token_id");
   v.eos = id_at("tokenizer.ggml.eos_token_id");
@@ -79,9 +93,13 @@ inline vocabulary vocabulary_from_gguf(const gguf_file& file, const std::string&
       }
     }
   }
-  if (const gguf_value* add_bos = file.find("tokenizer.ggml.add_bos_token")) v.add_bos = add_bos->as<bool>();
-  if (const gguf_value* prefix = file.find("tokenizer.ggml.add_space_prefix"); prefix != nullptr && prefix->as<bool>()) {
-    fail(error_category::unsupported, "tokenizer.ggml.add_space_prefix = true is not supported");
+  if (file.find("tokenizer.ggml.add_bos_token") != nullptr) {
+    keyed("tokenizer.ggml.add_bos_token", [&](const gguf_value& value) { v.add_bos = value.as<bool>(); });
+  }
+  if (file.find("tokenizer.ggml.add_space_prefix") != nullptr) {
+    keyed("tokenizer.ggml.add_space_prefix", [&](const gguf_value& value) {
+      if (value.as<bool>()) fail(error_category::unsupported, "tokenizer.ggml.add_space_prefix = true is not supported");
+    });
   }
   v.chat_template = string_at("tokenizer.chat_template");
   v.validate(source);
