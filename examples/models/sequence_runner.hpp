@@ -34,11 +34,18 @@ class sequence_runner {
   [[nodiscard]] std::size_t vocab() const { return model_.config().vocab; }
   [[nodiscard]] std::size_t length() const { return cache_.length(sequence_); }
 
+  // Keeps exactly the first `length` tokens, or returns false (and changes nothing) when the
+  // cache cannot roll back that far.
+  [[nodiscard]] bool try_truncate(std::size_t length) {
+    if (length >= cache_.length(sequence_)) return length == cache_.length(sequence_);
+    return cache_.truncate(sequence_, length) == kv_status::ok;
+  }
+
   // Keeps the first `length` tokens when the cache can roll back that far; otherwise starts the
   // sequence afresh. Returns the length kept.
   std::size_t truncate(std::size_t length) {
     if (length >= cache_.length(sequence_)) return cache_.length(sequence_);
-    if (cache_.truncate(sequence_, length) == kv_status::ok) return length;
+    if (try_truncate(length)) return length;
     cache_.release(sequence_);
     const auto created = cache_.create();
     if (created.status != kv_status::ok) throw error(error_category::memory, "cache: " + std::string(to_string(created.status)));

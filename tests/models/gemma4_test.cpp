@@ -21,6 +21,7 @@
 #include "models/gemma4_files.hpp"
 #include "models/gemma4_memory.hpp"
 #include "models/sequence_runner.hpp"
+#include "fixture_runners.hpp"
 #include "models/model_test_support.hpp"
 
 using namespace strix;
@@ -30,20 +31,8 @@ using namespace strix::testing;
 namespace {
 
 template <class Device>
-using tiny_gemma4 = gemma4<Device, 8, 16>;
-
-template <class Device>
-using gemma4_runner = sequence_runner<Device, tiny_gemma4<Device>, paged_kv_cache>;
-
-// The model at `model_path` (a fixture folder under tests/data, or a GGUF file) with an f32 cache
-// for one sequence.
-template <class Device>
 gemma4_runner<Device> open_runner(const std::filesystem::path& model_path) {
-  gemma4_files files = open_gemma4(model_path);
-  gemma4_weights weights = gemma4_weights::load(*files.source, files.config);
-  tiny_gemma4<Device> model(std::move(files.config), std::move(weights));
-  const kv_layout layout = model.cache_layout({kv_type::f32, 16, 1, 64, 0});
-  return {std::move(model), paged_kv_cache(layout, layout.budget_for_context(128)), 64};
+  return open_gemma4_runner<Device>(model_path);
 }
 
 template <class Device>

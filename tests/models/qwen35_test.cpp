@@ -19,6 +19,7 @@
 #include "models/model_test_support.hpp"
 #include "models/qwen35.hpp"
 #include "models/sequence_runner.hpp"
+#include "fixture_runners.hpp"
 
 using namespace strix;
 using namespace strix::models;
@@ -27,17 +28,8 @@ using namespace strix::testing;
 namespace {
 
 template <class Device>
-using qwen35_runner = sequence_runner<Device, qwen35<Device>, qwen35_cache>;
-
-// The fixture model with an f32 cache for one sequence that can roll back `max_rollback` tokens.
-template <class Device>
 qwen35_runner<Device> open_runner(const std::string& name, std::size_t max_rollback) {
-  const hf_tensors tensors(data_path(name.c_str()));
-  qwen35_config config = qwen35_config::from_json(tensors.config(), name);
-  qwen35_weights weights = qwen35_weights::load(tensors, config);
-  const kv_cache_options options{kv_type::f32, 16, 1, 128, max_rollback};
-  qwen35_cache cache(config, options, qwen35_cache::layout_for(config, options).budget_for_context(160));
-  return {qwen35<Device>(std::move(config), std::move(weights)), std::move(cache), 128};
+  return open_qwen35_runner<Device>(name, max_rollback);
 }
 
 template <class Device>

@@ -46,20 +46,47 @@ class sampler {
 
   [[nodiscard]] const sampling_params& params() const noexcept { return params_; }
 
+  [[nodiscard]] bool greedy() const noexcept { return params_.temperature == 0.0f; }
+
   // The next token for `logits` (one row), given the tokens so far (the last penalty_window of
   // `history` are penalised). NaN logits are never chosen.
   std::int32_t sample(std::span<const float> logits, std::span<const std::int32_t> history = {}) {
-    if (logits.empty()) throw error(error_category::shape, "sampling: empty logits row");
-    const bool penalised = params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f;
-    std::span<const float> row = logits;
-    if (penalised && !history.empty()) {
-      adjusted_.assign(logits.begin(), logits.end());
-      apply_penalties(adjusted_, history.last(std::min(history.size(), params_.penalty_window)));
-      row = adjusted_;
-    }
-    if (params_.temperature == 0.0f) return argmax(row);
-    return draw(row);
+    const std::span<const float> row = penalised(logits, history);
+    if (greedy()) return argmax(row);
+    const candidate_set c = candidates(row);
+    return c.ids == nullptr && c.weights.size() == 1 ? c.only : pick(c.weights, c.total, c.ids);
   }
+
+  // The whole distribution sample() draws from for this row, as dense probabilities over the
+  // vocabulary (zero for the tokens the truncation drops; one-hot when greedy). Speculative
+  // sampling verifies drafts against exactly this.
+  void distribution(std::span<const float> logits, std::span<const std::int32_t> history, std::vector<float>& probs) {
+    const std::span<const float> row = penalised(logits, history);
+    probs.assign(row.size(), 0.0f);
+    if (greedy()) {
+      probs[static_cast<std::size_t>(argmax(row))] = 1.0f;
+      return;
+    }
+    const candidate_set c = candidates(row);
+    if (c.ids == nullptr && c.weights.size() == 1) {
+      probs[static_cast<std::size_t>(c.only)] = 1.0f;
+      return;
+    }
+    for (std::size_t i = 0; i < c.weights.size(); ++i) {
+      probs[c.ids ? static_cast<std::size_t>(c.ids[i]) : i] = static_cast<float>(c.weights[i] / c.total);
+    }
+  }
+
+  // One draw from a dense distribution (need not be normalised), with this sampler's generator.
+  std::int32_t draw(std::span<const float> probs) {
+    double total = 0.0;
+    for (const float p : probs) total += p;
+    if (!(total > 0.0)) throw error(error_category::shape, "sampling: the distribution has no mass");
+    return pick(probs, total, nullptr);
+  }
+
+  // A uniform number in [0, 1) from this sampler's generator.
+  double uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
 
   static std::int32_t argmax(std::span<const float> row) {
     std::size_t best = 0;
@@ -85,12 +112,33 @@ class sampler {
     }
   }
 
-  std::int32_t draw(std::span<const float> row) {
+  std::span<const float> penalised(std::span<const float> logits, std::span<const std::int32_t> history) {
+    if (logits.empty()) throw error(error_category::shape, "sampling: empty logits row");
+    const bool any = params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f || params_.frequency_penalty != 0.0f;
+    if (!any || history.empty()) return logits;
+    adjusted_.assign(logits.begin(), logits.end());
+    apply_penalties(adjusted_, history.last(std::min(history.size(), params_.penalty_window)));
+    return adjusted_;
+  }
+
+  // The tokens left after temperature, top-k, top-p and min-p, with unnormalised weights (the best
+  // token has weight 1). `ids` null means the weights are indexed by token; a single surviving
+  // token (a row whose best logit is not finite) is `only`.
+  struct candidate_set {
+    std::span<const float> weights;
+    double total = 0.0;
+    const std::int32_t* ids = nullptr;
+    std::int32_t only = 0;
+  };
+
+  candidate_set candidates(std::span<const float> row) {
     const std::int32_t top = argmax(row);
     const float max_logit = row[static_cast<std::size_t>(top)];
-    if (!std::isfinite(max_logit)) return top;
+    if (!std::isfinite(max_logit)) {
+      single_ = 1.0f;
+      return {std::span<const float>(&single_, 1), 1.0, nullptr, top};
+    }
     const float inv_t = 1.0f / params_.temperature;
-    // Unnormalised probabilities relative to the best token (which gets 1).
     weights_.resize(row.size());
     double total = 0.0;
     for (std::size_t i = 0; i < row.size(); ++i) {
@@ -101,7 +149,7 @@ class sampler {
     // min-p keeps tokens with p >= min_p * p_max, i.e. weight >= min_p.
     const float min_weight = params_.min_p;
     const bool truncating = params_.top_k > 0 || params_.top_p < 1.0f || min_weight > 0.0f;
-    if (!truncating) return pick(std::span<const float>(weights_), total, nullptr);
+    if (!truncating) return {weights_, total, nullptr, 0};
 
     // Candidates in descending weight: grow a partially sorted prefix until it covers top-k,
     // top-p of the mass, and everything above min-p.
@@ -112,7 +160,7 @@ class sampler {
       const float wb = weights_[static_cast<std::size_t>(b)];
       return wa != wb ? wa > wb : a < b;
     };
-    std::size_t limit = params_.top_k > 0 ? std::min(params_.top_k, row.size()) : row.size();
+    const std::size_t limit = params_.top_k > 0 ? std::min(params_.top_k, row.size()) : row.size();
     std::size_t sorted = 0;
     std::size_t keep = 0;
     double kept_mass = 0.0;
@@ -132,12 +180,12 @@ class sampler {
     }
     candidates_.resize(keep);
     for (std::size_t i = 0; i < keep; ++i) candidates_[i] = weights_[static_cast<std::size_t>(order_[i])];
-    return pick(candidates_, kept_mass, order_.data());
+    return {candidates_, kept_mass, order_.data(), 0};
   }
 
   // Draws index i with probability weights[i] / total; `ids` maps indices to tokens (or identity).
   std::int32_t pick(std::span<const float> weights, double total, const std::int32_t* ids) {
-    const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * total;
+    const double u = uniform() * total;
     double acc = 0.0;
     std::size_t chosen = 0;
     for (std::size_t i = 0; i < weights.size(); ++i) {
@@ -155,6 +203,7 @@ class sampler {
   std::vector<float> weights_;
   std::vector<std::int32_t> order_;
   std::vector<float> candidates_;
+  float single_ = 1.0f;
   std::unordered_map<std::int32_t, std::size_t> counts_;
 };
 
