@@ -61,6 +61,8 @@ class model_session {
   // starting the sequence afresh (the caller then re-feeds the kept tokens).
   // Returns the length actually kept (`length` or 0).
   virtual std::size_t truncate(std::size_t length) = 0;
+  // Keeps exactly `length` tokens, or returns false and changes nothing.
+  [[nodiscard]] virtual bool try_truncate(std::size_t length) = 0;
 };
 
 template <class Device, class Model, class Cache>
@@ -73,6 +75,7 @@ class session_of final : public model_session<Device> {
   }
   [[nodiscard]] std::size_t length() const override { return runner_.length(); }
   std::size_t truncate(std::size_t length) override { return runner_.truncate(length); }
+  [[nodiscard]] bool try_truncate(std::size_t length) override { return runner_.try_truncate(length); }
 
  private:
   models::sequence_runner<Device, Model, Cache> runner_;
@@ -102,8 +105,10 @@ inline bool is_qwen35_folder(const std::string& path) {
 }
 
 template <class Device>
-std::unique_ptr<model_session<Device>> open_session(const run_options& o, std::size_t context) {
-  const kv_cache_options options{parse_kv_type(o.kv), 16, 1, o.chunk, 0};
+// `max_rollback`: how far past its newest append the cache must be able to truncate exactly (the
+// longest speculative draft + 1).
+std::unique_ptr<model_session<Device>> open_session(const run_options& o, std::size_t context, std::size_t max_rollback = 0) {
+  const kv_cache_options options{parse_kv_type(o.kv), 16, 1, o.chunk, max_rollback};
   if (is_qwen35_folder(o.model)) {
     const models::hf_tensors tensors(o.model);
     models::qwen35_config config = models::qwen35_config::from_json(tensors.config(), o.model + "/config.json");

@@ -161,10 +161,11 @@ class speculative_decoder {
 
   // Generates up to `max_tokens` after `prompt`, stopping after any token in `stop` (included in
   // the result). `propose(committed, k, with_distributions, q)` drafts; a drafter returning fewer
-  // than k tokens (or none) is fine.
-  template <class Propose>
+  // than k tokens (or none) is fine. `on_tokens(span of the tokens one step committed)`, when
+  // given, streams them and returns false to stop early.
+  template <class Propose, class OnTokens = bool (*)(std::span<const token_id>)>
   std::vector<token_id> generate(std::span<const token_id> prompt, std::size_t max_tokens, std::span<const token_id> stop,
-                                 Propose&& propose) {
+                                 Propose&& propose, OnTokens&& on_tokens = [](std::span<const token_id>) { return true; }) {
     if (prompt.empty()) throw error(error_category::shape, "speculation: empty prompt");
     std::vector<token_id> committed(prompt.begin(), prompt.end());
     std::vector<token_id> out;
@@ -219,26 +220,20 @@ class speculative_decoder {
       stats_.accepted += r.accepted;
       adapt(drafts.size(), r.accepted);
       bool stopped = false;
+      const std::size_t step_start = out.size();
       for (std::size_t i = 0; i <= r.accepted && out.size() < max_tokens && !stopped; ++i) {
         const token_id t = i < r.accepted ? drafts[i] : r.next;
         committed.push_back(t);
         out.push_back(t);
         stopped = std::find(stop.begin(), stop.end(), t) != stop.end();
       }
+      if (!on_tokens(std::span<const token_id>(out).subspan(step_start))) stopped = true;
       if (stopped) break;
     }
     stats_.generated += out.size();
     return out;
   }
 
-  // The same loop with n-gram drafting.
-  std::vector<token_id> generate(std::span<const token_id> prompt, std::size_t max_tokens, std::span<const token_id> stop,
-                                 const ngram_drafter& drafter) {
-    return generate(prompt, max_tokens, stop, [&](std::span<const token_id> committed, std::size_t k, bool, std::vector<float>& q) {
-      q.clear();
-      return drafter.propose(committed, k);
-    });
-  }
 
  private:
   void sync_empty() {
