@@ -110,16 +110,13 @@ inline void dot_queries(const float* queries, std::size_t stride, std::size_t ve
     dots[m + 2] = _mm512_reduce_add_ps(s2);
     dots[m + 3] = _mm512_reduce_add_ps(s3);
   }
+  // The same single FMA chain per vector as above, so a query's score does not depend on how many
+  // others share its tile (speculative verification compares multi-row passes with decode).
   for (; m < vectors; ++m) {
     const float* q = queries + m * stride;
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-    std::size_t d = 0;
-    for (; d + 32 <= stride; d += 32) {
-      s0 = _mm512_fmadd_ps(_mm512_load_ps(q + d), _mm512_load_ps(key + d), s0);
-      s1 = _mm512_fmadd_ps(_mm512_load_ps(q + d + 16), _mm512_load_ps(key + d + 16), s1);
-    }
-    if (d < stride) s0 = _mm512_fmadd_ps(_mm512_load_ps(q + d), _mm512_load_ps(key + d), s0);
-    dots[m] = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    __m512 s0 = _mm512_setzero_ps();
+    for (std::size_t d = 0; d < stride; d += 16) s0 = _mm512_fmadd_ps(_mm512_load_ps(q + d), _mm512_load_ps(key + d), s0);
+    dots[m] = _mm512_reduce_add_ps(s0);
   }
 }
 
@@ -177,8 +174,12 @@ void attention_tile(const attention_args& args, const attention_sequence& seq, s
     return (values ? kv.v_rows(b, kv_head) : kv.k_rows(b, kv_head)) + (position % kv.block_size) * kv.row_bytes;
   };
   for (std::size_t k0 = lo; k0 <= hi;) {
+    // Chunks end at absolute multiples of key_chunk (and at block ends), not relative to the
+    // tile's first key: a query then sees the same chunks, and the same online-softmax rounding,
+    // whichever other queries share its tile.
     const std::size_t block_end = (k0 / kv.block_size + 1) * kv.block_size;
-    const std::size_t k1 = std::min({block_end, k0 + tiling::key_chunk, hi + 1});
+    const std::size_t chunk_end = (k0 / tiling::key_chunk + 1) * tiling::key_chunk;
+    const std::size_t k1 = std::min({block_end, chunk_end, hi + 1});
 
     for (std::size_t k = k0; k < k1; ++k) {
       // Paged rows defeat the hardware prefetcher at every block and page edge: fetch the key a
