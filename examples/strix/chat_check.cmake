@@ -1,9 +1,10 @@
 # Drives gemma4-chat through a pipe with a scripted conversation (greedy) on the shipped tiny
 # model and checks the commands' answers and that replies reproduce the answers of its training
 # data (models/gemma4-tiny-chat/make_data.py), including one given after a system prompt in a
-# second turn and one with thinking on.
-file(WRITE ${WORK}/chat_script.txt "Hello!\n/think on\n/reset\nWhat is this FAQ?\n/stats\n/system You are a helpful assistant.\n/think off\nAre there logs of known bugs?\nWho are you?\n/reset\n/quit\n")
-execute_process(COMMAND ${CHAT} --temp 0 INPUT_FILE ${WORK}/chat_script.txt OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+# second turn and one with thinking on. EXTRA adds options (speculative decoding must not change
+# a greedy transcript).
+file(WRITE ${WORK}/chat_script${SUFFIX}.txt "Hello!\n/think on\n/reset\nWhat is this FAQ?\n/stats\n/system You are a helpful assistant.\n/think off\nAre there logs of known bugs?\nWho are you?\n/reset\n/quit\n")
+execute_process(COMMAND ${CHAT} --temp 0 ${EXTRA} INPUT_FILE ${WORK}/chat_script${SUFFIX}.txt OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
 message(STATUS "${out}")
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "gemma4-chat exited with ${rc}: ${err}")

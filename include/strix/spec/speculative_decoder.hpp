@@ -157,6 +157,19 @@ class speculative_decoder {
   }
 
   [[nodiscard]] const speculation_stats& stats() const noexcept { return stats_; }
+
+  // Brings the target to hold all of `prompt` but its last token (what generate() starts from),
+  // reusing the prefix it already holds; generate() on the same prompt then has nothing to redo.
+  void prefill(std::span<const token_id> prompt) {
+    if (prompt.empty()) throw error(error_category::shape, "speculation: empty prompt");
+    if (prompt.size() > 1) {
+      const auto prefix = prompt.first(prompt.size() - 1);
+      if (fed_.size() == prefix.size() && target_.length() == fed_.size() && std::equal(prefix.begin(), prefix.end(), fed_.begin())) return;
+      detail::sync_to(target_, fed_, prefix);
+    } else {
+      sync_empty();
+    }
+  }
   [[nodiscard]] std::size_t draft_length() const noexcept { return draft_length_; }
 
   // Generates up to `max_tokens` after `prompt`, stopping after any token in `stop` (included in
@@ -166,13 +179,10 @@ class speculative_decoder {
   template <class Propose, class OnTokens = bool (*)(std::span<const token_id>)>
   std::vector<token_id> generate(std::span<const token_id> prompt, std::size_t max_tokens, std::span<const token_id> stop,
                                  Propose&& propose, OnTokens&& on_tokens = [](std::span<const token_id>) { return true; }) {
-    if (prompt.empty()) throw error(error_category::shape, "speculation: empty prompt");
+    prefill(prompt);
     std::vector<token_id> committed(prompt.begin(), prompt.end());
     std::vector<token_id> out;
     const std::size_t vocab = target_.vocab();
-    // The target holds everything but the newest committed token.
-    if (committed.size() > 1) detail::sync_to(target_, fed_, std::span(committed).first(committed.size() - 1));
-    else sync_empty();
     const bool sampled = !sampler_.greedy();
     std::vector<float> q;
     std::vector<float> p;
