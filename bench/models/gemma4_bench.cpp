@@ -128,7 +128,9 @@ double decode_bytes(const gemma4_config& c, const gemma4_weights& w) {
   return bytes;
 }
 
-void run(benchmark::State& state, const nlohmann::json& json) {
+// With `verify`: after the decode, the cost of one speculative verification pass over k + 1 tokens
+// (all rows' logits, then the cache truncated back), k = 2, 4, 8, as a multiple of a decode step.
+void run(benchmark::State& state, const nlohmann::json& json, bool verify = false) {
   const gemma4_config config = gemma4_config::from_json(json, "preset");
   random_weights source;
   gemma4_weights weights = gemma4_weights::load(source, config);
@@ -137,23 +139,29 @@ void run(benchmark::State& state, const nlohmann::json& json) {
   thread_pool pool(2);
   zen5 dev(pool);
   constexpr std::size_t prompt = 512, generated = 128;
-  const kv_layout layout = model.cache_layout({kv_type::f16, 16, 1, prompt, 0});
+  constexpr std::size_t max_verify = 9;
+  const kv_layout layout = model.cache_layout({kv_type::f16, 16, 1, prompt, max_verify});
   std::vector<std::int32_t> tokens(prompt);
   std::mt19937 rng(1);
   for (auto& t : tokens) t = static_cast<std::int32_t>(rng() % config.vocab);
-  std::vector<float> logits(config.vocab);
+  std::vector<float> logits(config.vocab * max_verify);
   double prefill_s = 0, decode_s = 0;
+  double verify_s[3] = {};
+  constexpr std::size_t verify_ks[3] = {2, 4, 8};
+  constexpr std::size_t verify_repeats = 8;
   for (auto _ : state) {
-    paged_kv_cache cache(layout, layout.budget_for_context(prompt + generated));
+    paged_kv_cache cache(layout, layout.budget_for_context(prompt + generated + max_verify));
     const kv_sequence_id seq = cache.create().sequence;
-    auto step = [&](std::span<const std::int32_t> part) {
+    auto step = [&](std::span<const std::int32_t> part, bool all_rows = false) {
       const std::size_t first = cache.length(seq);
       if (cache.append(seq, part) != kv_status::ok) state.SkipWithError("KV append failed");
       std::vector<std::int32_t> positions(part.size());
       for (std::size_t i = 0; i < part.size(); ++i) positions[i] = static_cast<std::int32_t>(first + i);
       const sequence_rows rows{seq, 0, part.size()};
-      model.forward(dev, part, positions, std::span(&rows, 1), cache, {logits.data(), {1, config.vocab}}, false);
-      return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      const std::size_t n = all_rows ? part.size() : 1;
+      model.forward(dev, part, positions, std::span(&rows, 1), cache, {logits.data(), {n, config.vocab}}, all_rows);
+      return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(config.vocab)) -
+                                       logits.begin());
     };
     auto start = std::chrono::steady_clock::now();
     std::int32_t next = step(tokens);
@@ -161,15 +169,32 @@ void run(benchmark::State& state, const nlohmann::json& json) {
     start = std::chrono::steady_clock::now();
     for (std::size_t n = 0; n < generated; ++n) next = step(std::span(&next, 1));
     decode_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!verify) continue;
+    const std::size_t length = cache.length(seq);
+    for (std::size_t i = 0; i < 3; ++i) {
+      const std::vector<std::int32_t> drafts(verify_ks[i] + 1, next);
+      start = std::chrono::steady_clock::now();
+      for (std::size_t r = 0; r < verify_repeats; ++r) {
+        step(drafts, true);
+        if (cache.truncate(seq, length) != kv_status::ok) state.SkipWithError("truncate failed");
+      }
+      verify_s[i] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
   }
   const double iterations = static_cast<double>(state.iterations());
   state.counters["pp512_tok/s"] = prompt * iterations / prefill_s;
   state.counters["tg128_tok/s"] = generated * iterations / decode_s;
   state.counters["GB_per_token"] = read_per_token / 1e9;
   state.counters["decode_of_bw"] = read_per_token * generated * iterations / decode_s / bandwidth_for(2);
+  if (verify) {
+    const double decode_step = decode_s / (generated * iterations);
+    for (std::size_t i = 0; i < 3; ++i) {
+      state.counters["verify_k" + std::to_string(verify_ks[i]) + "_x_decode"] = verify_s[i] / (verify_repeats * iterations) / decode_step;
+    }
+  }
 }
 
-void BM_gemma4_e4b(benchmark::State& state) { run(state, e4b_config()); }
+void BM_gemma4_e4b(benchmark::State& state) { run(state, e4b_config(), true); }
 void BM_gemma4_26b_a4b_6_layers(benchmark::State& state) { run(state, a4b_config()); }
 BENCHMARK(BM_gemma4_e4b)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 BENCHMARK(BM_gemma4_26b_a4b_6_layers)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
