@@ -1,5 +1,5 @@
 // A sequence_runner seen as a strix::spec::decoding_session: feed() returns every fed row's
-// logits, truncate() is exact or refuses. The device travels with it, as the session concept
+// logits or the last row's, truncate() is exact or refuses. The device travels with it, as the session concept
 // knows no devices.
 #pragma once
 
@@ -17,7 +17,7 @@ class spec_session {
  public:
   spec_session(Device& dev, Runner& runner) : dev_(&dev), runner_(&runner) {}
 
-  std::vector<float> feed(std::span<const spec::token_id> tokens) { return runner_->run(*dev_, tokens, true); }
+  std::vector<float> feed(std::span<const spec::token_id> tokens, bool all_rows) { return runner_->run(*dev_, tokens, all_rows); }
   [[nodiscard]] std::size_t length() const { return runner_->length(); }
   // Exact when the cache can roll back that far; back to 0 is always possible (a fresh sequence).
   bool truncate(std::size_t length) {

@@ -90,12 +90,6 @@ sample::sampling_params sampling_for(const chat_options& o) {
   return p;
 }
 
-double per_second(std::size_t count, double seconds) { return static_cast<double>(count) / std::max(seconds, 1e-9); }
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
 template <class Device>
 class chat_session {
  public:

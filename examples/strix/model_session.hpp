@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -25,6 +26,12 @@
 #include "models/sequence_runner.hpp"
 
 namespace strix::tool {
+
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+inline double per_second(std::size_t count, double seconds) { return static_cast<double>(count) / std::max(seconds, 1e-9); }
 
 // Windows of released Gemma 4 models (512, 1024), of the shipped tiny chat model (128) and of the
 // tiny test models (8, 16).

@@ -78,10 +78,6 @@ void check_same_tokenizer(const std::optional<text::tokenizer>& target, const st
   }
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 }  // namespace
 
 void add_generate_command(CLI::App& app) {
@@ -170,7 +166,7 @@ void add_generate_command(CLI::App& app) {
         const auto& st = decoder.stats();
         std::fprintf(stderr, "speculative (%s): %zu tokens in %zu target steps (%.2f per step), drafted %zu, accepted %zu (%.1f %%), %.1f tok/s\n",
                      *ngram ? "n-gram" : draft->c_str(), st.generated, st.steps, st.tokens_per_step(), st.drafted, st.accepted,
-                     100.0 * st.acceptance(), static_cast<double>(st.generated) / std::max(seconds, 1e-9));
+                     100.0 * st.acceptance(), per_second(st.generated, seconds));
         if (*compare) {
           const auto plain_start = std::chrono::steady_clock::now();
           const auto reference = plain();
@@ -185,7 +181,7 @@ void add_generate_command(CLI::App& app) {
                                                     " kernels compute a row differently in a multi-token pass");
           }
           std::fprintf(stderr, "plain greedy: %.1f tok/s; speed-up %.2fx; outputs identical\n",
-                       static_cast<double>(reference.size()) / std::max(plain_seconds, 1e-9), plain_seconds / std::max(seconds, 1e-9));
+                       per_second(reference.size(), plain_seconds), plain_seconds / std::max(seconds, 1e-9));
         }
       }
       std::string ids_text;

@@ -60,11 +60,12 @@ struct toy_session {
     for (int t = 0; t < 5; ++t) row[static_cast<std::size_t>(t)] = 1.5f * static_cast<float>(std::sin(0.7 * (a * 5 + b * 3 + t * 11) + variant));
     return row;
   }
-  std::vector<float> feed(std::span<const token_id> fed) {
+  std::vector<float> feed(std::span<const token_id> fed, bool all_rows = true) {
     std::vector<float> out;
     for (const token_id t : fed) {
       tokens.push_back(t);
       const auto row = logits_after(tokens.size());
+      if (!all_rows) out.clear();
       out.insert(out.end(), row.begin(), row.end());
     }
     return out;

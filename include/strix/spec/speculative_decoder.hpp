@@ -24,12 +24,13 @@
 
 namespace strix::spec {
 
-// A model with one sequence: feed() appends tokens and returns the logits of every fed row
-// (rows × vocab); truncate(n) keeps the first n tokens exactly or returns false (then nothing
-// changed).
+// A model with one sequence: feed(tokens, all_rows) appends tokens and returns the logits of
+// every fed row (rows × vocab) or, without all_rows, of the last one only (a prefill need not
+// project every prompt row onto the vocabulary); truncate(n) keeps the first n tokens exactly or
+// returns false (then nothing changed).
 template <class S>
-concept decoding_session = requires(S s, std::span<const token_id> tokens, std::size_t n) {
-  { s.feed(tokens) } -> std::same_as<std::vector<float>>;
+concept decoding_session = requires(S s, std::span<const token_id> tokens, std::size_t n, bool all_rows) {
+  { s.feed(tokens, all_rows) } -> std::same_as<std::vector<float>>;
   { s.length() } -> std::convertible_to<std::size_t>;
   { s.truncate(n) } -> std::same_as<bool>;
   { s.vocab() } -> std::convertible_to<std::size_t>;
@@ -79,10 +80,9 @@ std::vector<float> sync_to(S& session, std::vector<token_id>& fed, std::span<con
     }
     fed.resize(common);
   }
-  std::vector<float> rows = session.feed(tokens.subspan(common));
+  std::vector<float> last = session.feed(tokens.subspan(common), false);
   fed.assign(tokens.begin(), tokens.end());
-  const std::size_t vocab = session.vocab();
-  return {rows.end() - static_cast<std::ptrdiff_t>(vocab), rows.end()};
+  return last;
 }
 
 }  // namespace detail
@@ -114,7 +114,7 @@ class model_drafter {
       out.push_back(x);
       history_.push_back(x);
       if (j + 1 < k) {
-        logits = draft_.feed(std::span(&out.back(), 1));
+        logits = draft_.feed(std::span(&out.back(), 1), false);
         fed_.push_back(x);
       }
     }
@@ -199,7 +199,7 @@ class speculative_decoder {
       std::vector<token_id> step{committed.back()};
       step.insert(step.end(), drafts.begin(), drafts.end());
       const std::size_t base = fed_.size();
-      const std::vector<float> rows = target_.feed(step);
+      const std::vector<float> rows = target_.feed(step, true);
       fed_.insert(fed_.end(), step.begin(), step.end());
       ++stats_.steps;
 
