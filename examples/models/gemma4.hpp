@@ -187,6 +187,17 @@ class gemma4 {
 
   [[nodiscard]] kv_layout cache_layout(kv_cache_options options) const { return gemma4_cache_layout(config_, options); }
 
+  // Bytes of the model's own activation buffers, as reserved for the largest batch so far (the
+  // planner's formula is checked against this).
+  [[nodiscard]] std::size_t activation_bytes() const noexcept {
+    std::size_t floats = ffn_scratch_.gate.capacity() + ffn_scratch_.up.capacity();
+    for (const std::vector<float>* v : {&hidden_, &normed_, &residual_, &mlp_out_, &experts_out_, &q_, &attended_, &k_, &v_, &ple_context_,
+                                        &ple_tokens_, &ple_, &ple_gate_}) {
+      floats += v->capacity();
+    }
+    return floats * sizeof(float);
+  }
+
   // Runs a batch: rows are the sequences' new tokens (already appended to `cache`), with their
   // positions. logits: [rows][vocab] when `all_rows`, else [sequences][vocab] for each sequence's
   // last row.

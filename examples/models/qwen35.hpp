@@ -37,6 +37,7 @@ struct qwen35_config {
   deltanet_shape linear;
   bool moe = false;
   std::size_t experts = 0, top_k = 0, moe_intermediate = 0, shared_intermediate = 0;
+  std::size_t context_length = 0;  // max_position_embeddings
   std::vector<bool> linear_layer;  // per layer: Gated DeltaNet (true) or full attention
   std::vector<float> inv_freq;     // partial RoPE: rotary dims / 2 entries
 
@@ -60,6 +61,7 @@ struct qwen35_config {
     c.kv_heads = fields.count("num_key_value_heads");
     c.head_dim = fields.count("head_dim");
     c.norm_eps = j.value("rms_norm_eps", 1e-6f);
+    c.context_length = fields.count_or("max_position_embeddings", 262144);
     c.tied = j.value("tie_word_embeddings", false);
     c.linear = {fields.count("linear_num_key_heads"), fields.count("linear_num_value_heads"), fields.count("linear_key_head_dim"),
                 fields.count("linear_value_head_dim"), fields.count("linear_conv_kernel_dim")};
@@ -131,7 +133,6 @@ class qwen35_cache {
     return kv_layout(std::move(specs), options);
   }
 
- private:
   static std::vector<deltanet_shape> linear_shapes(const qwen35_config& c) {
     std::vector<deltanet_shape> shapes;
     for (bool linear : c.linear_layer) {
@@ -140,6 +141,7 @@ class qwen35_cache {
     return shapes;
   }
 
+ private:
   paged_kv_cache kv_;
   deltanet_state_cache states_;
 };
@@ -164,6 +166,31 @@ struct qwen35_weights {
   weight_matrix embed, output;
   std::vector<float> final_norm;
   std::vector<qwen35_layer_weights> layers;
+
+  // Calls f(matrix) for every weight matrix (empty ones included: rows() == 0; a tied output
+  // projection once, as the embedding), and g(values) for every f32 vector.
+  template <class F, class G>
+  void for_each_tensor(F&& f, G&& g) const {
+    f(embed);
+    if (output.bytes().data() != embed.bytes().data()) f(output);
+    g(final_norm);
+    auto ffn = [&](const gated_ffn_weights& w) {
+      for (const weight_matrix* m : {&w.gate, &w.up, &w.down}) f(*m);
+    };
+    for (const qwen35_layer_weights& l : layers) {
+      for (const weight_matrix* m : {&l.q, &l.k, &l.v, &l.o, &l.qkv, &l.z, &l.a, &l.b, &l.out, &l.router, &l.experts.down}) f(*m);
+      for (const auto* m : {&l.experts.gate_up, &l.experts.gate, &l.experts.up}) {
+        if (m->has_value()) f(**m);
+      }
+      for (const gated_ffn_weights& e : l.experts.listed) ffn(e);
+      ffn(l.mlp);
+      if (l.shared) {
+        ffn(l.shared->ffn);
+        if (l.shared->gate) f(*l.shared->gate);
+      }
+      for (const std::vector<float>* v : {&l.input_norm, &l.post_attention_norm, &l.q_norm, &l.k_norm, &l.conv, &l.a_log, &l.dt_bias, &l.norm}) g(*v);
+    }
+  }
 
   // From a Hugging Face folder (Qwen3_5ForCausalLM / Qwen3_5MoeForCausalLM names, or the
   // vision-language wrapper's model.language_model.*).
@@ -250,6 +277,16 @@ class qwen35 {
   }
 
   [[nodiscard]] const qwen35_config& config() const noexcept { return config_; }
+
+  // Bytes of the model's own activation buffers, as reserved for the largest batch so far (the
+  // planner's formula is checked against this).
+  [[nodiscard]] std::size_t activation_bytes() const noexcept {
+    std::size_t floats = ffn_scratch_.gate.capacity() + ffn_scratch_.up.capacity();
+    for (const std::vector<float>* v : {&hidden_, &normed_, &mixed_, &qkv_, &z_, &a_, &b_, &core_, &projected_, &q_, &gate_, &k_, &v_}) {
+      floats += v->capacity();
+    }
+    return floats * sizeof(float);
+  }
 
   // As gemma4::forward: rows are the sequences' new tokens, already appended to `cache`.
   void forward(Device& dev, std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions,

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   strix::tool::add_generate_command(app);
   strix::tool::add_tokenize_command(app);
   strix::tool::add_chat_command(app);
+  strix::tool::add_plan_command(app);
+  strix::tool::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

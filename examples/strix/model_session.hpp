@@ -5,10 +5,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <optional>
+#include <regex>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -21,9 +28,13 @@
 #include "models/gemma4.hpp"
 #include "models/gemma4_files.hpp"
 #include "models/hf_tensors.hpp"
+#include "models/memory_plan.hpp"
 #include "models/prefault.hpp"
+#include "models/presets.hpp"
 #include "models/qwen35.hpp"
+#include "models/random_weights.hpp"
 #include "models/sequence_runner.hpp"
+#include "models/system_memory.hpp"
 
 namespace strix::tool {
 
@@ -44,6 +55,7 @@ struct run_options {
   unsigned threads = 0;
   std::string kv = "f16";
   std::size_t chunk = 512;
+  std::string budget;  // memory the model may use in all (weights, KV, state, scratch); empty: MemAvailable
 };
 
 inline void add_run_options(CLI::App& cmd, run_options& o) {
@@ -52,6 +64,7 @@ inline void add_run_options(CLI::App& cmd, run_options& o) {
   cmd.add_option("-t,--threads", o.threads, "threads for zen5 (default: all)");
   cmd.add_option("--kv-type", o.kv, "KV cache type: f32, f16, bf16, q8_0, q4_0");
   cmd.add_option("--chunk", o.chunk, "prefill chunk (tokens per step)")->check(CLI::PositiveNumber);
+  cmd.add_option("--budget", o.budget, "refuse to load beyond this much memory in all (16G, 512MiB, bytes)");
 }
 
 // A model and a one-sequence cache sized for `context` tokens, whatever the architecture.
@@ -89,8 +102,8 @@ class session_of final : public model_session<Device> {
 };
 
 // The weights, brought into memory with a progress line on stderr when they are large.
-inline models::gemma4_weights loaded(const std::string& path, const models::weight_source& source, const models::gemma4_config& config) {
-  models::gemma4_weights weights = models::gemma4_weights::load(source, config);
+template <class Weights>
+Weights loaded(const std::string& path, Weights weights) {
   std::vector<std::span<const std::byte>> ranges;
   weights.for_each_tensor([&](const weight_matrix& m) { ranges.push_back(m.bytes()); }, [](const std::vector<float>&) {});
   std::uint64_t total = 0;
@@ -111,24 +124,172 @@ inline bool is_qwen35_folder(const std::string& path) {
   return type.rfind("qwen3_5", 0) == 0;
 }
 
+// A model's config and where its weights come from (a file, a folder, or random weights at a
+// preset's shapes), before anything is loaded.
+struct model_spec {
+  std::string name;  // the path, or the preset and weight type
+  std::variant<models::gemma4_config, models::qwen35_config> config;
+  std::shared_ptr<const models::weight_source> source;
+  std::optional<models::weight_scheme> scheme;  // random weights: the types they are made in
+
+  // A census of this model's tensors, typed as the file or the scheme says.
+  [[nodiscard]] models::weight_census census() const {
+    return scheme ? models::weight_census(source->naming(), *scheme) : models::weight_census(*source);
+  }
+};
+
+inline model_spec open_model(const std::string& path) {
+  if (is_qwen35_folder(path)) {
+    auto tensors = std::make_shared<models::hf_tensors>(path);
+    models::qwen35_config config = models::qwen35_config::from_json(tensors->config(), path + "/config.json");
+    return {path, std::move(config), std::move(tensors), std::nullopt};
+  }
+  models::gemma4_files files = models::open_gemma4(path);
+  return {path, std::move(files.config), std::move(files.source), std::nullopt};
+}
+
+// A preset's config with `source` (a weight_census to plan, random_weights to run).
+inline std::variant<models::gemma4_config, models::qwen35_config> preset_config(const models::model_preset& preset) {
+  if (preset.config.value("model_type", std::string()).rfind("qwen3_5", 0) == 0) {
+    return models::qwen35_config::from_json(preset.config, preset.name);
+  }
+  return models::gemma4_config::from_json(preset.config, preset.name);
+}
+
+// Random weights at the shapes of a preset (gemma4-e4b, ...) or of a config.json (a file or the
+// folder holding one).
+inline model_spec random_model(const std::string& shape, const std::string& weight_type) {
+  models::model_preset preset;
+  if (std::filesystem::exists(shape)) {
+    const std::filesystem::path file = std::filesystem::is_directory(shape) ? std::filesystem::path(shape) / "config.json" : std::filesystem::path(shape);
+    std::ifstream in(file);
+    preset = {file.string(), nlohmann::json::parse(in, nullptr, false), ""};
+    if (preset.config.is_discarded()) throw error(error_category::format, file.string() + ": not valid JSON");
+  } else {
+    preset = models::find_preset(shape);
+  }
+  auto config = preset_config(preset);
+  const models::weight_scheme scheme = models::weight_scheme::named(weight_type);
+  return {preset.name + " (random " + scheme.name() + ")", std::move(config),
+          std::make_shared<models::random_weights>(models::tensor_naming::hugging_face, scheme), scheme};
+}
+
+// The memory plan of a model, from `census` (over its source, or over a preset's scheme).
+inline models::memory_plan plan_model(const std::variant<models::gemma4_config, models::qwen35_config>& config, models::weight_census& census,
+                                      const models::plan_options& options) {
+  return std::visit([&](const auto& c) {
+    using config_type = std::decay_t<decltype(c)>;
+    if constexpr (std::is_same_v<config_type, models::gemma4_config>) {
+      (void)models::gemma4_weights::load(census, c);
+      return models::plan_gemma4(c, census, options);
+    } else {
+      (void)models::qwen35_weights::load(census, c);
+      return models::plan_qwen35(c, census, options);
+    }
+  }, config);
+}
+
+inline models::plan_options plan_options_for(const run_options& o, std::size_t context, std::size_t max_rollback) {
+  return {context, 1, parse_kv_type(o.kv), o.chunk, max_rollback, o.device == "zen5"};
+}
+
+// 8.88e9 → "8.88 B", 240124 → "0.24 M".
+inline std::string count_text(std::uint64_t count) {
+  char text[32];
+  const auto value = static_cast<double>(count);
+  std::snprintf(text, sizeof text, value >= 1e9 ? "%.2f B" : "%.2f M", value >= 1e9 ? value / 1e9 : value / 1e6);
+  return text;
+}
+
+// "24G", "512MiB", "1.5T", "8000000000": binary units (K, M, G, T = 2^10, 2^20, 2^30, 2^40 bytes).
+inline std::uint64_t parse_bytes(const std::string& text) {
+  static const std::regex size(R"(\s*([0-9]*\.?[0-9]+)\s*([KMGTkmgt]?)(i?B)?\s*)");
+  std::smatch m;
+  if (!std::regex_match(text, m, size) || std::stod(m[1]) <= 0) {
+    throw error(error_category::shape, "--budget '" + text + "' is not a size (e.g. 16G, 512MiB, 8000000000)");
+  }
+  const std::string units = "KMGT";
+  const auto exponent = m[2].length() ? units.find(static_cast<char>(std::toupper(static_cast<unsigned char>(m[2].str()[0])))) + 1 : 0;
+  return static_cast<std::uint64_t>(std::stod(m[1]) * std::pow(1024.0, static_cast<double>(exponent)));
+}
+
+// 1536 → "1.50 KiB": binary units, two decimals.
+inline std::string size_text(std::uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(units)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.2f %s", value, units[unit]);
+  return text;
+}
+
+// Why a plan does not fit `limit` bytes of `what` (empty when it fits): the numbers, and the
+// largest context that would.
+inline std::string misfit(const std::string& name, const models::memory_plan& plan, std::uint64_t needed, std::uint64_t limit,
+                          std::uint64_t fixed_beyond_limit, const std::string& what) {
+  if (needed <= limit) return {};
+  const std::size_t fits = plan.max_context(limit + fixed_beyond_limit);
+  return name + " needs " + size_text(needed) + " at a context of " + std::to_string(plan.options.context) + " tokens (weights " +
+         size_text(plan.weights.total()) + ", KV " + size_text(plan.kv_bytes) + ", recurrent state " + size_text(plan.recurrent_state_bytes) +
+         ", scratch " + size_text(plan.scratch_bytes()) + ") but " + what + " is " + size_text(limit) + "; " +
+         (fits > 0 ? "a context of at most " + std::to_string(fits) + " tokens would fit, or a smaller --kv-type"
+                   : "the weights and fixed buffers alone do not fit") +
+         " (see strix plan)";
+}
+
+// Refuses, before loading, a model whose plan does not fit: the whole of it beyond --budget; its
+// private memory (KV, state, scratch, f32 copies) beyond MemAvailable, or beyond the commit
+// headroom under strict overcommit. Mapped weights beyond MemAvailable only warn: they still
+// run, re-reading pages from the file.
+inline void check_fits(const std::string& name, const models::memory_plan& plan, const models::system_memory& memory, const std::string& budget) {
+  if (!budget.empty()) {
+    if (const std::string why = misfit(name, plan, plan.total_bytes(), parse_bytes(budget), 0, "--budget"); !why.empty()) {
+      throw error(error_category::memory, why);
+    }
+  }
+  if (!memory.known()) return;
+  const bool strict = memory.overcommit_mode == 2 && memory.commit_headroom() < memory.available;
+  const std::uint64_t limit = strict ? memory.commit_headroom() : memory.available;
+  const std::string what = strict ? "CommitLimit - Committed_AS" : "MemAvailable";
+  if (const std::string why = misfit(name, plan, plan.anonymous_bytes(), limit, plan.weights.matrices(), what); !why.empty()) {
+    throw error(error_category::memory, why);
+  }
+  if (plan.total_bytes() > memory.available) {
+    std::fprintf(stderr, "warning: %s needs %s in all but MemAvailable is %s; the mapped weights will be re-read from the file as memory runs short\n",
+                 name.c_str(), size_text(plan.total_bytes()).c_str(), size_text(memory.available).c_str());
+  }
+}
+
 template <class Device>
 // `max_rollback`: how far past its newest append the cache must be able to truncate exactly (the
-// longest speculative draft + 1).
+// longest speculative draft + 1). The plan is checked against the machine's memory first.
+std::unique_ptr<model_session<Device>> open_session(const model_spec& spec, const run_options& o, std::size_t context, std::size_t max_rollback = 0) {
+  const models::plan_options planned = plan_options_for(o, context, max_rollback);
+  models::weight_census census = spec.census();
+  const models::memory_plan plan = plan_model(spec.config, census, planned);
+  check_fits(spec.name, plan, models::system_memory::read(), o.budget);
+  const kv_cache_options options{planned.kv, 16, 1, o.chunk, max_rollback};
+  return std::visit([&](const auto& config) -> std::unique_ptr<model_session<Device>> {
+    using config_type = std::decay_t<decltype(config)>;
+    if constexpr (std::is_same_v<config_type, models::qwen35_config>) {
+      models::qwen35<Device> model(config, loaded(spec.name, models::qwen35_weights::load(*spec.source, config)));
+      return std::make_unique<session_of<Device, models::qwen35<Device>, models::qwen35_cache>>(
+          std::move(model), models::qwen35_cache(config, options, plan.kv_bytes), o.chunk);
+    } else {
+      gemma4_model<Device> model(config, loaded(spec.name, models::gemma4_weights::load(*spec.source, config)));
+      paged_kv_cache cache(model.cache_layout(options), plan.kv_bytes);
+      return std::make_unique<session_of<Device, gemma4_model<Device>, paged_kv_cache>>(std::move(model), std::move(cache), o.chunk);
+    }
+  }, spec.config);
+}
+
+template <class Device>
 std::unique_ptr<model_session<Device>> open_session(const run_options& o, std::size_t context, std::size_t max_rollback = 0) {
-  const kv_cache_options options{parse_kv_type(o.kv), 16, 1, o.chunk, max_rollback};
-  if (is_qwen35_folder(o.model)) {
-    const models::hf_tensors tensors(o.model);
-    models::qwen35_config config = models::qwen35_config::from_json(tensors.config(), o.model + "/config.json");
-    models::qwen35<Device> model(config, models::qwen35_weights::load(tensors, config));
-    const std::size_t budget = models::qwen35_cache::layout_for(config, options).budget_for_context(context);
-    return std::make_unique<session_of<Device, models::qwen35<Device>, models::qwen35_cache>>(
-        std::move(model), models::qwen35_cache(config, options, budget), o.chunk);
-  }
-  models::gemma4_files files = models::open_gemma4(o.model);
-  gemma4_model<Device> model(files.config, loaded(o.model, *files.source, files.config));
-  const kv_layout layout = model.cache_layout(options);
-  return std::make_unique<session_of<Device, gemma4_model<Device>, paged_kv_cache>>(
-      std::move(model), paged_kv_cache(layout, layout.budget_for_context(context)), o.chunk);
+  return open_session<Device>(open_model(o.model), o, context, max_rollback);
 }
 
 // Calls f(device) with the chosen policy.

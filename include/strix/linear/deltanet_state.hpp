@@ -90,7 +90,7 @@ class deltanet_state_cache {
                                                " needs positive dims, conv_kernel ≥ 1 and value_heads a multiple of key_heads");
       }
       offsets_.push_back(floats_per_sequence_);
-      floats_per_sequence_ += snapshot_floats(s) * (has_base() ? 2 : 1) + journal_rows() * s.input_floats();
+      floats_per_sequence_ += layer_floats(s, options_);
     }
     storage_ = buffer<float>(floats_per_sequence_ * options_.max_sequences);
     sequences_.resize(options_.max_sequences);
@@ -105,6 +105,12 @@ class deltanet_state_cache {
   [[nodiscard]] const deltanet_shape& shape(std::size_t layer) const { return shapes_.at(layer); }
   [[nodiscard]] const deltanet_state_options& options() const noexcept { return options_; }
   [[nodiscard]] std::size_t bytes_per_sequence() const noexcept { return floats_per_sequence_ * sizeof(float); }
+  // What a cache of these layers and options allocates, without making one (for planners).
+  [[nodiscard]] static std::size_t bytes_for(std::span<const deltanet_shape> layers, deltanet_state_options options) noexcept {
+    std::size_t floats = 0;
+    for (const deltanet_shape& s : layers) floats += layer_floats(s, options);
+    return floats * options.max_sequences * sizeof(float);
+  }
   [[nodiscard]] std::size_t bytes() const noexcept { return storage_.size() * sizeof(float); }
   // Journal rows per layer: twice max_rollback, so the base moves only every max_rollback tokens.
   [[nodiscard]] std::size_t journal_rows() const noexcept { return 2 * options_.max_rollback; }
@@ -176,6 +182,10 @@ class deltanet_state_cache {
   [[nodiscard]] bool has_base() const noexcept { return options_.max_rollback > 0; }
   [[nodiscard]] static std::size_t snapshot_floats(const deltanet_shape& s) noexcept {
     return s.state_floats() + s.tail_rows() * s.channels();
+  }
+  // One sequence's share for one layer: live state, base state (with rollback) and journal.
+  [[nodiscard]] static std::size_t layer_floats(const deltanet_shape& s, deltanet_state_options options) noexcept {
+    return snapshot_floats(s) * (options.max_rollback > 0 ? 2 : 1) + 2 * options.max_rollback * s.input_floats();
   }
 
   [[nodiscard]] deltanet_layer_state carve(std::uint32_t seq, std::size_t l) {
