@@ -273,14 +273,16 @@ std::unique_ptr<model_session<Device>> open_session(const model_spec& spec, cons
   const models::memory_plan plan = plan_model(spec.config, census, planned);
   check_fits(spec.name, plan, models::system_memory::read(), o.budget);
   const kv_cache_options options{planned.kv, 16, 1, o.chunk, max_rollback};
+  // Random weights are made in memory: there is nothing to bring in.
+  auto resident = [&](auto weights) { return spec.scheme ? std::move(weights) : loaded(spec.name, std::move(weights)); };
   return std::visit([&](const auto& config) -> std::unique_ptr<model_session<Device>> {
     using config_type = std::decay_t<decltype(config)>;
     if constexpr (std::is_same_v<config_type, models::qwen35_config>) {
-      models::qwen35<Device> model(config, loaded(spec.name, models::qwen35_weights::load(*spec.source, config)));
+      models::qwen35<Device> model(config, resident(models::qwen35_weights::load(*spec.source, config)));
       return std::make_unique<session_of<Device, models::qwen35<Device>, models::qwen35_cache>>(
           std::move(model), models::qwen35_cache(config, options, plan.kv_bytes), o.chunk);
     } else {
-      gemma4_model<Device> model(config, loaded(spec.name, models::gemma4_weights::load(*spec.source, config)));
+      gemma4_model<Device> model(config, resident(models::gemma4_weights::load(*spec.source, config)));
       paged_kv_cache cache(model.cache_layout(options), plan.kv_bytes);
       return std::make_unique<session_of<Device, gemma4_model<Device>, paged_kv_cache>>(std::move(model), std::move(cache), o.chunk);
     }

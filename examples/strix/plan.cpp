@@ -154,7 +154,7 @@ void add_plan_command(CLI::App& app) {
     } else {
       const models::model_preset preset = models::find_preset(o->preset);
       const models::weight_scheme scheme = models::weight_scheme::named(o->weight_type);
-      name = preset.name + " (" + scheme.name() + ")";
+      name = preset.name + " with " + scheme.name() + " weights";
       if (!preset.note.empty()) std::fprintf(stderr, "note: %s: %s\n", preset.name.c_str(), preset.note.c_str());
       config = preset_config(preset);
       census.emplace(models::tensor_naming::hugging_face, scheme);
