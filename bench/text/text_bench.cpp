@@ -85,8 +85,8 @@ const std::string downloads = std::string(STRIX_SOURCE_DIR) + "/build/downloads"
 }  // namespace
 
 BENCHMARK_CAPTURE(encode, tiny_chat, std::string(STRIX_SOURCE_DIR) + "/models/gemma4-tiny-chat/tokenizer.json")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(encode, gemma3, downloads + "/tokenizer-gemma3/package/models/tokenizer.json")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(encode, qwen3, downloads + "/tokenizer-qwen3/package/models/tokenizer.json")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(encode, gemma3, downloads + "/tokenizer-gemma3-3.7.2/package/models/tokenizer.json")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(encode, qwen3, downloads + "/tokenizer-qwen3-3.7.2/package/models/tokenizer.json")->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(sample, greedy, strix::sample::sampling_params{.temperature = 0.0f})->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(sample, temperature_only, strix::sample::sampling_params{.temperature = 0.8f})->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(sample, chat_default,

@@ -20,6 +20,7 @@ void add_tokenize_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
 // The programs are built for the zen5 instruction sets (when STRIX_TOOL_ZEN5); say so before
 // running anything on a CPU without them.
 inline bool cpu_supported(const char* program) {

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   strix::tool::add_chat_command(app);
   strix::tool::add_plan_command(app);
   strix::tool::add_bench_command(app);
+  strix::tool::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -102,7 +102,7 @@ TEST_CASE("the shipped tiny chat tokenizer matches Hugging Face tokenizers on th
 #ifdef STRIX_TOKENIZER_FILES_DIR
 TEST_CASE("Gemma 3's tokenizer.json matches Hugging Face tokenizers on the corpus") {
   const strix::text::tokenizer tok(strix::text::load_tokenizer_json(
-      std::string(STRIX_TOKENIZER_FILES_DIR) + "/tokenizer-gemma3/package/models/tokenizer.json"));
+      std::string(STRIX_TOKENIZER_FILES_DIR) + "/tokenizer-gemma3-3.7.2/package/models/tokenizer.json"));
   CHECK(tok.size() == 262145);
   CHECK(tok.vocab().add_bos);
   CHECK(tok.piece(tok.eos()) == "<end_of_turn>");  // tokenizer_config.json's eos_token
@@ -112,7 +112,7 @@ TEST_CASE("Gemma 3's tokenizer.json matches Hugging Face tokenizers on the corpu
 
 TEST_CASE("Qwen3's tokenizer.json matches Hugging Face tokenizers on the corpus") {
   const strix::text::tokenizer tok(strix::text::load_tokenizer_json(
-      std::string(STRIX_TOKENIZER_FILES_DIR) + "/tokenizer-qwen3/package/models/tokenizer.json"));
+      std::string(STRIX_TOKENIZER_FILES_DIR) + "/tokenizer-qwen3-3.7.2/package/models/tokenizer.json"));
   CHECK(tok.vocab().algorithm == strix::text::tokenizer_algorithm::byte_level_bpe);
   CHECK_FALSE(tok.vocab().add_bos);
   CHECK(tok.piece(tok.end_of_turn()) == "<|im_end|>");

@@ -1,0 +1,327 @@
+// generation_scheduler: continuous batching over one model and one multi-sequence cache. Requests
+// arrive from any thread; one thread runs the steps. Each step admits waiting requests while
+// sequences are free (reusing cached prompt prefixes where the cache keeps them), gives every
+// decoding sequence one token and the prefilling ones the rest of the step's token budget (oldest
+// first, in chunks), runs them as one forward pass, samples each sequence that reached its last
+// position, and streams the tokens out. When the KV blocks run out, the youngest request is
+// preempted — its sequence freed, the request queued first again with its tokens so far — and
+// recomputed later, instead of failing anyone.
+//
+// Batched rows are computed as a lone row would be (the policies are batch-invariant), so a
+// greedy request produces the same tokens whatever runs beside it.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <strix/core/sequence_rows.hpp>
+#include <strix/kv/kv_status.hpp>
+#include <strix/sample/sampler.hpp>
+
+#include "serve/generation_stream.hpp"
+
+namespace strix::serve {
+
+struct generation_request {
+  std::vector<std::int32_t> prompt;
+  sample::sampling_params sampling;
+  std::size_t max_tokens = 16;
+  std::vector<std::int32_t> stop_tokens;  // end the reply (not emitted)
+  std::shared_ptr<generation_stream> stream;
+};
+
+struct scheduler_options {
+  std::size_t max_sequences = 8;
+  std::size_t step_tokens = 512;  // tokens per forward pass across the batch (the prefill chunk)
+  std::size_t context = 4096;     // most tokens one sequence may hold
+};
+
+// Counters and gauges for /metrics (seconds are summed; divide by the counts).
+struct scheduler_metrics {
+  std::uint64_t requests = 0, finished = 0, cancelled = 0, prompt_tokens = 0, generated_tokens = 0, prefix_hit_tokens = 0, preemptions = 0, steps = 0;
+  double time_to_first_token_s = 0, time_per_output_token_s = 0;
+  std::uint64_t first_tokens = 0, later_tokens = 0;
+  std::size_t running = 0, waiting = 0, kv_blocks_in_use = 0, kv_blocks_total = 0;
+};
+
+template <class Device, class Model, class Cache>
+class generation_scheduler {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  generation_scheduler(Model& model, Cache& cache, scheduler_options options) : model_(model), cache_(cache), options_(options) {}
+
+  // Thread-safe: queues a request (its prompt must be shorter than the context).
+  void submit(generation_request request) {
+    {
+      const std::lock_guard lock(mutex_);
+      submitted_.push_back(std::move(request));
+      ++metrics_.requests;
+    }
+    wake_.notify_one();
+  }
+
+  // Runs steps until stop(); sleeps while there is nothing to do.
+  void run(Device& dev) {
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !submitted_.empty() || !running_.empty() || !waiting_.empty(); });
+        if (stopping_) break;
+        for (generation_request& r : submitted_) waiting_.push_back(entry_for(std::move(r)));
+        submitted_.clear();
+      }
+      step(dev);
+    }
+    for (running_request& r : running_) r.request.stream->push({-1, finish_reason::cancelled, "server stopping"});
+  }
+
+  void stop() {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+  }
+
+  [[nodiscard]] scheduler_metrics metrics() const {
+    const std::lock_guard lock(mutex_);
+    return metrics_;
+  }
+
+ private:
+  struct running_request {
+    generation_request request;
+    std::vector<std::int32_t> tokens;  // prompt and generated so far
+    std::size_t prompt_length = 0;
+    std::size_t fed = 0;               // tokens in the cache
+    std::size_t generated = 0;
+    std::uint64_t order = 0;           // arrival: smaller is older
+    std::uint32_t sequence = 0;
+    sample::sampler sampler;
+    clock::time_point submitted, last_token;
+  };
+
+  struct batch_entry {
+    running_request* request;
+    std::size_t tokens;
+  };
+
+  running_request entry_for(generation_request r) {
+    running_request e{std::move(r), {}, 0, 0, 0, next_order_++, 0, sample::sampler(sample::sampling_params{}), clock::now(), {}};
+    e.tokens = e.request.prompt;
+    e.prompt_length = e.tokens.size();
+    e.sampler = sample::sampler(e.request.sampling);
+    return e;
+  }
+
+  void step(Device& dev) {
+    drop_cancelled();
+    admit();
+    std::vector<batch_entry> batch = plan_batch();
+    append_or_preempt(batch);
+    if (batch.empty()) {
+      std::erase_if(running_, [](const running_request& r) { return !holds_sequence(r); });
+      publish_gauges();
+      return;
+    }
+    std::vector<std::int32_t> tokens, positions;
+    std::vector<sequence_rows> rows;
+    for (const batch_entry& e : batch) {
+      rows.push_back({e.request->sequence, tokens.size(), e.tokens});
+      for (std::size_t i = 0; i < e.tokens; ++i) {
+        tokens.push_back(e.request->tokens[e.request->fed + i]);
+        positions.push_back(static_cast<std::int32_t>(e.request->fed + i));
+      }
+    }
+    const std::size_t vocab = model_.config().vocab;
+    logits_.resize(batch.size() * vocab);
+    model_.forward(dev, tokens, positions, rows, cache_, {logits_.data(), {batch.size(), vocab}}, false);
+    for (std::size_t b = 0; b < batch.size(); ++b) {
+      running_request& r = *batch[b].request;
+      r.fed += batch[b].tokens;
+      if (r.fed == r.tokens.size()) emit(r, std::span<const float>(logits_.data() + b * vocab, vocab));
+    }
+    std::erase_if(running_, [](const running_request& r) { return !holds_sequence(r); });
+    publish_gauges();
+  }
+
+  void drop_cancelled() {
+    for (running_request& r : running_) {
+      if (r.request.stream->cancelled()) finish(r, finish_reason::cancelled);
+    }
+    std::erase_if(running_, [](const running_request& r) { return !holds_sequence(r); });
+    std::erase_if(waiting_, [](const running_request& r) { return r.request.stream->cancelled(); });
+  }
+
+  void admit() {
+    while (!waiting_.empty() && running_.size() < options_.max_sequences) {
+      const auto created = cache_.create();
+      if (!created) break;
+      running_request r = std::move(waiting_.front());
+      waiting_.pop_front();
+      r.sequence = created.sequence;
+      r.fed = 0;
+      if constexpr (requires { cache_.reuse_prefix(r.sequence, std::span<const std::int32_t>(r.tokens), std::size_t{}); }) {
+        const std::size_t reused = cache_.reuse_prefix(r.sequence, r.tokens, r.tokens.size() - 1);
+        r.fed = reused;
+        const std::lock_guard lock(mutex_);
+        metrics_.prefix_hit_tokens += reused;
+      }
+      running_.push_back(std::move(r));
+    }
+    std::sort(running_.begin(), running_.end(), [](const running_request& a, const running_request& b) { return a.order < b.order; });
+  }
+
+  // One token for every decoding sequence, the rest of the budget to prefills, oldest first.
+  std::vector<batch_entry> plan_batch() {
+    std::vector<batch_entry> batch;
+    std::size_t decoding = 0;
+    for (const running_request& r : running_) decoding += r.tokens.size() - r.fed == 1 ? 1 : 0;
+    std::size_t budget = options_.step_tokens > decoding ? options_.step_tokens - decoding : 0;
+    for (running_request& r : running_) {
+      const std::size_t pending = r.tokens.size() - r.fed;
+      if (pending == 1) {
+        batch.push_back({&r, 1});
+      } else if (budget > 0) {
+        const std::size_t n = std::min(pending, budget);
+        budget -= n;
+        batch.push_back({&r, n});
+      }
+    }
+    return batch;
+  }
+
+  // Appends each entry's tokens; out of blocks, frees the youngest request holding a sequence (the
+  // entry itself when it is the youngest) and requeues it first. Entries are oldest first, so a
+  // victim other than the entry has not been appended this step.
+  void append_or_preempt(std::vector<batch_entry>& batch) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      running_request* r = batch[i].request;
+      for (;;) {
+        const kv_status s = cache_.append(r->sequence, std::span<const std::int32_t>(r->tokens).subspan(r->fed, batch[i].tokens));
+        if (s == kv_status::ok) break;
+        const auto holders = std::count_if(running_.begin(), running_.end(), [](const running_request& o) { return holds_sequence(o); });
+        if (s != kv_status::out_of_blocks || holders == 1) {
+          finish(*r, finish_reason::error, "the KV cache cannot hold this request (" + std::string(to_string(s)) + ")");
+          batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(i--));
+          break;
+        }
+        running_request& victim = *std::max_element(running_.begin(), running_.end(), [](const running_request& a, const running_request& b) {
+          return holds_sequence(a) != holds_sequence(b) ? !holds_sequence(a) : a.order < b.order;
+        });
+        const bool self = &victim == r;
+        std::erase_if(batch, [&](const batch_entry& e) { return e.request == &victim; });
+        preempt(victim);
+        if (self) {
+          --i;
+          break;
+        }
+      }
+    }
+  }
+
+  // Frees the request's sequence and queues it first, to be recomputed (from the prefix cache
+  // where its blocks survive). The moved-from entry stays in running_ until the step ends.
+  void preempt(running_request& r) {
+    cache_.release(r.sequence);
+    running_request requeued = std::move(r);
+    requeued.sequence = no_sequence;
+    requeued.fed = 0;
+    r.sequence = preempted_sequence;
+    waiting_.push_front(std::move(requeued));
+    const std::lock_guard lock(mutex_);
+    ++metrics_.preemptions;
+  }
+
+  // Samples the next token of a request whose every position is in the cache.
+  void emit(running_request& r, std::span<const float> logits) {
+    const std::span<const std::int32_t> history(r.tokens.data() + r.prompt_length, r.generated);
+    const std::int32_t next = r.sampler.sample(logits, history);
+    const clock::time_point now = clock::now();
+    {
+      const std::lock_guard lock(mutex_);
+      if (r.generated == 0) {
+        metrics_.time_to_first_token_s += std::chrono::duration<double>(now - r.submitted).count();
+        ++metrics_.first_tokens;
+        metrics_.prompt_tokens += r.prompt_length;
+      } else {
+        metrics_.time_per_output_token_s += std::chrono::duration<double>(now - r.last_token).count();
+        ++metrics_.later_tokens;
+      }
+    }
+    r.last_token = now;
+    if (std::find(r.request.stop_tokens.begin(), r.request.stop_tokens.end(), next) != r.request.stop_tokens.end()) {
+      finish(r, finish_reason::stop);
+      return;
+    }
+    ++r.generated;
+    r.request.stream->push({next, finish_reason::none, {}});
+    {
+      const std::lock_guard lock(mutex_);
+      ++metrics_.generated_tokens;
+    }
+    if (r.generated >= r.request.max_tokens || r.tokens.size() + 1 >= options_.context) {
+      finish(r, finish_reason::length);
+      return;
+    }
+    r.tokens.push_back(next);
+  }
+
+  void finish(running_request& r, finish_reason why, std::string message = {}) {
+    if (holds_sequence(r)) cache_.release(r.sequence);
+    r.sequence = finished_sequence;
+    r.request.stream->push({-1, why, std::move(message)});
+    const std::lock_guard lock(mutex_);
+    ++metrics_.finished;
+    if (why == finish_reason::cancelled) ++metrics_.cancelled;
+  }
+
+  [[nodiscard]] static bool holds_sequence(const running_request& r) noexcept { return r.sequence < preempted_sequence; }
+
+  void publish_gauges() {
+    std::size_t in_use = 0, total = 0;
+    if constexpr (requires { cache_.group_stats(std::size_t{}); }) {
+      for (std::size_t g = 0; g < cache_.layout().groups().size(); ++g) {
+        const auto stats = cache_.group_stats(g);
+        in_use += stats.in_use;
+        total += stats.capacity;
+      }
+    }
+    const std::lock_guard lock(mutex_);
+    ++metrics_.steps;
+    metrics_.running = running_.size();
+    metrics_.waiting = waiting_.size() + submitted_.size();
+    metrics_.kv_blocks_in_use = in_use;
+    metrics_.kv_blocks_total = total;
+  }
+
+  // Sequence ids that mark a request without one: not admitted yet, moved back to the queue in
+  // this step, finished in this step.
+  static constexpr std::uint32_t no_sequence = 0xffffffffu;
+  static constexpr std::uint32_t finished_sequence = 0xfffffffeu;
+  static constexpr std::uint32_t preempted_sequence = 0xfffffffdu;
+
+  Model& model_;
+  Cache& cache_;
+  scheduler_options options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::vector<generation_request> submitted_;  // guarded by mutex_
+  std::deque<running_request> waiting_;
+  std::deque<running_request> running_;        // oldest first
+  std::uint64_t next_order_ = 0;
+  std::vector<float> logits_;
+  scheduler_metrics metrics_;                  // guarded by mutex_
+};
+
+}  // namespace strix::serve
