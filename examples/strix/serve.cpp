@@ -73,7 +73,7 @@ struct parsed_request {
 class reply_text {
  public:
   reply_text(const text::tokenizer& tok, text::chat_format format, std::vector<std::string> stops, bool split_thought)
-      : tok_(tok), decoder_(tok), format_(format), stops_(std::move(stops)), split_(split_thought) {
+      : decoder_(tok), format_(format), stops_(std::move(stops)), split_(split_thought) {
     const bool gemma = format == text::chat_format::gemma4;
     open_ = tok.find(gemma ? "<|channel>" : "<think>");
     close_ = tok.find(gemma ? "<channel|>" : "</think>");
@@ -141,7 +141,6 @@ class reply_text {
     return p;
   }
 
-  const text::tokenizer& tok_;
   text::streaming_decoder decoder_;
   text::chat_format format_;
   std::vector<std::string> stops_;
