@@ -7,6 +7,7 @@
 // its next step.
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -66,14 +67,37 @@ struct parsed_request {
   serve::generation_request generation;
   std::vector<std::string> stop_strings;
   bool stream = false, include_usage = false, chat = false;
+  bool tools = false;  // tool declarations given: the reply is parsed for calls at its end
 };
+
+// A finished reply of a request with tools: thought, content and calls (Gemma 4 syntax).
+struct tool_reply {
+  std::string reasoning, content;
+  std::vector<text::tool_call> calls;
+};
+
+tool_reply parse_tool_reply(text::chat_format format, const std::string& raw) {
+  const text::split_reply split = text::split_thought(format, raw);
+  text::reply_with_tools extracted = text::extract_gemma4_tool_calls(split.answer);
+  return {split.thought, std::move(extracted.content), std::move(extracted.calls)};
+}
+
+nlohmann::json openai_tool_calls(const std::vector<text::tool_call>& calls, const std::string& id, bool indexed) {
+  nlohmann::json out = nlohmann::json::array();
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    nlohmann::json c{{"id", "call_" + id + "_" + std::to_string(i)}, {"type", "function"}, {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments}}}};
+    if (indexed) c["index"] = i;
+    out.push_back(c);
+  }
+  return out;
+}
 
 // Turns generated tokens into text for one reply: the thought channel apart from the answer, and
 // the answer held back where it could still be the start of a stop string.
 class reply_text {
  public:
   reply_text(const text::tokenizer& tok, text::chat_format format, std::vector<std::string> stops, bool split_thought)
-      : decoder_(tok), format_(format), stops_(std::move(stops)), split_(split_thought) {
+      : tok_(tok), decoder_(tok), format_(format), stops_(std::move(stops)), split_(split_thought) {
     const bool gemma = format == text::chat_format::gemma4;
     open_ = tok.find(gemma ? "<|channel>" : "<think>");
     close_ = tok.find(gemma ? "<channel|>" : "</think>");
@@ -85,6 +109,7 @@ class reply_text {
   };
 
   piece push(std::int32_t token) {
+    tok_.append_bytes(token, raw_, false);
     piece p;
     if (split_ && token == open_ && open_ != text::no_token) {
       thinking_ = true;
@@ -109,6 +134,9 @@ class reply_text {
   }
 
   piece finish() { return answer(decoder_.finish(), true); }
+
+  // The whole reply with control-token text, for parsing tool calls.
+  [[nodiscard]] const std::string& raw() const noexcept { return raw_; }
 
  private:
   piece answer(std::string text, bool last) {
@@ -141,13 +169,14 @@ class reply_text {
     return p;
   }
 
+  const text::tokenizer& tok_;
   text::streaming_decoder decoder_;
   text::chat_format format_;
   std::vector<std::string> stops_;
   bool split_;
   text::token_id open_ = text::no_token, close_ = text::no_token;
   bool thinking_ = false, naming_channel_ = false;
-  std::string held_;
+  std::string held_, raw_;
 };
 
 template <class Device, class Model, class Cache>
@@ -159,6 +188,7 @@ class server {
     for (const text::token_id end : {tok_.vocab().eos, tok_.vocab().end_of_turn}) {
       if (end != text::no_token) stop_tokens_.push_back(end);
     }
+    tool_response_ = tok_.find("<|tool_response>");
   }
 
   void run(Device& dev) {
@@ -233,7 +263,16 @@ class server {
         }
       }
       nlohmann::json choice{{"index", 0}, {"finish_reason", finish}};
-      if (chat) {
+      if (chat && p.tools) {
+        const tool_reply parsed = parse_tool_reply(format_, reply->raw());
+        choice["message"] = {{"role", "assistant"}, {"content", parsed.content}};
+        if (!parsed.reasoning.empty()) choice["message"]["reasoning_content"] = parsed.reasoning;
+        if (!parsed.calls.empty()) {
+          choice["message"]["tool_calls"] = openai_tool_calls(parsed.calls, id, false);
+          if (parsed.content.empty()) choice["message"]["content"] = nullptr;
+          choice["finish_reason"] = "tool_calls";
+        }
+      } else if (chat) {
         choice["message"] = {{"role", "assistant"}, {"content", content}};
         if (!reasoning.empty()) choice["message"]["reasoning_content"] = reasoning;
       } else {
@@ -243,7 +282,7 @@ class server {
       res.set_content(body.dump(), "application/json");
       return;
     }
-    const bool include_usage = p.include_usage;
+    const bool include_usage = p.include_usage, tools = p.tools;
     res.set_chunked_content_provider("text/event-stream", [=, this](std::size_t, httplib::DataSink& sink) {
       auto send = [&](const nlohmann::json& chunk) {
         const std::string line = "data: " + chunk.dump() + "\n\n";
@@ -281,15 +320,26 @@ class server {
         reply_text::piece piece = last ? reply->finish() : reply->push(event->token);
         if (!last) ++completion;
         nlohmann::json delta = nlohmann::json::object();
-        if (!piece.content.empty()) delta["content"] = piece.content;
-        if (!piece.reasoning.empty()) delta["reasoning_content"] = piece.reasoning;
+        // With tools the reply is sent whole at its end, calls parsed out of it.
+        if (!tools && !piece.content.empty()) delta["content"] = piece.content;
+        if (!tools && !piece.reasoning.empty()) delta["reasoning_content"] = piece.reasoning;
+        std::string finish = piece.stopped ? "stop" : finish_name(event->finish);
+        if (tools && last) {
+          const tool_reply parsed = parse_tool_reply(format_, reply->raw());
+          if (!parsed.reasoning.empty()) delta["reasoning_content"] = parsed.reasoning;
+          if (!parsed.content.empty()) delta["content"] = parsed.content;
+          if (!parsed.calls.empty()) {
+            delta["tool_calls"] = openai_tool_calls(parsed.calls, id, true);
+            finish = "tool_calls";
+          }
+        }
         if (!delta.empty() && !send(chunk(delta, nullptr))) {
           stream->cancel();
           return false;
         }
         if (piece.stopped) stream->cancel();
         if (piece.stopped || last) {
-          send(chunk(nlohmann::json::object(), piece.stopped ? "stop" : finish_name(event->finish)));
+          send(chunk(nlohmann::json::object(), finish));
           if (include_usage) {
             nlohmann::json u{{"id", id}, {"object", object + ".chunk"}, {"created", created}, {"model", o_.name}, {"choices", nlohmann::json::array()}};
             u["usage"] = usage(completion);
@@ -356,6 +406,7 @@ class server {
     if (chat) {
       if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty()) throw request_error{400, "'messages' must be a non-empty array"};
       std::vector<text::chat_message> messages;
+      std::map<std::string, std::string> call_names;  // tool_call_id → function name
       for (const auto& m : j["messages"]) {
         if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) throw request_error{400, "each message needs a 'role'"};
         std::string content;
@@ -367,15 +418,45 @@ class server {
           }
         }
         const std::string role = m["role"];
-        if (role != "system" && role != "user" && role != "assistant" && role != "developer") {
-          throw request_error{400, "message role '" + role + "' is not supported (system, developer, user, assistant)"};
+        if (role != "system" && role != "user" && role != "assistant" && role != "developer" && role != "tool") {
+          throw request_error{400, "message role '" + role + "' is not supported (system, developer, user, assistant, tool)"};
         }
-        messages.push_back({role == "developer" ? "system" : role, content});
+        std::vector<text::tool_call> calls;
+        if (role == "assistant" && m.contains("tool_calls") && m["tool_calls"].is_array()) {
+          for (const auto& c : m["tool_calls"]) {
+            const nlohmann::json f = c.is_object() ? c.value("function", nlohmann::json::object()) : nlohmann::json::object();
+            if (!f.contains("name") || !f["name"].is_string()) throw request_error{400, "a tool call needs function.name"};
+            const std::string arguments = f.contains("arguments") && f["arguments"].is_string() ? f["arguments"].get<std::string>() : "{}";
+            const nlohmann::json parsed = nlohmann::json::parse(arguments, nullptr, false);
+            if (parsed.is_discarded() || !parsed.is_object()) throw request_error{400, "tool call arguments must be a JSON object"};
+            calls.push_back({f["name"], arguments});
+            if (c.contains("id") && c["id"].is_string()) call_names[c["id"]] = f["name"];
+          }
+        }
+        std::string tool_name;
+        if (role == "tool") {
+          const auto by_id = m.contains("tool_call_id") && m["tool_call_id"].is_string() ? call_names.find(m["tool_call_id"]) : call_names.end();
+          tool_name = by_id != call_names.end() ? by_id->second : m.value("name", std::string());
+          if (tool_name.empty()) throw request_error{400, "a tool message needs the tool_call_id of an earlier call (or a name)"};
+        }
+        messages.emplace_back(role == "developer" ? "system" : role, content, std::move(calls), std::move(tool_name));
+      }
+      text::chat_options chat_options{.thinking = false, .add_generation_prompt = true, .tools = nlohmann::json::array()};
+      const bool no_tools = j.contains("tool_choice") && j["tool_choice"] == "none";
+      if (j.contains("tools") && !j["tools"].is_null() && !no_tools) {
+        if (!j["tools"].is_array()) throw request_error{400, "'tools' must be an array"};
+        chat_options.tools = j["tools"];
+        p.tools = !chat_options.tools.empty();
       }
       bool thinking = false;
       if (j.contains("chat_template_kwargs") && j["chat_template_kwargs"].is_object()) thinking = j["chat_template_kwargs"].value("enable_thinking", false);
       if (j.contains("reasoning_effort") && j["reasoning_effort"].is_string()) thinking = j["reasoning_effort"] != "none";
-      prompt = text::render_chat(format_, messages, {thinking, true});
+      chat_options.thinking = thinking;
+      try {
+        prompt = text::render_chat(format_, messages, chat_options);
+      } catch (const error& e) {
+        throw request_error{400, e.what()};
+      }
     } else {
       if (!j.contains("prompt") || !j["prompt"].is_string()) throw request_error{400, "'prompt' must be a string"};
       prompt = j["prompt"];
@@ -390,6 +471,8 @@ class server {
     p.generation.sampling = s;
     p.generation.max_tokens = static_cast<std::size_t>(max_tokens);
     if (!j.value("ignore_eos", false)) p.generation.stop_tokens = stop_tokens_;  // ignore_eos: vLLM's extension
+    // After a call Gemma 4 opens the tool response: the caller supplies it.
+    if (p.tools && tool_response_ != text::no_token) p.generation.stop_tokens.push_back(tool_response_);
     return p;
   }
 
@@ -424,6 +507,7 @@ class server {
   text::chat_format format_;
   sample::sampling_params defaults_;
   std::vector<std::int32_t> stop_tokens_;
+  text::token_id tool_response_ = text::no_token;
   serve::generation_scheduler<Device, Model, Cache> scheduler_;
   mutable std::atomic<std::uint64_t> next_id_{0};
 };

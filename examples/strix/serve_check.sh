@@ -56,6 +56,21 @@ out=$(post /v1/completions '{"prompt":"Debian is","temperature":0,"max_tokens":1
 echo "$out" | grep -q '"object":"text_completion"' || fail "completion: $out"
 echo "$out" | grep -q '"text":"[^".]*"' || fail "completion stop string: $out"
 
+# Tools: declarations, an earlier call and its result go into the prompt (Gemma 4's tool syntax);
+# the tiny model answers in text.
+out=$(post /v1/chat/completions "$(cat <<'JSON'
+{"messages":[{"role":"user","content":"Weather in Paris?"},
+  {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+  {"role":"tool","tool_call_id":"call_1","content":"{\"celsius\":21}"}],
+ "tools":[{"type":"function","function":{"name":"get_weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}],
+ "temperature":0,"max_tokens":16}
+JSON
+)")
+[ "$(echo "$out" | tail -1)" = 200 ] || fail "tool round trip: $out"
+echo "$out" | grep -q '"object":"chat.completion"' || fail "tool round trip body: $out"
+out=$(post /v1/chat/completions '{"messages":[{"role":"user","content":"hi"},{"role":"tool","tool_call_id":"nope","content":"x"}]}')
+[ "$(echo "$out" | tail -1)" = 400 ] || fail "tool result without a call: $out"
+
 # Errors: status and an OpenAI error object.
 expect_error() {
   local status=$1 body=$2 what=$3

@@ -51,6 +51,19 @@ try {
   check(streamed === content, `streamed '${streamed}' differs from '${content}'`);
   check(finish === 'stop', `stream finish_reason ${finish}`);
 
+  // A tool round trip as clients send it: declarations, the model's call, the tool's result.
+  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather now',
+                                                 parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const followUp = await client.chat.completions.create({
+    model: 'tiny', tools, temperature: 0, max_tokens: 16,
+    messages: [{ role: 'user', content: 'Weather in Paris?' },
+               { role: 'assistant', content: null,
+                 tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+               { role: 'tool', tool_call_id: 'call_1', content: '{"celsius":21}' }],
+  });
+  check(followUp.usage.prompt_tokens > 20 && ['stop', 'length', 'tool_calls'].includes(followUp.choices[0].finish_reason),
+        `tool round trip: ${JSON.stringify(followUp)}`);
+
   const completion = await client.completions.create({ model: 'tiny', prompt: 'Debian is', temperature: 0, max_tokens: 8 });
   check(typeof completion.choices[0].text === 'string' && completion.choices[0].text.length > 0, `completion: ${JSON.stringify(completion)}`);
 

@@ -72,3 +72,59 @@ TEST_CASE("streaming decode never splits a character and ends with the whole tex
   out += decoder.finish();
   CHECK(out == text);
 }
+
+TEST_CASE("Gemma 4 tool syntax converts to and from JSON") {
+  const nlohmann::json args{{"city", "Paris, FR"}, {"days", 3}, {"units", {"c", "f"}}, {"nested", {{"x", true}, {"y", nullptr}, {"z", -1.5}}}};
+  const std::string q = "<|\"|>";
+  const std::string gemma = json_to_gemma4_value(args);
+  CHECK(gemma == "{city:" + q + "Paris, FR" + q + ",days:3,nested:{x:true,y:null,z:-1.5},units:[" + q + "c" + q + "," + q + "f" + q + "]}");
+  CHECK(gemma4_value_to_json(gemma) == args);
+  // Delimited strings may hold the syntax's own characters; spaces between items are allowed.
+  CHECK(gemma4_value_to_json("{ a : " + q + "x:{y}, [z]" + q + " , b : [ 1 , 2 ] }") == nlohmann::json{{"a", "x:{y}, [z]"}, {"b", {1, 2}}});
+  CHECK(gemma4_value_to_json("{}") == nlohmann::json::object());
+  CHECK_THROWS(gemma4_value_to_json("{a:" + q + "unterminated}"));
+  CHECK_THROWS(gemma4_value_to_json("{a:1"));
+  CHECK_THROWS(gemma4_value_to_json("{a:}"));
+}
+
+TEST_CASE("Gemma 4 tool calls are separated from the reply") {
+  const std::string q = "<|\"|>";
+  const reply_with_tools r = extract_gemma4_tool_calls("Let me check.<|tool_call>call:get_weather{city:" + q + "Paris" + q +
+                                                       "}<tool_call|><|tool_call>call:get_time{zone:" + q + "CET" + q + "}<tool_call|>");
+  CHECK(r.content == "Let me check.");
+  REQUIRE(r.calls.size() == 2);
+  CHECK(r.calls[0].name == "get_weather");
+  CHECK(nlohmann::json::parse(r.calls[0].arguments) == nlohmann::json{{"city", "Paris"}});
+  CHECK(r.calls[1].name == "get_time");
+  // A block that does not parse, or is not closed, stays text.
+  const std::string broken = "x<|tool_call>call:f{a:<tool_call|>y<|tool_call>call:g{";
+  const reply_with_tools b = extract_gemma4_tool_calls(broken);
+  CHECK(b.calls.empty());
+  CHECK(b.content == broken);
+}
+
+TEST_CASE("Gemma 4 renders tool declarations, calls and results in one model turn") {
+  const std::string q = "<|\"|>";
+  chat_options options;
+  options.tools = nlohmann::json::parse(R"([{"type":"function","function":{"name":"get_weather","description":"Weather now",
+      "parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}])");
+  const std::vector<chat_message> messages{{"user", "Weather in Paris?"},
+                                           {"assistant", "", {{"get_weather", R"({"city":"Paris"})"}}},
+                                           {"tool", R"({"celsius":21})", {}, "get_weather"},
+                                           {"tool", "sunny", {}, "get_weather"}};
+  CHECK(render_chat(chat_format::gemma4, messages, options) ==
+        "<|turn>system\n<|tool>declaration:get_weather{description:" + q + "Weather now" + q + ",parameters:{properties:{city:{type:" + q +
+            "string" + q + "}},required:[" + q + "city" + q + "],type:" + q + "object" + q + "}}<tool|><turn|>\n"
+            "<|turn>user\nWeather in Paris?<turn|>\n"
+            "<|turn>model\n<|tool_call>call:get_weather{city:" + q + "Paris" + q + "}<tool_call|>"
+            "<|tool_response>response:get_weather{celsius:21}<tool_response|>"
+            "<|tool_response>response:get_weather{result:" + q + "sunny" + q + "}<tool_response|>");
+  // The model's answer after the results completes the same turn.
+  std::vector<chat_message> answered = messages;
+  answered.emplace_back("assistant", "It is 21 °C and sunny.");
+  answered.emplace_back("user", "Thanks");
+  const std::string rendered = render_chat(chat_format::gemma4, answered, options);
+  CHECK(rendered.find("<tool_response|>It is 21 °C and sunny.<turn|>\n<|turn>user\nThanks<turn|>\n<|turn>model\n") != std::string::npos);
+  CHECK_THROWS(render_chat(chat_format::gemma4, std::vector<chat_message>{{"tool", "x", {}, "f"}}));
+  CHECK_THROWS(render_chat(chat_format::chatml, messages, options));
+}
