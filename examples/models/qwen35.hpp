@@ -104,6 +104,7 @@ class qwen35_cache {
       : kv_(layout_for(c, options), kv_budget_bytes), states_(linear_shapes(c), {options.max_sequences, options.max_rollback}) {}
 
   [[nodiscard]] paged_kv_cache& kv() noexcept { return kv_; }
+  [[nodiscard]] const paged_kv_cache& kv() const noexcept { return kv_; }
   [[nodiscard]] deltanet_state_cache& states() noexcept { return states_; }
 
   [[nodiscard]] kv_sequence_result create() {

@@ -3,7 +3,8 @@
 // sequences are free (reusing cached prompt prefixes where the cache keeps them), gives every
 // decoding sequence one token and the prefilling ones the rest of the step's token budget (oldest
 // first, in chunks), runs them as one forward pass, samples each sequence that reached its last
-// position, and streams the tokens out. When the KV blocks run out, the youngest request is
+// position, and streams the tokens out. A request is admitted only while the free blocks hold it
+// and one more block per running request. When the KV blocks run out anyway, the youngest request is
 // preempted — its sequence freed, the request queued first again with its tokens so far — and
 // recomputed later, instead of failing anyone.
 //
@@ -20,9 +21,11 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <strix/core/sequence_rows.hpp>
+#include <strix/kv/paged_kv_cache.hpp>
 #include <strix/kv/kv_status.hpp>
 #include <strix/sample/sampler.hpp>
 
@@ -162,8 +165,30 @@ class generation_scheduler {
     std::erase_if(waiting_, [](const running_request& r) { return r.request.stream->cancelled(); });
   }
 
+  // The paged attention cache: the cache itself, or the attention part of a hybrid model's cache.
+  [[nodiscard]] const paged_kv_cache& attention_cache() const noexcept {
+    if constexpr (std::is_same_v<Cache, paged_kv_cache>) {
+      return cache_;
+    } else {
+      return cache_.kv();
+    }
+  }
+
+  // Whether the global-attention blocks left hold `r` and one more block for every running request
+  // (their coming decode steps): admitting beyond that would only preempt someone at once.
+  [[nodiscard]] bool has_room_for(const running_request& r) const {
+    const paged_kv_cache& kv = attention_cache();
+    const std::size_t block = kv.layout().options().block_size;
+    for (std::size_t g = 0; g < kv.layout().groups().size(); ++g) {
+      if (kv.layout().groups()[g].window != 0) continue;
+      const kv_group_stats stats = kv.group_stats(g);
+      if ((r.tokens.size() + block) / block + running_.size() > stats.free + stats.evictable) return false;
+    }
+    return true;
+  }
+
   void admit() {
-    while (!waiting_.empty() && running_.size() < options_.max_sequences) {
+    while (!waiting_.empty() && running_.size() < options_.max_sequences && (running_.empty() || has_room_for(waiting_.front()))) {
       const auto created = cache_.create();
       if (!created) break;
       running_request r = std::move(waiting_.front());
@@ -289,12 +314,11 @@ class generation_scheduler {
 
   void publish_gauges() {
     std::size_t in_use = 0, total = 0;
-    if constexpr (requires { cache_.group_stats(std::size_t{}); }) {
-      for (std::size_t g = 0; g < cache_.layout().groups().size(); ++g) {
-        const auto stats = cache_.group_stats(g);
-        in_use += stats.in_use;
-        total += stats.capacity;
-      }
+    const paged_kv_cache& kv = attention_cache();
+    for (std::size_t g = 0; g < kv.layout().groups().size(); ++g) {
+      const kv_group_stats stats = kv.group_stats(g);
+      in_use += stats.in_use;
+      total += stats.capacity;
     }
     const std::lock_guard lock(mutex_);
     ++metrics_.steps;

@@ -390,13 +390,14 @@ class server {
     } catch (const error& e) {
       throw request_error{400, e.what()};
     }
+    // Empty stop strings would match everywhere; they are dropped.
     if (j.contains("stop") && !j["stop"].is_null()) {
       if (j["stop"].is_string()) {
-        p.stop_strings.push_back(j["stop"]);
+        if (!j["stop"].get<std::string>().empty()) p.stop_strings.push_back(j["stop"]);
       } else if (j["stop"].is_array()) {
         for (const auto& v : j["stop"]) {
           if (!v.is_string()) throw request_error{400, "'stop' must be a string or an array of strings"};
-          p.stop_strings.push_back(v);
+          if (!v.get<std::string>().empty()) p.stop_strings.push_back(v);
         }
       } else {
         throw request_error{400, "'stop' must be a string or an array of strings"};
