@@ -22,6 +22,8 @@
 
 #include "models/gemma4_config.hpp"
 #include "models/gemma4_tensors.hpp"
+#include "models/gguf_metadata.hpp"
+#include "models/gguf_convert.hpp"
 #include "models/weight_source.hpp"
 
 namespace strix::models {
@@ -30,60 +32,39 @@ namespace strix::models {
 inline constexpr float unrotated_rope_factor = 1e20f;
 
 inline gemma4_config gemma4_config_from_gguf(const gguf_file& f) {
-  auto fail = [&](const std::string& what) { throw error(error_category::format, f.source() + ": " + what); };
+  const gguf_metadata m(f, "gemma4");
+  auto fail = [&](const std::string& what) { m.fail(what); };
   if (!f.find("general.architecture") || f.get<std::string>("general.architecture") != "gemma4") {
     fail("general.architecture is not gemma4");
   }
-  auto key = [](const char* k) { return std::string("gemma4.") + k; };
-  auto count = [&](const char* k) -> std::size_t {
-    const std::int64_t v = f.get_integer(key(k));
-    if (v < 0) fail(key(k) + " is negative");
-    return static_cast<std::size_t>(v);
-  };
-  auto count_or = [&](const char* k, std::size_t fallback) { return f.find(key(k)) ? count(k) : fallback; };
-  // A per-layer value: a scalar for every layer, or an array with one entry per layer.
-  auto per_layer = [&](const char* k, std::size_t layers) {
-    std::vector<std::size_t> values;
-    const gguf_value& v = f.at(key(k));
-    if (!v.is_array()) return std::vector<std::size_t>(layers, count(k));
-    auto take = [&](auto span) {
-      for (auto x : span) values.push_back(static_cast<std::size_t>(x));
-    };
-    if (v.element_type() == gguf_type::u32) take(v.as_array<std::uint32_t>());
-    else if (v.element_type() == gguf_type::i32) take(v.as_array<std::int32_t>());
-    else fail(key(k) + " must be an array of u32 or i32");
-    if (values.size() != layers) fail(key(k) + " has " + std::to_string(values.size()) + " entries for " + std::to_string(layers) + " layers");
-    return values;
-  };
-
   gemma4_config c;
-  c.hidden = count("embedding_length");
-  c.heads = count("attention.head_count");
-  c.window = count("attention.sliding_window");
-  c.context_length = count_or("context_length", 131072);
-  c.norm_eps = f.get<float>(key("attention.layer_norm_rms_epsilon"));
-  if (f.find(key("final_logit_softcapping"))) c.final_softcap = f.get<float>(key("final_logit_softcapping"));
+  c.hidden = m.count("embedding_length");
+  c.heads = m.count("attention.head_count");
+  c.window = m.count("attention.sliding_window");
+  c.context_length = m.count_or("context_length", 131072);
+  c.norm_eps = m.real("attention.layer_norm_rms_epsilon");
+  if (m.has("final_logit_softcapping")) c.final_softcap = m.real("final_logit_softcapping");
   c.vocab = static_cast<std::size_t>(f.tensor("token_embd.weight").ne[1]);
-  c.ple_width = count_or("embedding_length_per_layer_input", 0);
+  c.ple_width = m.count_or("embedding_length_per_layer_input", 0);
   if (c.ple_width) c.ple_vocab = static_cast<std::size_t>(f.tensor("per_layer_token_embd.weight").ne[1]);
-  c.experts = count_or("expert_count", 0);
+  c.experts = m.count_or("expert_count", 0);
   c.moe = c.experts > 0;
   if (c.moe) {
-    c.top_k = count("expert_used_count");
-    c.moe_intermediate = count("expert_feed_forward_length");
+    c.top_k = m.count("expert_used_count");
+    c.moe_intermediate = m.count("expert_feed_forward_length");
   }
-  const std::size_t n = count("block_count");
+  const std::size_t n = m.count("block_count");
   if (n == 0) fail("gemma4.block_count is 0");
-  const auto kv_heads = per_layer("attention.head_count_kv", n);
-  const auto intermediate = per_layer("feed_forward_length", n);
-  const auto pattern = f.get_array<bool>(key("attention.sliding_window_pattern"));
+  const auto kv_heads = m.per_layer("attention.head_count_kv", n);
+  const auto intermediate = m.per_layer("feed_forward_length", n);
+  const auto pattern = f.get_array<bool>(m.key("attention.sliding_window_pattern"));
   if (pattern.size() != n) fail("gemma4.attention.sliding_window_pattern needs one entry per layer");
-  const std::size_t shared = count_or("attention.shared_kv_layers", 0);
+  const std::size_t shared = m.count_or("attention.shared_kv_layers", 0);
   if (shared >= n && shared > 0) fail("gemma4.attention.shared_kv_layers must be below block_count");
   for (std::size_t i = 0; i < n; ++i) {
     gemma4_layer l;
     l.sliding = pattern[i];
-    l.head_dim = l.sliding ? count("attention.key_length_swa") : count("attention.key_length");
+    l.head_dim = l.sliding ? m.count("attention.key_length_swa") : m.count("attention.key_length");
     l.kv_heads = kv_heads[i];
     l.intermediate = intermediate[i];
     l.values_from_keys = !l.sliding && i < n - shared && !f.find_tensor("blk." + std::to_string(i) + ".attn_v.weight");
@@ -92,8 +73,8 @@ inline gemma4_config gemma4_config_from_gguf(const gguf_file& f) {
   }
   c.share_kv_from(n - shared, fail);
 
-  c.sliding_rope_theta = f.get<float>(key("rope.freq_base_swa"));
-  c.full_rope_theta = f.get<float>(key("rope.freq_base"));
+  c.sliding_rope_theta = m.real("rope.freq_base_swa");
+  c.full_rope_theta = m.real("rope.freq_base");
   c.full_rope_pairs = c.full_head_dim() / 2;
   if (const gguf_tensor_info* factors = f.find_tensor("rope_freqs.weight")) {
     if (factors->type != ggml_type::f32 || factors->element_count() != c.full_head_dim() / 2) {
@@ -173,15 +154,16 @@ inline void write_gemma4_gguf(const weight_source& source, const gemma4_config& 
   const std::string hf_prefix = source.naming() == tensor_naming::hugging_face && source.has("model.language_model.embed_tokens.weight")
                                     ? "model.language_model."
                                     : "model.";
-  struct item {
-    gemma4_tensor tensor;
-    std::size_t layer;
-    std::vector<std::uint64_t> ne;  // GGUF order: row length first
-    bool matrix;
-  };
-  std::vector<item> items;
+  std::vector<converted_tensor> tensors;
   const std::size_t h = c.hidden;
-  auto add = [&](gemma4_tensor t, std::size_t layer, std::vector<std::uint64_t> ne, bool matrix) { items.push_back({t, layer, std::move(ne), matrix}); };
+  auto add = [&](gemma4_tensor t, std::size_t layer, std::vector<std::uint64_t> ne, bool matrix) {
+    const std::string from = gemma4_tensor_name_in(source.naming(), t, layer, hf_prefix);
+    std::size_t rows = 1;
+    for (std::size_t d = 1; d < ne.size(); ++d) rows *= ne[d];
+    const std::size_t cols = ne[0];
+    tensors.push_back({gemma4_tensor_name_in(tensor_naming::gguf, t, layer, ""), ne, matrix,
+                       matrix ? matrix_rows(source, from, rows, cols) : vector_rows(source, from, rows * cols, cols)});
+  };
   add(gemma4_tensor::embed, 0, {h, c.vocab}, true);
   if (c.ple_width) {
     const std::size_t width = c.layer_count() * c.ple_width;
@@ -223,31 +205,7 @@ inline void write_gemma4_gguf(const weight_source& source, const gemma4_config& 
     if (source.has(gemma4_tensor_name_in(source.naming(), gemma4_tensor::layer_scalar, i, hf_prefix))) add(gemma4_tensor::layer_scalar, i, {1}, false);
   }
 
-  std::vector<float> row;
-  for (std::size_t n = 0; n < items.size(); ++n) {
-    const item& it = items[n];
-    const std::string from = gemma4_tensor_name_in(source.naming(), it.tensor, it.layer, hf_prefix);
-    std::size_t rows = 1;
-    for (std::size_t d = 1; d < it.ne.size(); ++d) rows *= it.ne[d];
-    const std::size_t cols = it.ne[0];
-    const weight_matrix m = it.matrix ? source.matrix(from, rows, cols) : weight_matrix();
-    const std::vector<float> values = it.matrix ? std::vector<float>() : source.vector(from, rows * cols);
-    const ggml_type type = it.matrix && cols % traits_of(matrix_type).block_size == 0 ? matrix_type : ggml_type::f32;
-    storage.emplace_back(rows * cols / traits_of(type).block_size * traits_of(type).block_bytes);
-    std::byte* dst = storage.back().data();
-    visit_format(type, [&]<class Format>() {
-      using block = typename Format::block_type;
-      const std::span<block> blocks(reinterpret_cast<block*>(dst), rows * cols / Format::block_size);
-      row.resize(cols);
-      for (std::size_t r = 0; r < rows; ++r) {
-        if (it.matrix) m.dequantize_row(r, row);
-        else std::copy_n(values.begin() + static_cast<std::ptrdiff_t>(r * cols), cols, row.begin());
-        quantize_row<Format>(row, blocks.subspan(r * (cols / Format::block_size), cols / Format::block_size));
-      }
-    }, "convert");
-    w.add_tensor(gemma4_tensor_name_in(tensor_naming::gguf, it.tensor, it.layer, ""), type, it.ne, storage.back());
-    if (progress) progress(n + 1, items.size());
-  }
+  add_converted_tensors(w, storage, tensors, matrix_type, progress);
   w.write(out);
 }
 

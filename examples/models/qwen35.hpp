@@ -26,6 +26,7 @@
 #include <strix/quant/weight_matrix.hpp>
 
 #include "models/config_fields.hpp"
+#include "models/qwen35_tensors.hpp"
 #include "models/weight_source.hpp"
 
 namespace strix::models {
@@ -39,9 +40,22 @@ struct qwen35_config {
   std::size_t experts = 0, top_k = 0, moe_intermediate = 0, shared_intermediate = 0;
   std::size_t context_length = 0;  // max_position_embeddings
   std::vector<bool> linear_layer;  // per layer: Gated DeltaNet (true) or full attention
-  std::vector<float> inv_freq;     // partial RoPE: rotary dims / 2 entries
+  float rope_theta = 10000000.0f;
+  std::size_t rotary_dims = 0;                // partial RoPE: the first rotary_dims of each head
+  std::vector<std::size_t> mrope_sections;    // M-RoPE's split of the rotary pairs (text: no effect)
+  std::vector<float> inv_freq;                // rotary_dims / 2 entries
 
   [[nodiscard]] std::size_t layer_count() const noexcept { return linear_layer.size(); }
+
+  // Text-only positions are equal in every M-RoPE section, so M-RoPE is plain RoPE here.
+  void set_rope(float theta, std::size_t rotary) {
+    rope_theta = theta;
+    rotary_dims = rotary;
+    inv_freq.clear();
+    for (std::size_t i = 0; i < rotary / 2; ++i) {
+      inv_freq.push_back(1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(rotary)));
+    }
+  }
 
   static qwen35_config from_json(const nlohmann::json& root, const std::string& source) {
     const nlohmann::json& j = root.contains("text_config") ? root.at("text_config") : root;
@@ -88,9 +102,9 @@ struct qwen35_config {
     const double partial = rope.value("partial_rotary_factor", j.value("partial_rotary_factor", 1.0));
     const auto rotary = static_cast<std::size_t>(static_cast<double>(c.head_dim) * partial);
     if (rotary == 0 || rotary % 2 != 0 || rotary > c.head_dim) fail("partial_rotary_factor gives " + std::to_string(rotary) + " rotary dims");
-    // Text-only positions are equal in every M-RoPE section, so M-RoPE is plain RoPE here.
-    for (std::size_t i = 0; i < rotary / 2; ++i) {
-      c.inv_freq.push_back(1.0f / std::pow(theta, static_cast<float>(2 * i) / static_cast<float>(rotary)));
+    c.set_rope(theta, rotary);
+    if (rope.contains("mrope_section") && rope.at("mrope_section").is_array()) {
+      c.mrope_sections = rope.at("mrope_section").get<std::vector<std::size_t>>();
     }
     return c;
   }
@@ -164,6 +178,9 @@ struct qwen35_layer_weights {
 
 struct qwen35_weights {
   std::shared_ptr<const void> owner;
+  // How the RMSNorm weights are stored: w (Hugging Face, applied as 1 + w) or 1 + w (GGUF). The
+  // DeltaNet output norm is a plain weight in both.
+  norm_weight norms = norm_weight::one_plus;
   weight_matrix embed, output;
   std::vector<float> final_norm;
   std::vector<qwen35_layer_weights> layers;
@@ -194,63 +211,86 @@ struct qwen35_weights {
   }
 
   // From a Hugging Face folder (Qwen3_5ForCausalLM / Qwen3_5MoeForCausalLM names, or the
-  // vision-language wrapper's model.language_model.*).
+  // vision-language wrapper's model.language_model.*) or a llama.cpp GGUF file, in place.
   static qwen35_weights load(const weight_source& t, const qwen35_config& c) {
-    if (t.naming() != tensor_naming::hugging_face) throw error(error_category::unsupported, "Qwen3.5 from GGUF is not supported yet");
-    const std::string p = t.has("model.language_model.embed_tokens.weight") ? "model.language_model." : "model.";
+    const bool gguf = t.naming() == tensor_naming::gguf;
+    const std::string prefix = qwen35_hf_prefix(t);
+    auto name = [&](qwen35_tensor tensor, std::size_t layer = 0) { return qwen35_tensor_name_in(t.naming(), tensor, layer, prefix); };
+    auto matrix = [&](qwen35_tensor tensor, std::size_t layer, std::size_t rows, std::size_t cols) { return t.matrix(name(tensor, layer), rows, cols); };
+    auto vector = [&](qwen35_tensor tensor, std::size_t layer, std::size_t size) { return t.vector(name(tensor, layer), size); };
     const std::size_t h = c.hidden;
     qwen35_weights w;
     w.owner = t.owner();
-    w.embed = t.matrix(p + "embed_tokens.weight", c.vocab, h);
-    w.output = c.tied || !t.has("lm_head.weight") ? w.embed : t.matrix("lm_head.weight", c.vocab, h);
-    w.final_norm = t.vector(p + "norm.weight", h);
+    w.norms = gguf ? norm_weight::plain : norm_weight::one_plus;
+    w.embed = matrix(qwen35_tensor::embed, 0, c.vocab, h);
+    w.output = c.tied || !t.has(name(qwen35_tensor::output)) ? w.embed : matrix(qwen35_tensor::output, 0, c.vocab, h);
+    w.final_norm = vector(qwen35_tensor::final_norm, 0, h);
     const deltanet_shape& s = c.linear;
+    if (gguf != (s.order == value_head_order::tiled)) {
+      throw error(error_category::format, "Qwen3.5: the config's value-head order does not match the weights' (GGUF files are tiled)");
+    }
     for (std::size_t i = 0; i < c.layer_count(); ++i) {
-      const std::string n = p + "layers." + std::to_string(i) + ".";
       qwen35_layer_weights l;
-      l.input_norm = t.vector(n + "input_layernorm.weight", h);
-      l.post_attention_norm = t.vector(n + "post_attention_layernorm.weight", h);
+      l.input_norm = vector(qwen35_tensor::input_norm, i, h);
+      l.post_attention_norm = vector(qwen35_tensor::post_attention_norm, i, h);
       if (c.linear_layer[i]) {
-        const std::string a = n + "linear_attn.";
-        l.qkv = t.matrix(a + "in_proj_qkv.weight", s.channels(), h);
-        l.z = t.matrix(a + "in_proj_z.weight", s.value_width(), h);
-        l.a = t.matrix(a + "in_proj_a.weight", s.value_heads, h);
-        l.b = t.matrix(a + "in_proj_b.weight", s.value_heads, h);
-        l.out = t.matrix(a + "out_proj.weight", h, s.value_width());
-        l.conv = t.vector(a + "conv1d.weight", s.channels() * s.conv_kernel);
-        l.a_log = t.vector(a + "A_log", s.value_heads);
-        l.dt_bias = t.vector(a + "dt_bias", s.value_heads);
-        l.norm = t.vector(a + "norm.weight", s.value_dim);
+        l.qkv = matrix(qwen35_tensor::qkv, i, s.channels(), h);
+        l.z = matrix(qwen35_tensor::z, i, s.value_width(), h);
+        l.a = matrix(qwen35_tensor::a, i, s.value_heads, h);
+        l.b = matrix(qwen35_tensor::b, i, s.value_heads, h);
+        l.out = matrix(qwen35_tensor::out, i, h, s.value_width());
+        l.conv = vector(qwen35_tensor::conv, i, s.channels() * s.conv_kernel);
+        l.a_log = vector(qwen35_tensor::a_log, i, s.value_heads);
+        if (gguf) l.a_log = a_log_from_gguf(l.a_log, name(qwen35_tensor::a_log, i));
+        l.dt_bias = vector(qwen35_tensor::dt_bias, i, s.value_heads);
+        l.norm = vector(qwen35_tensor::linear_norm, i, s.value_dim);
       } else {
-        const std::string a = n + "self_attn.";
-        l.q = t.matrix(a + "q_proj.weight", 2 * c.heads * c.head_dim, h);
-        l.k = t.matrix(a + "k_proj.weight", c.kv_heads * c.head_dim, h);
-        l.v = t.matrix(a + "v_proj.weight", c.kv_heads * c.head_dim, h);
-        l.o = t.matrix(a + "o_proj.weight", h, c.heads * c.head_dim);
-        l.q_norm = t.vector(a + "q_norm.weight", c.head_dim);
-        l.k_norm = t.vector(a + "k_norm.weight", c.head_dim);
+        l.q = matrix(qwen35_tensor::q, i, 2 * c.heads * c.head_dim, h);
+        l.k = matrix(qwen35_tensor::k, i, c.kv_heads * c.head_dim, h);
+        l.v = matrix(qwen35_tensor::v, i, c.kv_heads * c.head_dim, h);
+        l.o = matrix(qwen35_tensor::o, i, h, c.heads * c.head_dim);
+        l.q_norm = vector(qwen35_tensor::q_norm, i, c.head_dim);
+        l.k_norm = vector(qwen35_tensor::k_norm, i, c.head_dim);
       }
-      const std::string m = n + "mlp.";
-      auto ffn = [&](const std::string& prefix, std::size_t width) {
-        return gated_ffn_weights{t.matrix(prefix + "gate_proj.weight", width, h), t.matrix(prefix + "up_proj.weight", width, h),
-                                 t.matrix(prefix + "down_proj.weight", h, width)};
-      };
       if (c.moe) {
-        l.router = t.matrix(m + "gate.weight", c.experts, h);
-        l.experts.experts = c.experts;
-        if (t.has(m + "experts.gate_up_proj")) {
-          l.experts.gate_up = t.matrix(m + "experts.gate_up_proj", c.experts * 2 * c.moe_intermediate, h);
-          l.experts.down = t.matrix(m + "experts.down_proj", c.experts * h, c.moe_intermediate);
+        const std::size_t e = c.experts, m = c.moe_intermediate;
+        l.router = matrix(qwen35_tensor::router, i, e, h);
+        l.experts.experts = e;
+        if (t.has(name(qwen35_tensor::experts_gate_up, i))) {
+          l.experts.gate_up = matrix(qwen35_tensor::experts_gate_up, i, e * 2 * m, h);
+          l.experts.down = matrix(qwen35_tensor::experts_down, i, e * h, m);
+        } else if (gguf) {
+          l.experts.gate = matrix(qwen35_tensor::experts_gate, i, e * m, h);
+          l.experts.up = matrix(qwen35_tensor::experts_up, i, e * m, h);
+          l.experts.down = matrix(qwen35_tensor::experts_down, i, e * h, m);
         } else {
-          for (std::size_t e = 0; e < c.experts; ++e) l.experts.listed.push_back(ffn(m + "experts." + std::to_string(e) + ".", c.moe_intermediate));
+          const std::string experts = prefix + "layers." + std::to_string(i) + ".mlp.experts.";
+          for (std::size_t x = 0; x < e; ++x) {
+            const std::string p = experts + std::to_string(x) + ".";
+            l.experts.listed.push_back({t.matrix(p + "gate_proj.weight", m, h), t.matrix(p + "up_proj.weight", m, h), t.matrix(p + "down_proj.weight", h, m)});
+          }
         }
-        l.shared = shared_expert_weights{ffn(m + "shared_expert.", c.shared_intermediate), t.matrix(m + "shared_expert_gate.weight", 1, h)};
+        const std::size_t si = c.shared_intermediate;
+        l.shared = shared_expert_weights{{matrix(qwen35_tensor::shared_gate, i, si, h), matrix(qwen35_tensor::shared_up, i, si, h),
+                                          matrix(qwen35_tensor::shared_down, i, h, si)},
+                                         matrix(qwen35_tensor::shared_expert_gate, i, 1, h)};
       } else {
-        l.mlp = ffn(m, c.intermediate);
+        l.mlp = {matrix(qwen35_tensor::mlp_gate, i, c.intermediate, h), matrix(qwen35_tensor::mlp_up, i, c.intermediate, h),
+                 matrix(qwen35_tensor::mlp_down, i, h, c.intermediate)};
       }
       w.layers.push_back(std::move(l));
     }
     return w;
+  }
+
+ private:
+  // GGUF stores A = −exp(A_log); the layer takes A_log. A must be ≤ 0 (0: no decay).
+  static std::vector<float> a_log_from_gguf(std::vector<float> a, const std::string& tensor) {
+    for (float& x : a) {
+      if (!(x <= 0.0f)) throw error(error_category::format, "tensor '" + tensor + "': A must be negative (it is −exp(A_log)), found " + std::to_string(x));
+      x = std::log(-x);
+    }
+    return a;
   }
 };
 
@@ -259,7 +299,7 @@ class qwen35 {
  public:
   qwen35(qwen35_config config, qwen35_weights weights) : config_(std::move(config)), weights_(std::move(weights)) {
     const attention_config ac{config_.heads, config_.kv_heads, config_.head_dim, 1.0f / std::sqrt(static_cast<float>(config_.head_dim)),
-                              0.0f, config_.norm_eps, norm_weight::one_plus, false, false, true};
+                              0.0f, config_.norm_eps, weights_.norms, false, false, true};
     for (std::size_t i = 0; i < config_.layer_count(); ++i) {
       qwen35_layer_weights& w = weights_.layers[i];
       if (config_.linear_layer[i]) {
@@ -348,7 +388,7 @@ class qwen35 {
 
  private:
   void norm(Device& dev, matrix_view<const float> x, const std::vector<float>& weight, matrix_view<float> out) {
-    dev.rmsnorm(x, weight, norm_weight::one_plus, config_.norm_eps, out);
+    dev.rmsnorm(x, weight, weights_.norms, config_.norm_eps, out);
   }
   void resize(std::size_t rows) {
     const deltanet_shape& s = config_.linear;

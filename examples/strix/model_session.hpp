@@ -26,12 +26,13 @@
 #include <strix/quant/kv_type.hpp>
 
 #include "models/gemma4.hpp"
-#include "models/gemma4_files.hpp"
+#include "models/model_files.hpp"
 #include "models/hf_tensors.hpp"
 #include "models/memory_plan.hpp"
 #include "models/prefault.hpp"
 #include "models/presets.hpp"
 #include "models/qwen35.hpp"
+#include "models/qwen35_gguf.hpp"
 #include "models/random_weights.hpp"
 #include "models/sequence_runner.hpp"
 #include "models/system_memory.hpp"
@@ -117,13 +118,6 @@ Weights loaded(const std::string& path, Weights weights) {
   return weights;
 }
 
-// Whether a Hugging Face folder holds a Qwen3.5 model (else it is taken for Gemma 4).
-inline bool is_qwen35_folder(const std::string& path) {
-  if (is_gguf_file(path)) return false;
-  const std::string type = models::hf_tensors(path).config().value("model_type", std::string());
-  return type.rfind("qwen3_5", 0) == 0;
-}
-
 // A model's config and where its weights come from (a file, a folder, or random weights at a
 // preset's shapes), before anything is loaded.
 struct model_spec {
@@ -138,14 +132,25 @@ struct model_spec {
   }
 };
 
+// A GGUF file (gemma4, qwen35 or qwen35moe) or a Hugging Face folder (Gemma 4 or Qwen3.5).
 inline model_spec open_model(const std::string& path) {
-  if (is_qwen35_folder(path)) {
-    auto tensors = std::make_shared<models::hf_tensors>(path);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw error(error_category::io, path + ": no such file or folder");
+  if (is_gguf_file(path)) {
+    auto gguf = std::make_shared<models::gguf_tensors>(path);
+    const gguf_value* architecture = gguf->file().find("general.architecture");
+    const std::string name = architecture != nullptr && architecture->type() == gguf_type::string ? architecture->as_string() : std::string();
+    if (models::is_qwen35_architecture(name)) return {path, models::qwen35_config_from_gguf(gguf->file()), std::move(gguf), std::nullopt};
+    if (name == "gemma4") return {path, models::gemma4_config_from_gguf(gguf->file()), std::move(gguf), std::nullopt};
+    throw error(error_category::unsupported, path + ": general.architecture '" + name + "' is not supported (gemma4, qwen35, qwen35moe)");
+  }
+  auto tensors = std::make_shared<models::hf_tensors>(path);
+  if (tensors->config().value("model_type", std::string()).rfind("qwen3_5", 0) == 0) {
     models::qwen35_config config = models::qwen35_config::from_json(tensors->config(), path + "/config.json");
     return {path, std::move(config), std::move(tensors), std::nullopt};
   }
-  models::gemma4_files files = models::open_gemma4(path);
-  return {path, std::move(files.config), std::move(files.source), std::nullopt};
+  models::gemma4_config config = models::gemma4_config::from_json(tensors->config(), path + "/config.json");
+  return {path, std::move(config), std::move(tensors), std::nullopt};
 }
 
 // A preset's config with `source` (a weight_census to plan, random_weights to run).

@@ -1,7 +1,7 @@
 // The zen5 Gated DeltaNet kernels against the reference ones: recurrent and chunked, head dims
-// with and without 16-lane tails and past one 128-column block, value heads sharing key heads,
-// lengths around the chunk size, chunk sizes 1, 7 and 64, a carried state, decays that underflow,
-// and no tokens at all.
+// with and without 16-lane tails and past one 128-column block, value heads sharing key heads
+// (grouped and tiled), lengths around the chunk size, chunk sizes 1, 7 and 64, a carried state,
+// decays that underflow, and no tokens at all.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -55,7 +55,12 @@ TEST_CASE("zen5 Gated DeltaNet kernels agree with reference", "[device][zen5][de
     for (std::size_t tokens : {std::size_t{0}, std::size_t{1}, std::size_t{2}, std::size_t{63}, std::size_t{64}, std::size_t{65},
                                std::size_t{130}}) {
       for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{64}}) {
-        compare(deltanet_inputs(tokens, s.key_heads, s.heads, s.dk, s.dv, seed++), chunk);
+        deltanet_inputs in(tokens, s.key_heads, s.heads, s.dk, s.dv, seed++);
+        compare(in, chunk);
+        if (s.heads > s.key_heads) {
+          in.order = value_head_order::tiled;
+          compare(in, chunk);
+        }
       }
     }
   }

@@ -17,6 +17,7 @@ namespace strix::testing {
 struct deltanet_inputs {
   std::size_t tokens, key_heads, heads, dk, dv;
   std::vector<float> q, k, v, g, beta;
+  value_head_order order = value_head_order::grouped;
 
   deltanet_inputs(std::size_t tokens_, std::size_t key_heads_, std::size_t heads_, std::size_t dk_, std::size_t dv_, std::uint32_t seed)
       : tokens(tokens_), key_heads(key_heads_), heads(heads_), dk(dk_), dv(dv_) {
@@ -49,7 +50,8 @@ struct deltanet_inputs {
             {g.data() + first * heads, {count, heads}},
             {beta.data() + first * heads, {count, heads}},
             {state.data(), {heads, dk, dv}},
-            {out.data() + first * heads * dv, {count, heads, dv}}};
+            {out.data() + first * heads * dv, {count, heads, dv}},
+            order};
   }
 };
 

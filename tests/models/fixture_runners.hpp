@@ -8,8 +8,7 @@
 #include <strix/kv/paged_kv_cache.hpp>
 
 #include "models/gemma4.hpp"
-#include "models/gemma4_files.hpp"
-#include "models/hf_tensors.hpp"
+#include "models/model_files.hpp"
 #include "models/qwen35.hpp"
 #include "models/sequence_runner.hpp"
 #include "test_data.hpp"
@@ -34,14 +33,14 @@ gemma4_runner<Device> open_gemma4_runner(const std::filesystem::path& model_path
   return {std::move(model), paged_kv_cache(layout, layout.budget_for_context(context)), 64};
 }
 
+// The Qwen3.5 model at `model_path` (a fixture folder or a GGUF file), room for `context` tokens.
 template <class Device>
-qwen35_runner<Device> open_qwen35_runner(const std::string& name, std::size_t max_rollback, std::size_t context = 160) {
-  const models::hf_tensors tensors(data_path(name.c_str()));
-  models::qwen35_config config = models::qwen35_config::from_json(tensors.config(), name);
-  models::qwen35_weights weights = models::qwen35_weights::load(tensors, config);
+qwen35_runner<Device> open_qwen35_runner(const std::filesystem::path& model_path, std::size_t max_rollback, std::size_t context = 160) {
+  models::qwen35_files files = models::open_qwen35(model_path);
+  models::qwen35_weights weights = models::qwen35_weights::load(*files.source, files.config);
   const kv_cache_options options{kv_type::f32, 16, 1, 128, max_rollback};
-  models::qwen35_cache cache(config, options, models::qwen35_cache::layout_for(config, options).budget_for_context(context));
-  return {models::qwen35<Device>(std::move(config), std::move(weights)), std::move(cache), 128};
+  models::qwen35_cache cache(files.config, options, models::qwen35_cache::layout_for(files.config, options).budget_for_context(context));
+  return {models::qwen35<Device>(std::move(files.config), std::move(weights)), std::move(cache), 128};
 }
 
 }  // namespace strix::testing

@@ -18,7 +18,7 @@
 #include "device/kernel_test_support.hpp"
 #include "device/zen5_test_support.hpp"
 #include "models/gemma4.hpp"
-#include "models/gemma4_files.hpp"
+#include "models/model_files.hpp"
 #include "models/sequence_runner.hpp"
 #include "fixture_runners.hpp"
 #include "models/model_test_support.hpp"

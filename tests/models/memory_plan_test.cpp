@@ -13,7 +13,7 @@
 #include <strix/io/safetensors_reader.hpp>
 
 #include "fixture_runners.hpp"
-#include "models/gemma4_files.hpp"
+#include "models/model_files.hpp"
 #include "models/memory_plan.hpp"
 #include "models/presets.hpp"
 #include "models/system_memory.hpp"

@@ -132,11 +132,11 @@ void check_target(const std::string& name, OpenTarget&& open, OpenOther&& open_o
 TEST_CASE("greedy speculative decoding equals plain greedy decoding on Gemma 4 and Qwen3.5 fixture models") {
   counters total;
   const auto gemma = [](const char* name) { return [name](std::size_t rollback) { return open_gemma4_runner<device>(data_path(name), rollback); }; };
-  const auto qwen = [](const char* name) { return [name](std::size_t rollback) { return open_qwen35_runner<device>(name, rollback); }; };
-  check_target("gemma4-e-tiny", gemma("gemma4-e-tiny"), [] { return open_qwen35_runner<device>("qwen35-tiny", 9); }, total);
+  const auto qwen = [](const char* name) { return [name](std::size_t rollback) { return open_qwen35_runner<device>(data_path(name), rollback); }; };
+  check_target("gemma4-e-tiny", gemma("gemma4-e-tiny"), [] { return open_qwen35_runner<device>(data_path("qwen35-tiny"), 9); }, total);
   check_target("gemma4-moe-tiny", gemma("gemma4-moe-tiny"), [] { return open_gemma4_runner<device>(data_path("gemma4-e-tiny"), 9); }, total);
   check_target("qwen35-tiny", qwen("qwen35-tiny"), [] { return open_gemma4_runner<device>(data_path("gemma4-moe-tiny"), 9); }, total);
-  check_target("qwen35-moe-tiny", qwen("qwen35-moe-tiny"), [] { return open_qwen35_runner<device>("qwen35-tiny", 9); }, total);
+  check_target("qwen35-moe-tiny", qwen("qwen35-moe-tiny"), [] { return open_qwen35_runner<device>(data_path("qwen35-tiny"), 9); }, total);
   CHECK(total.cases == 4 * prompt_count * 4 * 8);
   // The drafters span the acceptance range the property is meant to cover.
   INFO("acceptance: self " << total.acceptance(draft_kind::self) << ", other " << total.acceptance(draft_kind::other)

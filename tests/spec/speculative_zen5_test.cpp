@@ -10,7 +10,7 @@
 
 #include "device/zen5_test_support.hpp"
 #include "models/gemma4.hpp"
-#include "models/gemma4_files.hpp"
+#include "models/model_files.hpp"
 #include "models/model_vocabulary.hpp"
 #include "models/sequence_runner.hpp"
 #include "models/spec_session.hpp"

@@ -35,6 +35,7 @@
 #include <strix/core/buffer.hpp>
 #include <strix/core/error.hpp>
 #include <strix/core/tensor_view.hpp>
+#include <strix/device/deltanet_params.hpp>
 #include <strix/kv/kv_status.hpp>
 
 namespace strix {
@@ -46,6 +47,8 @@ struct deltanet_shape {
   std::size_t key_dim = 0;
   std::size_t value_dim = 0;
   std::size_t conv_kernel = 4;
+  // How the value heads — and with them the v channels, z, a, b, A and dt_bias — are ordered.
+  value_head_order order = value_head_order::grouped;
 
   [[nodiscard]] constexpr std::size_t key_width() const noexcept { return key_heads * key_dim; }
   [[nodiscard]] constexpr std::size_t value_width() const noexcept { return value_heads * value_dim; }

@@ -222,7 +222,8 @@ class gated_deltanet {
                              {log_decay_.data(), {n, s.value_heads}},
                              {beta_.data(), {n, s.value_heads}},
                              state.recurrent,
-                             {out.data(), {n, s.value_heads, s.value_dim}, {out.stride(0), s.value_dim, 1}}};
+                             {out.data(), {n, s.value_heads, s.value_dim}, {out.stride(0), s.value_dim, 1}},
+                             s.order};
     if (n <= config_.recurrent_up_to) {
       dev.deltanet_recurrent(args);
     } else {

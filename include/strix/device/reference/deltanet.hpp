@@ -18,10 +18,10 @@ namespace strix::reference_kernels {
 
 inline void deltanet_recurrent(const deltanet_args& a) {
   const std::size_t tokens = a.v.extent(0), heads = a.v.extent(1), dv = a.v.extent(2);
-  const std::size_t dk = a.k.extent(2), ratio = heads / a.k.extent(1);
+  const std::size_t dk = a.k.extent(2);
   std::vector<double> u(dv);
   for (std::size_t h = 0; h < heads; ++h) {
-    const std::size_t kh = h / ratio;
+    const std::size_t kh = a.key_head(h);
     for (std::size_t t = 0; t < tokens; ++t) {
       const float decay = std::exp(a.log_decay(t, h));
       for (std::size_t i = 0; i < dk; ++i) {
@@ -46,11 +46,11 @@ inline void deltanet_recurrent(const deltanet_args& a) {
 
 inline void deltanet_chunked(const deltanet_args& a, std::size_t chunk) {
   const std::size_t tokens = a.v.extent(0), heads = a.v.extent(1), dv = a.v.extent(2);
-  const std::size_t dk = a.k.extent(2), ratio = heads / a.k.extent(1);
+  const std::size_t dk = a.k.extent(2);
   chunk = std::max<std::size_t>(chunk, 1);
   std::vector<double> gamma(chunk), w(chunk * dv), s0(dk * dv), o(dv);
   for (std::size_t h = 0; h < heads; ++h) {
-    const std::size_t kh = h / ratio;
+    const std::size_t kh = a.key_head(h);
     for (std::size_t c0 = 0; c0 < tokens; c0 += chunk) {
       const std::size_t n = std::min(chunk, tokens - c0);
       for (std::size_t i = 0; i < dk * dv; ++i) s0[i] = a.state(h, i / dv, i % dv);

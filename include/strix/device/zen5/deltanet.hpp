@@ -178,11 +178,11 @@ inline step_function recurrent_step_for(std::size_t columns) noexcept {
 inline void deltanet_recurrent(thread_pool& pool, const deltanet_args& a) {
   using namespace deltanet_detail;
   const std::size_t tokens = a.v.extent(0), heads = a.v.extent(1), dv = a.v.extent(2);
-  const std::size_t dk = a.k.extent(2), ratio = heads / a.k.extent(1);
+  const std::size_t dk = a.k.extent(2);
   const std::size_t blocks = (dv + column_block - 1) / column_block;
   pool.parallel_for(0, heads * blocks, 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t task = begin; task < end; ++task) {
-      const std::size_t h = task / blocks, c0 = task % blocks * column_block, kh = h / ratio;
+      const std::size_t h = task / blocks, c0 = task % blocks * column_block, kh = a.key_head(h);
       const std::size_t columns = std::min(column_block, dv - c0);
       const step_function step = recurrent_step_for(columns);
       const rows_of<float> state{&a.state(h, 0, 0) + c0, a.state.stride(1)};
@@ -204,13 +204,13 @@ inline void deltanet_recurrent(thread_pool& pool, const deltanet_args& a) {
 inline void deltanet_chunked(thread_pool& pool, const deltanet_args& a, std::size_t chunk, float* workspace) {
   using namespace deltanet_detail;
   const std::size_t tokens = a.v.extent(0), heads = a.v.extent(1), dv = a.v.extent(2);
-  const std::size_t dk = a.k.extent(2), ratio = heads / a.k.extent(1);
+  const std::size_t dk = a.k.extent(2);
   chunk = std::max<std::size_t>(chunk, 1);
   const std::size_t cs = (chunk + 15) / 16 * 16, ws = (dv + 15) / 16 * 16;
   const std::size_t per_head = deltanet_chunk_workspace_floats(chunk, dk, dv);
   pool.parallel_for(0, heads, 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t h = begin; h < end; ++h) {
-      const std::size_t kh = h / ratio;
+      const std::size_t kh = a.key_head(h);
       float* gamma = workspace + h * per_head;
       const rows_of<float> keys_t{gamma + cs, cs};               // [dk][n]: keys of the chunk, transposed
       const rows_of<float> kk{keys_t.data + dk * cs, cs};        // [n][n]: substitution coefficients
