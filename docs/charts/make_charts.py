@@ -21,7 +21,10 @@ def load_series():
     for path in sorted(glob.glob(os.path.join(DATA, "bench-*.json"))):
         with open(path, encoding="utf-8") as f:
             result = json.load(f)
-        model = series.setdefault(result["model"], {"decode": [], "prefill": []})
+        # A shape given as a config file is labelled by the file's name.
+        shape, _, rest = result["model"].partition(" ")
+        label = os.path.splitext(os.path.basename(shape))[0] + (" " + rest if rest else "")
+        model = series.setdefault(label, {"decode": [], "prefill": []})
         for test in result["tests"]:
             if test["n_gen"]:
                 model["decode"].append((test["depth"], test["tok_s"]))

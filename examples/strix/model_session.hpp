@@ -136,6 +136,9 @@ struct model_spec {
 inline model_spec open_model(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw error(error_category::io, path + ": no such file or folder");
+  if (std::filesystem::path(path).extension() == ".json") {
+    throw error(error_category::unsupported, path + ": a config.json alone holds no weights; give its folder, or use it as a shape (--preset, --random-weights)");
+  }
   if (is_gguf_file(path)) {
     auto gguf = std::make_shared<models::gguf_tensors>(path);
     const gguf_value* architecture = gguf->file().find("general.architecture");
@@ -163,16 +166,18 @@ inline std::variant<models::gemma4_config, models::qwen35_config> preset_config(
 
 // Random weights at the shapes of a preset (gemma4-e4b, ...) or of a config.json (a file or the
 // folder holding one).
+// A named preset, or the shapes of a config.json (the file or the folder holding one).
+inline models::model_preset find_shape(const std::string& shape) {
+  if (!std::filesystem::exists(shape)) return models::find_preset(shape);
+  const std::filesystem::path file = std::filesystem::is_directory(shape) ? std::filesystem::path(shape) / "config.json" : std::filesystem::path(shape);
+  std::ifstream in(file);
+  models::model_preset preset{file.string(), nlohmann::json::parse(in, nullptr, false), ""};
+  if (preset.config.is_discarded()) throw error(error_category::format, file.string() + ": not valid JSON");
+  return preset;
+}
+
 inline model_spec random_model(const std::string& shape, const std::string& weight_type) {
-  models::model_preset preset;
-  if (std::filesystem::exists(shape)) {
-    const std::filesystem::path file = std::filesystem::is_directory(shape) ? std::filesystem::path(shape) / "config.json" : std::filesystem::path(shape);
-    std::ifstream in(file);
-    preset = {file.string(), nlohmann::json::parse(in, nullptr, false), ""};
-    if (preset.config.is_discarded()) throw error(error_category::format, file.string() + ": not valid JSON");
-  } else {
-    preset = models::find_preset(shape);
-  }
+  const models::model_preset preset = find_shape(shape);
   auto config = preset_config(preset);
   const models::weight_scheme scheme = models::weight_scheme::named(weight_type);
   return {preset.name + " (random " + scheme.name() + ")", std::move(config),

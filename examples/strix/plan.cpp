@@ -127,7 +127,7 @@ void add_plan_command(CLI::App& app) {
   auto o = std::make_shared<plan_command_options>();
   auto* source = cmd->add_option_group("model")->require_option(1);
   source->add_option("--model", o->model, "GGUF file or Hugging Face folder");
-  source->add_option("--preset", o->preset, "a released shape: " + [] {
+  source->add_option("--preset", o->preset, "a config.json (or its folder), or a released shape: " + [] {
     std::string names;
     for (const models::model_preset& p : models::model_presets()) names += (names.empty() ? "" : ", ") + p.name;
     return names;
@@ -152,7 +152,7 @@ void add_plan_command(CLI::App& app) {
       config = spec->config;
       census = spec->census();
     } else {
-      const models::model_preset preset = models::find_preset(o->preset);
+      const models::model_preset preset = find_shape(o->preset);
       const models::weight_scheme scheme = models::weight_scheme::named(o->weight_type);
       name = preset.name + " with " + scheme.name() + " weights";
       if (!preset.note.empty()) std::fprintf(stderr, "note: %s: %s\n", preset.name.c_str(), preset.note.c_str());

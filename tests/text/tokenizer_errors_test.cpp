@@ -59,7 +59,7 @@ TEST_CASE("bad tokenizer.json files are refused with the file and the part at fa
   j["decoder"] = {{"type", "ByteLevel"}};
   j["normalizer"] = nullptr;
   j["pre_tokenizer"] = {{"type", "ByteLevel"}};
-  CHECK_THAT(error_of(j), Contains("is not the qwen2 one"));
+  CHECK_THAT(error_of(j), Contains("is neither the qwen2 nor the qwen35 one"));
   j = minimal_gemma_json();
   j["added_tokens"][0]["lstrip"] = true;
   CHECK_THAT(error_of(j), Contains("sets lstrip"));

@@ -1,6 +1,7 @@
 // The byte-level pre-tokenizers, written as code instead of a regex engine: each one reproduces
-// the leftmost-first, backtracking semantics of its Hugging Face regex (see qwen2_split_regex), with
-// Unicode classes from ICU (\p{L}, \p{N}, and \s as the White_Space property, as Oniguruma has it).
+// the leftmost-first, backtracking semantics of its Hugging Face regex (qwen2_split_regex and
+// qwen35_split_regex, which differ only in where combining marks go), with Unicode classes from
+// ICU (\p{L}, \p{N}, \p{M}, and \s as the White_Space property, as Oniguruma has it).
 // Malformed UTF-8 bytes count as "other" characters, so no input can stall the splitter.
 #pragma once
 
@@ -18,9 +19,11 @@ namespace strix::text {
 
 namespace detail {
 
-enum char_class : std::uint8_t { letter = 1, number = 2, space = 4, line_break = 8 };
+// `mark`: \p{M}, told apart only where the pattern names it (qwen35); elsewhere marks are
+// "other" characters (class 0), like punctuation.
+enum char_class : std::uint8_t { letter = 1, number = 2, space = 4, line_break = 8, mark = 16 };
 
-inline std::uint8_t classify(char32_t c) {
+inline std::uint8_t classify(char32_t c, bool marks) {
   if (c < 0x80) {
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return letter;
     if (c >= '0' && c <= '9') return number;
@@ -31,6 +34,7 @@ inline std::uint8_t classify(char32_t c) {
   const auto mask = U_GET_GC_MASK(static_cast<UChar32>(c));
   if (mask & U_GC_L_MASK) return letter;
   if (mask & U_GC_N_MASK) return number;
+  if (marks && (mask & U_GC_M_MASK)) return mark;
   if (u_isUWhiteSpace(static_cast<UChar32>(c))) return space;
   return 0;
 }
@@ -50,18 +54,20 @@ struct coded_char {
 
 }  // namespace detail
 
-// Splits `text` into pre-tokens, calling emit(std::string_view) for each in order. `scratch` is
-// reused between calls to avoid reallocating.
+// Splits `text` into pre-tokens as `pre` (qwen2 or qwen35) does, calling emit(std::string_view)
+// for each in order. `scratch` is reused between calls to avoid reallocating.
 template <class Emit>
-void split_qwen2(std::string_view text, std::vector<detail::coded_char>& scratch, Emit&& emit) {
+void split_byte_level(pre_tokenizer pre, std::string_view text, std::vector<detail::coded_char>& scratch, Emit&& emit) {
   using namespace detail;
+  const bool marks = pre == pre_tokenizer::qwen35;
+  const std::uint8_t word = marks ? letter | mark : letter;  // [\p{L}\p{M}] or \p{L}
   auto& chars = scratch;
   chars.clear();
   for (std::size_t pos = 0; pos < text.size();) {
     const std::size_t length = utf8_length_at(text, pos);
     const char32_t c = utf8_code_point_at(text, pos, length);
     const bool malformed = length == 1 && static_cast<unsigned char>(text[pos]) >= 0x80;
-    chars.push_back({static_cast<std::uint32_t>(pos), c, malformed ? std::uint8_t{0} : classify(c)});
+    chars.push_back({static_cast<std::uint32_t>(pos), c, malformed ? std::uint8_t{0} : classify(c, marks)});
     pos += length;
   }
   const std::size_t n = chars.size();
@@ -83,14 +89,14 @@ void split_qwen2(std::string_view text, std::vector<detail::coded_char>& scratch
       if (a == 's' || a == 't' || a == 'm' || a == 'd') end = i + 2;
       else if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) end = i + 3;
     }
-    // [^\r\n\p{L}\p{N}]?\p{L}+
+    // [^\r\n\p{L}\p{N}]?\p{L}+ (qwen35: [\p{L}\p{M}]+; a mark may also be the optional prefix)
     if (end == i) {
-      if (!is(i, line_break | letter | number) && is(i + 1, letter)) end = run_end(i + 1, letter);
-      else if (is(i, letter)) end = run_end(i, letter);
+      if (!is(i, line_break | letter | number) && is(i + 1, word)) end = run_end(i + 1, word);
+      else if (is(i, word)) end = run_end(i, word);
     }
     // \p{N}
     if (end == i && is(i, number)) end = i + 1;
-    // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
+    // ` ?[^\s\p{L}\p{N}]+[\r\n]*` (qwen35: marks excluded too, as they are not class 0)
     if (end == i) {
       std::size_t j = i;
       if (chars[j].code == ' ' && is_other(j + 1)) ++j;

@@ -204,7 +204,7 @@ class tokenizer {
         normalized = ws.normalized;
       }
     }
-    split_qwen2(normalized, ws.chars, [&](std::string_view word) {
+    split_byte_level(vocab_.pre, normalized, ws.chars, [&](std::string_view word) {
       ws.symbols.clear();
       for (const char ch : word) ws.symbols.push_back(byte_tokens_[static_cast<unsigned char>(ch)]);
       merges_.apply(ws.symbols, ws.merge);

@@ -1,6 +1,6 @@
 // The tokenizer in GGUF metadata (llama.cpp's tokenizer.ggml.* keys): read into a `vocabulary`,
 // and written from one, so a converted model carries the same tokenizer as its tokenizer.json.
-// tokenizer.ggml.model "gemma4" is SentencePiece-style BPE; "gpt2" with pre-tokenizer "qwen2" is
+// tokenizer.ggml.model "gemma4" is SentencePiece-style BPE; "gpt2" with pre-tokenizer "qwen2" or "qwen35" is
 // byte-level BPE. Other models are refused by name.
 #pragma once
 
@@ -30,8 +30,9 @@ inline vocabulary vocabulary_from_gguf(const gguf_file& file, const std::string&
   } else if (model == "gpt2") {
     v.algorithm = tokenizer_algorithm::byte_level_bpe;
     const std::string pre = string_at("tokenizer.ggml.pre");
-    if (pre != "qwen2") fail(error_category::unsupported, "byte-level pre-tokenizer 'tokenizer.ggml.pre' = '" + pre + "' (strix knows 'qwen2')");
-    v.pre = pre_tokenizer::qwen2;
+    if (pre == "qwen2") v.pre = pre_tokenizer::qwen2;
+    else if (pre == "qwen35") v.pre = pre_tokenizer::qwen35;
+    else fail(error_category::unsupported, "byte-level pre-tokenizer 'tokenizer.ggml.pre' = '" + pre + "' (strix knows 'qwen2' and 'qwen35')");
     v.normalize_nfc = true;
   } else {
     fail(error_category::unsupported, "tokenizer model 'tokenizer.ggml.model' = '" + model + "' (strix knows 'gemma4' and 'gpt2')");
@@ -109,7 +110,7 @@ inline vocabulary vocabulary_from_gguf(const gguf_file& file, const std::string&
 inline void write_vocabulary_gguf(const vocabulary& v, gguf_writer& out) {
   const bool byte_level = v.algorithm == tokenizer_algorithm::byte_level_bpe;
   out.set("tokenizer.ggml.model", gguf_value(byte_level ? "gpt2" : "gemma4"));
-  if (byte_level) out.set("tokenizer.ggml.pre", gguf_value("qwen2"));
+  if (byte_level) out.set("tokenizer.ggml.pre", gguf_value(std::string(gguf_name_of(v.pre))));
   out.set("tokenizer.ggml.tokens", gguf_value::array(v.pieces));
   std::vector<std::int32_t> kinds;
   kinds.reserve(v.kinds.size());

@@ -1,6 +1,6 @@
 // Loads a Hugging Face tokenizer.json (and, beside it, tokenizer_config.json for the special
 // tokens and chat template) into a `vocabulary`. Only the pipelines strix reproduces exactly are
-// accepted: Gemma's (Replace " "→"▁", BPE with byte fallback) and Qwen's (NFC, the qwen2 split
+// accepted: Gemma's (Replace " "→"▁", BPE with byte fallback) and Qwen's (NFC, the qwen2 or qwen35 split
 // regex, byte-level BPE). Anything else is an error that names the component, so a tokenizer that
 // would silently give different ids is never used.
 #pragma once
@@ -58,15 +58,16 @@ inline vocabulary vocabulary_from_tokenizer_json(const nlohmann::json& j, const 
       fail(error_category::unsupported, "byte-level normalizer " + detail::json_text(normalizer) + " (only NFC or none)");
     }
     v.normalize_nfc = !normalizer.is_null();
-    const bool qwen2 = pre.is_object() && pre.value("type", "") == "Sequence" && pre["pretokenizers"].size() == 2 &&
-                       pre["pretokenizers"][0].value("type", "") == "Split" &&
-                       pre["pretokenizers"][0]["pattern"].value("Regex", "") == qwen2_split_regex &&
-                       pre["pretokenizers"][0].value("behavior", "") == "Isolated" &&
-                       pre["pretokenizers"][1].value("type", "") == "ByteLevel" &&
-                       !pre["pretokenizers"][1].value("use_regex", true) &&
-                       !pre["pretokenizers"][1].value("add_prefix_space", true);
-    if (!qwen2) fail(error_category::unsupported, "pre-tokenizer " + detail::json_text(pre).substr(0, 300) + " is not the qwen2 one");
-    v.pre = pre_tokenizer::qwen2;
+    const bool split_then_bytes = pre.is_object() && pre.value("type", "") == "Sequence" && pre["pretokenizers"].size() == 2 &&
+                                  pre["pretokenizers"][0].value("type", "") == "Split" &&
+                                  pre["pretokenizers"][0].value("behavior", "") == "Isolated" &&
+                                  pre["pretokenizers"][1].value("type", "") == "ByteLevel" &&
+                                  !pre["pretokenizers"][1].value("use_regex", true) &&
+                                  !pre["pretokenizers"][1].value("add_prefix_space", true);
+    const std::string regex = split_then_bytes ? pre["pretokenizers"][0]["pattern"].value("Regex", "") : std::string();
+    if (regex == qwen2_split_regex) v.pre = pre_tokenizer::qwen2;
+    else if (regex == qwen35_split_regex) v.pre = pre_tokenizer::qwen35;
+    else fail(error_category::unsupported, "pre-tokenizer " + detail::json_text(pre).substr(0, 300) + " is neither the qwen2 nor the qwen35 one");
   } else {
     v.algorithm = tokenizer_algorithm::sentencepiece_bpe;
     if (!detail::is_space_to_marker(normalizer)) {

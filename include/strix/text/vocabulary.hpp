@@ -26,11 +26,17 @@ enum class tokenizer_algorithm {
 };
 
 // The pre-tokenizers byte-level BPE knows, by llama.cpp's tokenizer.ggml.pre name.
-enum class pre_tokenizer { none, qwen2 };
+enum class pre_tokenizer { none, qwen2, qwen35 };
 
-// The regex of the Hugging Face tokenizer.json that `pre_tokenizer::qwen2` implements.
+// The regexes of the Hugging Face tokenizer.json files that `pre_tokenizer::qwen2` (Qwen2, Qwen3)
+// and `pre_tokenizer::qwen35` (Qwen3.5: combining marks \p{M} belong to words) implement.
 inline constexpr std::string_view qwen2_split_regex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+inline constexpr std::string_view qwen35_split_regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+// llama.cpp's tokenizer.ggml.pre name of a byte-level pre-tokenizer.
+[[nodiscard]] constexpr std::string_view gguf_name_of(pre_tokenizer p) noexcept { return p == pre_tokenizer::qwen35 ? "qwen35" : "qwen2"; }
 
 using token_id = std::int32_t;
 inline constexpr token_id no_token = -1;
