@@ -1,0 +1,37 @@
+# strix chat on a Qwen3.5 model, as a Hugging Face folder (the tiny fixture with a 512-token ChatML
+# tokenizer, tests/fixtures/make_tiny_chatml_tokenizer.py) and as the GGUF strix convert makes of
+# it (tokenizer, pre-tokenizer "qwen35" and chat template in the metadata): the scripted
+# conversation runs, and the greedy transcripts of the two are identical.
+set(folder ${WORK}/qwen35-chat)
+file(MAKE_DIRECTORY ${folder})
+file(COPY ${MODEL}/config.json ${MODEL}/model.safetensors ${TOKENIZER}/tokenizer.json ${TOKENIZER}/tokenizer_config.json DESTINATION ${folder})
+execute_process(COMMAND ${TOOL} convert ${folder} ${WORK}/qwen35-chat.gguf RESULT_VARIABLE rc ERROR_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "strix convert failed (${rc})")
+endif()
+file(WRITE ${WORK}/qwen35_chat_script.txt "Hello!\n/think on\nWhy is the sky blue?\n/stats\n/reset\n/quit\n")
+foreach(source folder gguf)
+  set(model ${folder})
+  if(source STREQUAL "gguf")
+    set(model ${WORK}/qwen35-chat.gguf)
+  endif()
+  execute_process(COMMAND ${TOOL} chat --model ${model} --temp 0 -n 24 INPUT_FILE ${WORK}/qwen35_chat_script.txt
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "strix chat --model ${model} exited with ${rc}: ${err}")
+  endif()
+  foreach(expected "(thinking on)" "prompt: [0-9]+ tokens in" "context [0-9]+ / 4096; thinking on" "(conversation cleared)")
+    if(NOT out MATCHES "${expected}")
+      message(FATAL_ERROR "strix chat --model ${model}: the output lacks '${expected}':\n${out}")
+    endif()
+  endforeach()
+  if(err MATCHES "warning")
+    message(FATAL_ERROR "strix chat --model ${model} warned: ${err}")
+  endif()
+  # Timings differ between runs; the rest must not.
+  string(REGEX REPLACE "in [0-9.]+ s \\([0-9.]+ tok/s\\)" "" out "${out}")
+  set(from_${source} "${out}")
+endforeach()
+if(NOT from_folder STREQUAL from_gguf)
+  message(FATAL_ERROR "the folder and its GGUF chat differently:\n${from_folder}\n---\n${from_gguf}")
+endif()
