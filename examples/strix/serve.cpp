@@ -39,6 +39,10 @@ struct serve_options {
   std::string kv_budget;  // KV bytes shared by all sequences; default: every sequence at the full context
 };
 
+// JSON text of a reply. Generated text may hold bytes that are not UTF-8 (a model can emit byte
+// tokens that form no character, or stop inside one): they become U+FFFD, as other servers do.
+std::string json_text(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
 // An OpenAI-style error.
 struct request_error {
   request_error(int http_status, std::string what, std::string error_code = {})
@@ -50,7 +54,7 @@ struct request_error {
 void send_error(httplib::Response& res, const request_error& e) {
   res.status = e.status;
   const nlohmann::json body{{"error", {{"message", e.message}, {"type", e.type}, {"param", nullptr}, {"code", e.code.empty() ? nlohmann::json() : nlohmann::json(e.code)}}}};
-  res.set_content(body.dump(), "application/json");
+  res.set_content(json_text(body), "application/json");
 }
 
 const char* finish_name(serve::finish_reason r) {
@@ -198,7 +202,7 @@ class server {
     http.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content(R"({"status":"ok"})", "application/json"); });
     http.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
       const nlohmann::json body{{"object", "list"}, {"data", {{{"id", o_.name}, {"object", "model"}, {"created", 0}, {"owned_by", "strix"}}}}};
-      res.set_content(body.dump(), "application/json");
+      res.set_content(json_text(body), "application/json");
     });
     http.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) { complete(req, res, true); });
     http.Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) { complete(req, res, false); });
@@ -279,13 +283,13 @@ class server {
         choice["text"] = content;
       }
       const nlohmann::json body{{"id", id}, {"object", object}, {"created", created}, {"model", o_.name}, {"choices", {choice}}, {"usage", usage(completion)}};
-      res.set_content(body.dump(), "application/json");
+      res.set_content(json_text(body), "application/json");
       return;
     }
     const bool include_usage = p.include_usage, tools = p.tools;
     res.set_chunked_content_provider("text/event-stream", [=, this](std::size_t, httplib::DataSink& sink) {
       auto send = [&](const nlohmann::json& chunk) {
-        const std::string line = "data: " + chunk.dump() + "\n\n";
+        const std::string line = "data: " + json_text(chunk) + "\n\n";
         return sink.write(line.data(), line.size());
       };
       auto chunk = [&](const nlohmann::json& delta, const nlohmann::json& finish) {
@@ -312,7 +316,7 @@ class server {
           continue;
         }
         if (event->finish == serve::finish_reason::error) {
-          const std::string line = "data: " + nlohmann::json{{"error", {{"message", event->error}, {"type", "server_error"}}}}.dump() + "\n\n";
+          const std::string line = "data: " + json_text(nlohmann::json{{"error", {{"message", event->error}, {"type", "server_error"}}}}) + "\n\n";
           sink.write(line.data(), line.size());
           break;
         }
@@ -365,7 +369,7 @@ class server {
     }
     if (!j.is_object()) throw request_error{400, "the body must be a JSON object"};
     if (j.contains("model") && j["model"] != o_.name) {
-      throw request_error{404, "the model '" + j["model"].dump() + "' does not exist; this server has '" + o_.name + "'", "model_not_found"};
+      throw request_error{404, "the model '" + json_text(j["model"]) + "' does not exist; this server has '" + o_.name + "'", "model_not_found"};
     }
     auto number = [&](const char* key, double fallback) {
       if (!j.contains(key) || j[key].is_null()) return fallback;
