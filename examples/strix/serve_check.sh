@@ -7,54 +7,34 @@
 set -euo pipefail
 tool=$1 model=$2 work=$3
 mkdir -p "$work"
-servers=()
-trap 'kill "${servers[@]}" 2>/dev/null || true' EXIT
-# start NAME ARGS...: starts a server on a free port; sets url.
-start() {
-  local log=$work/$1.log
-  shift
-  "$tool" serve --model "$model" --name tiny --port 0 "$@" >"$log" 2>&1 &
-  servers+=($!)
-  port=
-  for _ in $(seq 100); do
-    port=$(sed -n 's/.*on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
-    [ -n "$port" ] && break
-    sleep 0.2
-  done
-  [ -n "$port" ] || { cat "$log"; echo "server did not start"; exit 1; }
-  url=http://127.0.0.1:$port
-}
-log=$work/small.log
+source "$(dirname "$0")/serve_test_lib.sh"
 # Six sequences of at most 256 tokens, but KV blocks for 240 global positions in all (the
 # sliding-window reserve plus 15 blocks of 16): concurrent requests must be preempted.
-start small --max-seqs 6 --ctx 256 --chunk 64 --kv-budget 2736K
-fail() { echo "FAIL: $*"; cat "$log"; exit 1; }
-# post PATH BODY: prints the body, then the HTTP status on its own line.
-post() { curl -s -w '\n%{http_code}' -H 'Content-Type: application/json' --data-binary "$2" "$url$1"; }
+start small --model "$model" --name tiny --max-seqs 6 --ctx 256 --chunk 64 --kv-budget 2736K
 
 [ "$(curl -s "$url/health")" = '{"status":"ok"}' ] || fail health
-curl -s "$url/v1/models" | grep -q '"id":"tiny"' || fail models
+contains "$(curl -s "$url/v1/models")" '"id":"tiny"' || fail models
 
 out=$(post /v1/chat/completions '{"model":"tiny","messages":[{"role":"user","content":"Who are you?"}],"temperature":0,"max_tokens":40}')
-echo "$out" | grep -q '"content":"I am a tiny demonstration model in the Gemma 4 architecture' || fail "chat: $out"
-echo "$out" | grep -q '"usage":{"completion_tokens":[0-9]*,"prompt_tokens":[0-9]*,"total_tokens"' || fail "chat usage: $out"
-echo "$out" | tail -1 | grep -q 200 || fail "chat status: $out"
+contains "$out" '"content":"I am a tiny demonstration model in the Gemma 4 architecture' || fail "chat: $out"
+contains "$out" '"usage":{"completion_tokens":[0-9]*,"prompt_tokens":[0-9]*,"total_tokens"' || fail "chat usage: $out"
+[ "$(tail -1 <<<"$out")" = 200 ] || fail "chat status: $out"
 
 out=$(curl -s -N -H 'Content-Type: application/json' --data-binary \
   '{"messages":[{"role":"user","content":"Who are you?"}],"temperature":0,"max_tokens":40,"stream":true,"stream_options":{"include_usage":true}}' \
   "$url/v1/chat/completions")
-echo "$out" | grep -q '"object":"chat.completion.chunk"' || fail "stream: $out"
-echo "$out" | grep -q '"delta":{"content":"' || fail "stream content: $out"
-echo "$out" | grep -q '"finish_reason":"stop"' || fail "stream finish: $out"
-echo "$out" | grep -q '"usage":{"completion_tokens"' || fail "stream usage: $out"
+contains "$out" '"object":"chat.completion.chunk"' || fail "stream: $out"
+contains "$out" '"delta":{"content":"' || fail "stream content: $out"
+contains "$out" '"finish_reason":"stop"' || fail "stream finish: $out"
+contains "$out" '"usage":{"completion_tokens"' || fail "stream usage: $out"
 [ "$(echo "$out" | grep -v '^$' | tail -1)" = 'data: [DONE]' ] || fail "stream end: $out"
 # The streamed pieces are the non-streamed reply.
 streamed=$(echo "$out" | sed -n 's/.*"delta":{"content":"\([^"]*\)".*/\1/p' | tr -d '\n')
 case "$streamed" in "I am a tiny demonstration model in the Gemma 4 architecture"*) ;; *) fail "streamed text: $streamed";; esac
 
 out=$(post /v1/completions '{"prompt":"Debian is","temperature":0,"max_tokens":12,"stop":["."]}')
-echo "$out" | grep -q '"object":"text_completion"' || fail "completion: $out"
-echo "$out" | grep -q '"text":"[^".]*"' || fail "completion stop string: $out"
+contains "$out" '"object":"text_completion"' || fail "completion: $out"
+contains "$out" '"text":"[^".]*"' || fail "completion stop string: $out"
 
 # Tools: declarations, an earlier call and its result go into the prompt (Gemma 4's tool syntax);
 # the tiny model answers in text.
@@ -67,7 +47,7 @@ out=$(post /v1/chat/completions "$(cat <<'JSON'
 JSON
 )")
 [ "$(echo "$out" | tail -1)" = 200 ] || fail "tool round trip: $out"
-echo "$out" | grep -q '"object":"chat.completion"' || fail "tool round trip body: $out"
+contains "$out" '"object":"chat.completion"' || fail "tool round trip body: $out"
 out=$(post /v1/chat/completions '{"messages":[{"role":"user","content":"hi"},{"role":"tool","tool_call_id":"nope","content":"x"}]}')
 [ "$(echo "$out" | tail -1)" = 400 ] || fail "tool result without a call: $out"
 
@@ -76,7 +56,7 @@ expect_error() {
   local status=$1 body=$2 what=$3
   out=$(post /v1/chat/completions "$body")
   [ "$(echo "$out" | tail -1)" = "$status" ] || fail "$what: $out"
-  echo "$out" | grep -q '"error":{' || fail "$what body: $out"
+  contains "$out" '"error":{' || fail "$what body: $out"
 }
 expect_error 400 '{"messages": [' "malformed JSON"
 expect_error 404 '{"model":"gpt-4","messages":[{"role":"user","content":"hi"}]}' "unknown model"
@@ -86,35 +66,24 @@ expect_error 400 "$(printf '{"messages":[{"role":"user","content":"\xff\xfe"}]}'
 expect_error 400 '{"messages":[{"role":"user","content":"hi"}],"n":2}' "n = 2"
 
 # 16 concurrent greedy clients, each equal to its run alone.
-body() { echo "{\"prompt\":\"Question $1: what is a Debian package$(printf ' and %.0s' $(seq $1))?\",\"temperature\":0,\"max_tokens\":48}"; }
-choices_of() { sed -n '1s/.*"choices":\(.*\),"created".*/\1/p'; }
-for i in $(seq 16); do post /v1/completions "$(body "$i")" | choices_of >"$work/alone_$i"; done
-clients=()
-for i in $(seq 16); do
-  (post /v1/completions "$(body "$i")" | choices_of >"$work/together_$i") &
-  clients+=($!)
-done
-wait "${clients[@]}"
-for i in $(seq 16); do
-  [ -s "$work/alone_$i" ] || fail "client $i: empty reply"
-  cmp -s "$work/alone_$i" "$work/together_$i" || fail "client $i: '$(cat "$work/together_$i")' together, '$(cat "$work/alone_$i")' alone"
-done
+endpoint_of() { echo /v1/completions; }
+body_of() { echo "{\"prompt\":\"Question $1: what is a Debian package$(printf ' and %.0s' $(seq $1))?\",\"temperature\":0,\"max_tokens\":48}"; }
+concurrent_equals_alone 16
 metrics=$(curl -s "$url/metrics")
-echo "$metrics" | grep -q '^strix_time_to_first_token_seconds_count [1-9]' || fail "metrics: $metrics"
+contains "$metrics" '^strix_time_to_first_token_seconds_count [1-9]' || fail "metrics: $metrics"
 echo "preemptions: $(echo "$metrics" | sed -n 's/^strix_preemptions_total //p'), prefix-cache hit tokens: $(echo "$metrics" | sed -n 's/^strix_prefix_cache_hit_tokens_total //p')"
 
 # A client that goes away mid-stream: its request is cancelled and its sequence freed at once
 # (a server with room for a long reply, so the reply is still being generated when it leaves).
-log=$work/long.log
-start long --max-seqs 2 --ctx 16384
+start long --model "$model" --name tiny --max-seqs 2 --ctx 16384
 curl -s -N --max-time 0.5 -H 'Content-Type: application/json' --data-binary \
   '{"prompt":"Debian","max_tokens":16000,"stream":true,"temperature":1,"ignore_eos":true}' "$url/v1/completions" >/dev/null || true
 for _ in $(seq 20); do
-  curl -s "$url/metrics" | grep -q '^strix_requests_cancelled_total 1$' && break
+  contains "$(curl -s "$url/metrics")" '^strix_requests_cancelled_total 1$' && break
   sleep 0.1
 done
 metrics=$(curl -s "$url/metrics")
-echo "$metrics" | grep -q '^strix_requests_cancelled_total 1$' || fail "disconnected request not cancelled: $metrics"
-echo "$metrics" | grep -q '^strix_requests_running 0$' || fail "disconnected request still running: $metrics"
-echo "$metrics" | grep -q '^strix_generation_tokens_total [1-9][0-9]*$' || fail "nothing generated before the disconnect: $metrics"
+contains "$metrics" '^strix_requests_cancelled_total 1$' || fail "disconnected request not cancelled: $metrics"
+contains "$metrics" '^strix_requests_running 0$' || fail "disconnected request still running: $metrics"
+contains "$metrics" '^strix_generation_tokens_total [1-9][0-9]*$' || fail "nothing generated before the disconnect: $metrics"
 echo "serve checks passed"
