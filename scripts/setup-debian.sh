@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ clang-19 libclang-rt-19-dev
   libeigen3-dev libxsimd-dev xtl-dev librange-v3-dev nlohmann-json3-dev libicu-dev libcli11-dev catch2 libbenchmark-dev
   libcpp-httplib-dev pkg-config curl nodejs
+  libamdhip64-dev rocm-device-libs
 )
 
 missing=()

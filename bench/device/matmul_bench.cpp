@@ -25,6 +25,7 @@
 #include <strix/quant/formats.hpp>
 
 #include "common/bandwidth_probe.hpp"
+#include "common/matmul_shapes.hpp"
 
 using namespace strix;
 using strix::bench::bandwidth_for;
@@ -92,20 +93,10 @@ void run_matmul(benchmark::State& state, std::size_t rows, std::size_t cols, std
   }
 }
 
-struct shape {
-  const char* name;
-  std::size_t rows, cols;
-};
-constexpr shape decode_shapes[] = {
-    {"gemma4-e4b.ffn_up 10240x2560", 10240, 2560},
-    {"4096x14336", 4096, 14336},
-    {"gemma4-26b.expert 704x2816", 704, 2816},
-};
-
 template <class Format>
 void register_format() {
   const std::string type(name_of(Format::type));
-  for (const auto& s : decode_shapes) {
+  for (const auto& s : bench::decode_shapes) {
     for (unsigned threads : {1u, 2u}) {
       for (bool cached : {false, true}) {
         const std::string name = "decode/" + type + "/" + s.name + "/threads:" + std::to_string(threads) +

@@ -158,7 +158,7 @@ inline memory_plan plan_gemma4(const gemma4_config& c, const weight_census& cens
 
 inline memory_plan plan_qwen35(const qwen35_config& c, const weight_census& census, plan_options o) {
   memory_plan p;
-  p.architecture = "qwen35";
+  p.architecture = c.moe ? "qwen35moe" : "qwen35";  // as GGUF names them
   p.options = o;
   p.model_context = c.context_length;
   p.vocab = c.vocab;

@@ -156,7 +156,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-n,--n-gen", o->generate, "tokens to decode (default 128; 0: no decode test)");
   cmd->add_option("-d,--depth", o->depths, "context already in the cache before each test, comma separated (default 0)")->delimiter(',');
   cmd->add_option("-r,--reps", o->reps, "repetitions (default 3)")->check(CLI::PositiveNumber);
-  cmd->add_option("--device", o->run.device, "zen5 or reference")->check(CLI::IsMember({"zen5", "reference"}));
+  add_device_option(*cmd, o->run.device);
   cmd->add_option("-t,--threads", o->run.threads, "threads for zen5 (default: all)");
   cmd->add_option("--kv-type", o->run.kv, "KV cache type: f32, f16, bf16, q8_0, q4_0");
   cmd->add_option("--chunk", o->run.chunk, "prefill chunk (tokens per step)")->check(CLI::PositiveNumber);

@@ -58,7 +58,7 @@ struct chat_options {
 
 void add_chat_options(CLI::App& cmd, chat_options& o) {
   cmd.add_option("--model", o.run.model, "GGUF file or Hugging Face folder (default: the shipped tiny Gemma 4 chat model)");
-  cmd.add_option("--device", o.run.device, "zen5 or reference")->check(CLI::IsMember({"zen5", "reference"}));
+  add_device_option(cmd, o.run.device);
   cmd.add_option("-t,--threads", o.run.threads, "threads for zen5 (default: all)");
   cmd.add_option("--kv-type", o.run.kv, "KV cache type: f32, f16, bf16, q8_0, q4_0");
   cmd.add_option("-c,--ctx", o.context, "context length in tokens")->check(CLI::PositiveNumber);

@@ -20,6 +20,12 @@
 
 #include <CLI/CLI.hpp>
 #include <strix/device/reference/reference.hpp>
+#ifndef STRIX_TOOL_HIP
+#define STRIX_TOOL_HIP 0
+#endif
+#if STRIX_TOOL_HIP
+#include <strix/device/hip/hip.hpp>
+#endif
 #if STRIX_TOOL_ZEN5
 #include <strix/device/zen5/zen5.hpp>
 #endif
@@ -50,6 +56,22 @@ inline double per_second(std::size_t count, double seconds) { return static_cast
 template <class Device>
 using gemma4_model = models::gemma4<Device, 8, 16, 128, 512, 1024>;
 
+// The device policies in this build of the tool: reference always; zen5 and hip when built in
+// (STRIX_TOOL_ZEN5; STRIX_TOOL_HIP, which -DSTRIX_GPU=cuda|hip sets and compiles the tool as that
+// language).
+inline std::vector<std::string> device_names() {
+  std::vector<std::string> names{"reference"};
+  if (STRIX_TOOL_ZEN5) names.emplace_back("zen5");
+  if (STRIX_TOOL_HIP) names.emplace_back("hip");
+  return names;
+}
+
+inline CLI::Option* add_device_option(CLI::App& cmd, std::string& device, const std::string& what = "device policy") {
+  std::string names;
+  for (const std::string& n : device_names()) names += (names.empty() ? "" : ", ") + n;
+  return cmd.add_option("--device", device, what + ": " + names)->check(CLI::IsMember(device_names()));
+}
+
 struct run_options {
   std::string model;
   std::string device = STRIX_TOOL_ZEN5 ? "zen5" : "reference";
@@ -61,7 +83,7 @@ struct run_options {
 
 inline void add_run_options(CLI::App& cmd, run_options& o) {
   cmd.add_option("--model", o.model, "GGUF file or Hugging Face folder")->required();
-  cmd.add_option("--device", o.device, "zen5 or reference")->check(CLI::IsMember({"zen5", "reference"}));
+  add_device_option(cmd, o.device);
   cmd.add_option("-t,--threads", o.threads, "threads for zen5 (default: all)");
   cmd.add_option("--kv-type", o.kv, "KV cache type: f32, f16, bf16, q8_0, q4_0");
   cmd.add_option("--chunk", o.chunk, "prefill chunk (tokens per step)")->check(CLI::PositiveNumber);
@@ -164,8 +186,6 @@ inline std::variant<models::gemma4_config, models::qwen35_config> preset_config(
   return models::gemma4_config::from_json(preset.config, preset.name);
 }
 
-// Random weights at the shapes of a preset (gemma4-e4b, ...) or of a config.json (a file or the
-// folder holding one).
 // A named preset, or the shapes of a config.json (the file or the folder holding one).
 inline models::model_preset find_shape(const std::string& shape) {
   if (!std::filesystem::exists(shape)) return models::find_preset(shape);
@@ -176,6 +196,7 @@ inline models::model_preset find_shape(const std::string& shape) {
   return preset;
 }
 
+// Random weights at the shapes of a preset (gemma4-e4b, ...) or of a config.json.
 inline model_spec random_model(const std::string& shape, const std::string& weight_type) {
   const models::model_preset preset = find_shape(shape);
   auto config = preset_config(preset);
@@ -312,6 +333,14 @@ void with_device(const run_options& o, F&& f) {
     f(dev);
     return;
   }
+#if STRIX_TOOL_HIP
+  if (o.device == "hip") {
+    hip_device dev;
+    std::fprintf(stderr, "hip: %s\n", dev.memory_mode_reason().c_str());
+    f(dev);
+    return;
+  }
+#endif
 #if STRIX_TOOL_ZEN5
   thread_pool pool(o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency()));
   zen5 dev(pool);

@@ -138,8 +138,7 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--seqs", o->sequences, "sequences (default 1)")->check(CLI::PositiveNumber);
   cmd->add_option("--chunk", o->chunk, "prefill chunk (tokens per step)")->check(CLI::PositiveNumber);
   cmd->add_option("--budget", o->budget, "memory budget (16G, 512MiB, bytes); default: MemAvailable");
-  cmd->add_option("--device", o->device, "zen5 or reference (whose workspace to count; budget from system memory)")
-      ->check(CLI::IsMember({"zen5", "reference"}));
+  add_device_option(*cmd, o->device, "device policy whose workspace to count (budget from system memory)");
   cmd->add_flag("--json", o->json, "one JSON object");
   cmd->callback([o] {
     std::string name;

@@ -559,7 +559,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--max-seqs", o->max_sequences, "requests decoded together (default 8)")->check(CLI::PositiveNumber);
   cmd->add_option("-c,--ctx", o->context, "most tokens of one request, prompt and reply (default 4096)")->check(CLI::PositiveNumber);
   cmd->add_option("--kv-budget", o->kv_budget, "KV cache size shared by all requests (16G, 512MiB; default: every sequence at --ctx)");
-  cmd->add_option("--device", o->run.device, "zen5 or reference")->check(CLI::IsMember({"zen5", "reference"}));
+  add_device_option(*cmd, o->run.device);
   cmd->add_option("-t,--threads", o->run.threads, "threads for zen5 (default: all)");
   cmd->add_option("--kv-type", o->run.kv, "KV cache type: f32, f16, bf16, q8_0, q4_0");
   cmd->add_option("--chunk", o->run.chunk, "tokens per forward pass across the batch (prefill chunk)")->check(CLI::PositiveNumber);

@@ -9,7 +9,7 @@
 
 namespace strix {
 
-enum class error_category { io, format, shape, memory, unsupported };
+enum class error_category { io, format, shape, memory, unsupported, device };
 
 constexpr std::string_view to_string(error_category category) noexcept {
   switch (category) {
@@ -18,6 +18,7 @@ constexpr std::string_view to_string(error_category category) noexcept {
     case error_category::shape: return "shape";
     case error_category::memory: return "memory";
     case error_category::unsupported: return "unsupported";
+    case error_category::device: return "device";
   }
   return "unknown";
 }

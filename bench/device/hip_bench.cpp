@@ -1,0 +1,239 @@
+// The hip policy on a GPU, in one run: the device's read bandwidth (a streaming-read kernel), the
+// decode GEMV per weight format at real shapes as GB/s of weights streamed and as a fraction of
+// that bandwidth (cycling through > 2 GiB of distinct matrices, so L2 cannot serve them; one
+// L2-resident matrix beside it), the prefill GEMM at 512 tokens, the cost of one policy call
+// around the kernel (staging and synchronisation), and prefill / decode tokens/s of random-weight
+// Gemma 4 E4B and 26B-A4B models on the policy. Built and run by `bash scripts/gpu.sh bench`; plain
+// timing with GPU events (Google Benchmark is not on the GPU machine).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <strix/device/hip/hip.hpp>
+#include <strix/kv/paged_kv_cache.hpp>
+#include <strix/quant/formats.hpp>
+
+#include "common/matmul_shapes.hpp"
+#include "models/gemma4.hpp"
+#include "models/gemma4_config.hpp"
+#include "models/presets.hpp"
+#include "models/random_weights.hpp"
+#include "models/sequence_runner.hpp"
+
+using namespace strix;
+
+namespace {
+
+// Milliseconds of GPU time between two events on the default stream.
+struct gpu_timer {
+  gpu::event_t start{};
+  gpu::event_t stop{};
+  gpu_timer() {
+    gpu::check(gpu::event_create(&start), "creating a GPU event");
+    gpu::check(gpu::event_create(&stop), "creating a GPU event");
+  }
+  gpu_timer(const gpu_timer&) = delete;
+  gpu_timer& operator=(const gpu_timer&) = delete;
+  ~gpu_timer() {
+    (void)gpu::event_destroy(start);
+    (void)gpu::event_destroy(stop);
+  }
+  void begin() { gpu::check(gpu::event_record(start, nullptr), "recording a GPU event"); }
+  float end_ms() {
+    gpu::check(gpu::event_record(stop, nullptr), "recording a GPU event");
+    gpu::check(gpu::event_synchronize(stop), "waiting for a GPU event");
+    float ms = 0;
+    gpu::check(gpu::event_elapsed_ms(&ms, start, stop), "reading a GPU timer");
+    return ms;
+  }
+};
+
+// Milliseconds per run of f, over `reps` runs on the default stream, after one warm-up run.
+template <class F>
+double time_ms(int reps, F&& f) {
+  gpu_timer timer;
+  f(0);
+  timer.begin();
+  for (int i = 0; i < reps; ++i) f(i + 1);
+  return timer.end_ms() / reps;
+}
+
+struct device_bytes {
+  void* p = nullptr;
+  explicit device_bytes(std::size_t bytes) { gpu::check(gpu::allocate(&p, bytes), "allocating benchmark memory"); }
+  device_bytes(const device_bytes&) = delete;
+  device_bytes& operator=(const device_bytes&) = delete;
+  ~device_bytes() { (void)gpu::release(p); }
+};
+
+__global__ void read_kernel(const float4* data, std::size_t n, float* sink) {
+  float sum = 0;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const float4 v = data[i];
+    sum += v.x + v.y + v.z + v.w;
+  }
+  if (sum == 12345.678f) *sink = sum;  // keeps the loads; practically never true
+}
+
+// GB/s of a streaming read over 4 GiB of device memory.
+double read_bandwidth_gbps() {
+  const std::size_t bytes = std::size_t{4} << 30;
+  device_bytes data(bytes);
+  device_bytes sink(sizeof(float));
+  gpu::check(gpu::fill_zero(data.p, bytes), "clearing the probe buffer");
+  const double ms = time_ms(10, [&](int) {
+    read_kernel<<<4096, 256>>>(static_cast<const float4*>(data.p), bytes / sizeof(float4), static_cast<float*>(sink.p));
+  });
+  return static_cast<double>(bytes) / (ms * 1e6);
+}
+
+// One random quantized matrix, copied to `copies` distinct device matrices.
+template <class Format>
+struct device_weights {
+  std::size_t rows, cols, bytes, copies;
+  device_bytes memory;
+  device_weights(std::size_t rows_, std::size_t cols_, std::size_t copies_)
+      : rows(rows_), cols(cols_), bytes(rows_ * cols_ / Format::block_size * sizeof(typename Format::block_type)), copies(copies_),
+        memory(bytes * copies_) {
+    std::mt19937 rng(3);
+    std::normal_distribution<float> dist(0.0f, 0.02f);
+    std::vector<float> values(rows * cols);
+    for (float& v : values) v = dist(rng);
+    std::vector<typename Format::block_type> blocks(rows * cols / Format::block_size);
+    quantize_row<Format>(values, blocks);
+    for (std::size_t c = 0; c < copies; ++c) {
+      gpu::check(gpu::copy(static_cast<std::byte*>(memory.p) + c * bytes, blocks.data(), bytes, gpu::copy_host_to_device), "uploading weights");
+    }
+  }
+  [[nodiscard]] const typename Format::block_type* copy(std::size_t i) const {
+    return reinterpret_cast<const typename Format::block_type*>(static_cast<const std::byte*>(memory.p) + (i % copies) * bytes);
+  }
+};
+
+template <class Format, int RowsPerWarp, int TokenTile>
+double matmul_ms(const device_weights<Format>& w, std::size_t tokens, bool one_matrix, const float* x, float* y) {
+  const hip_kernels::matmul_operands io{x, w.cols, y, w.rows, tokens};
+  constexpr std::size_t rows_per_block = hip_kernels::warps_per_block * RowsPerWarp;
+  const dim3 grid(static_cast<unsigned>((w.rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>((tokens + TokenTile - 1) / TokenTile));
+  return time_ms(tokens == 1 ? 200 : 5, [&](int i) {
+    hip_kernels::matmul_kernel<Format, RowsPerWarp, TokenTile, true>
+        <<<grid, hip_kernels::block_threads>>>(w.copy(one_matrix ? 0 : static_cast<std::size_t>(i)), w.rows, w.cols, io);
+  });
+}
+
+template <class Format>
+void bench_format(double bandwidth) {
+  const char* type = name_of(Format::type).data();
+  for (const bench::matmul_shape& s : bench::decode_shapes) {
+    const std::size_t bytes = s.rows * s.cols / Format::block_size * sizeof(typename Format::block_type);
+    const std::size_t copies = std::max<std::size_t>(2, (std::size_t{2} << 30) / bytes + 1);
+    const device_weights<Format> w(s.rows, s.cols, copies);
+    const std::size_t max_tokens = 512;
+    device_bytes x(max_tokens * s.cols * sizeof(float));
+    device_bytes y(max_tokens * s.rows * sizeof(float));
+    gpu::check(gpu::fill_zero(x.p, max_tokens * s.cols * sizeof(float)), "clearing x");
+    const auto* xp = static_cast<const float*>(x.p);
+    auto* yp = static_cast<float*>(y.p);
+    // The policy's choice of rows per warp for this shape, and the other one beside it.
+    const bool two_rows = hip_device::decode_rows_per_warp<Format>(s.rows) == 2;
+    const double dram = two_rows ? matmul_ms<Format, 2, 1>(w, 1, false, xp, yp) : matmul_ms<Format, 1, 1>(w, 1, false, xp, yp);
+    const double other = two_rows ? matmul_ms<Format, 1, 1>(w, 1, false, xp, yp) : matmul_ms<Format, 2, 1>(w, 1, false, xp, yp);
+    const double l2 = two_rows ? matmul_ms<Format, 2, 1>(w, 1, true, xp, yp) : matmul_ms<Format, 1, 1>(w, 1, true, xp, yp);
+    std::printf("| %-7s | %-30s | %d | %8.1f | %6.0f | %5.2f | %8.1f | %8.1f | %6.0f |", type, s.name, two_rows ? 2 : 1, dram * 1e3,
+                static_cast<double>(bytes) / (dram * 1e6), static_cast<double>(bytes) / (dram * 1e6) / bandwidth, other * 1e3, l2 * 1e3,
+                static_cast<double>(bytes) / (l2 * 1e6));
+    const double prefill = matmul_ms<Format, 1, hip_device::token_tile>(w, max_tokens, false, xp, yp);
+    std::printf(" %8.2f | %7.0f |\n", prefill, 2.0 * static_cast<double>(s.rows * s.cols * max_tokens) / (prefill * 1e6));
+    std::fflush(stdout);
+  }
+}
+
+// One decode matmul through the policy (host activations in and out), against the kernel alone.
+void bench_policy_call() {
+  hip_device dev;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 0.02f);
+  std::vector<float> values(10240 * 2560);
+  for (float& v : values) v = dist(rng);
+  std::vector<block_q4_k> blocks(values.size() / 256);
+  quantize_row<q4_k_format>(values, blocks);
+  const quantized_view<q4_k_format> w(std::as_bytes(std::span(blocks)), 10240, 2560);
+  std::vector<float> x(2560, 0.5f);
+  std::vector<float> y(10240);
+  dev.matmul(w, matrix_view<const float>(x.data(), {1, 2560}), matrix_view<float>(y.data(), {1, 10240}));
+  const auto start = std::chrono::steady_clock::now();
+  constexpr int reps = 500;
+  for (int i = 0; i < reps; ++i) dev.matmul(w, matrix_view<const float>(x.data(), {1, 2560}), matrix_view<float>(y.data(), {1, 10240}));
+  const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / reps;
+  std::printf("\npolicy call, q4_K 10240x2560, one token, %s mode: %.1f us per call (kernel, staging and synchronisation)\n",
+              to_string(dev.memory_mode()).data(), us);
+}
+
+template <std::size_t... Windows>
+void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode) {
+  const models::model_preset preset = models::find_preset(preset_name);
+  models::gemma4_config config = models::gemma4_config::from_json(preset.config, preset.name);
+  const models::random_weights source(models::tensor_naming::hugging_face, models::weight_scheme::named("q4_k_m"));
+  models::gemma4_weights weights = models::gemma4_weights::load(source, config);
+  using model_type = models::gemma4<hip_device, Windows...>;
+  model_type model(std::move(config), std::move(weights));
+  const kv_layout layout = model.cache_layout({kv_type::f16, 16, 1, prompt, 0});
+  models::sequence_runner<hip_device, model_type, paged_kv_cache> runner(std::move(model),
+                                                                          paged_kv_cache(layout, layout.budget_for_context(prompt + decode + 16)), prompt);
+  hip_device dev;
+  std::mt19937 rng(1);
+  std::vector<std::int32_t> tokens(prompt);
+  for (auto& t : tokens) t = static_cast<std::int32_t>(rng() % 262144);
+  // Warm-up: the first pass uploads the weights (copied mode).
+  runner.run(dev, std::span(tokens).first(16), false);
+  runner.truncate(0);
+  auto start = std::chrono::steady_clock::now();
+  auto logits = runner.run(dev, tokens, false);
+  const double prefill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  start = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < decode; ++i) {
+    const auto next = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    logits = runner.run(dev, std::span(&next, 1), false);
+  }
+  const double decode_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("| %-15s | %s | %6zu | %8.1f | %6zu | %7.1f | %.2f GB uploaded |\n", preset_name, to_string(dev.memory_mode()).data(), prompt,
+              static_cast<double>(prompt) / prefill_s, decode, static_cast<double>(decode) / decode_s,
+              static_cast<double>(dev.uploaded_weight_bytes()) / 1e9);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool models_only = argc > 1 && std::string(argv[1]) == "--models-only";
+  try {
+    hip_device probe;
+    std::printf("device: %s\n", probe.memory_mode_reason().c_str());
+    if (!models_only) {
+      const double bandwidth = read_bandwidth_gbps();
+      std::printf("read bandwidth (4 GiB streaming read): %.0f GB/s\n\n", bandwidth);
+      std::printf("| format  | shape                          | rows/warp | decode us | GB/s   | of bw | other rows/warp us | L2 us    | GB/s   | pp512 ms | GFLOP/s |\n");
+      std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+      bench_format<q4_k_format>(bandwidth);
+      bench_format<q8_0_format>(bandwidth);
+      bench_format<q6_k_format>(bandwidth);
+      bench_format<q5_k_format>(bandwidth);
+      bench_format<iq4_xs_format>(bandwidth);
+      bench_format<mxfp4_format>(bandwidth);
+      bench_format<q4_0_format>(bandwidth);
+      bench_format<bf16_format>(bandwidth);
+      bench_policy_call();
+    }
+    std::printf("\n| model           | mode   | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|\n");
+    // Short prompts: attention still runs on the host (reference kernels) and dominates long ones.
+    bench_model<512, 1024>("gemma4-e4b", 128, 16);
+    bench_model<512, 1024>("gemma4-26b-a4b", 128, 16);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hip_bench: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,464 @@
+// The hip device policy: GPU kernels written once (kernels.hpp) for AMD RDNA 3.5 (gfx1150/gfx1151,
+// hipcc or clang -x hip) and NVIDIA (nvcc), behind the same device_policy concept as reference and
+// zen5. Opt-in: include this header only from a translation unit compiled as HIP or CUDA.
+//
+// Where the data lives. strix's blocks keep activations, KV pages and weights in host memory (mapped
+// model files, std::vector scratch), so the policy has to make them reachable by the GPU:
+//  - direct: the GPU reads pageable host memory coherently (an APU with XNACK/HMM such as gfx1151
+//    with HSA_XNACK=1, or a discrete GPU under HMM). Kernels read weights where they lie, the mapped
+//    file, with no second copy, and activations in place.
+//  - copied: weights are uploaded once on first use (kept per host address and byte count; they must
+//    not change while the policy lives, as a mapped model file does not) and each call stages its
+//    activations through a device arena (copy in, kernel, copy out).
+// The constructor picks direct when the device reports pageable memory access and says why in
+// memory_mode_reason(); hip_options can force either.
+//
+// GPU kernels: matmul and embedding for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_XS and
+// MXFP4 (weights decoded in registers), rmsnorm, rope, activations, gated products, soft-cap,
+// softmax, argmax, add, scale, row gather and weighted scatter-add. Documented fallbacks to the
+// reference kernels on the host (after the GPU has finished): matmul/embedding of other formats,
+// top-k, attention and Gated DeltaNet. Every call is synchronous: when it returns, its outputs are
+// in host memory. Not thread-safe (one stream, one arena per policy object).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+
+#include <strix/core/buffer.hpp>
+#include <strix/device/concepts.hpp>
+#include <strix/device/hip/kernels.hpp>
+#include <strix/device/hip/portability.hpp>
+#include <strix/device/reference/reference.hpp>
+
+namespace strix {
+
+enum class hip_memory_mode { automatic, direct, copied };
+
+constexpr std::string_view to_string(hip_memory_mode mode) noexcept {
+  switch (mode) {
+    case hip_memory_mode::automatic: return "automatic";
+    case hip_memory_mode::direct: return "direct";
+    case hip_memory_mode::copied: return "copied";
+  }
+  return "unknown";
+}
+
+struct hip_options {
+  int device = 0;
+  hip_memory_mode memory = hip_memory_mode::automatic;
+};
+
+class hip_device {
+ public:
+  using memory_space = host_memory;
+  static constexpr std::string_view name = "hip";
+  // Tokens whose activations one warp multiplies per decoded weight unit in a prefill matmul.
+  static constexpr int token_tile = 8;
+  // Weight rows per warp in a decode matmul. Two rows share each activation load, which pays only
+  // where decoding is compute-bound (IQ4_XS's and MXFP4's table lookups: 1.2-1.45x on the H100);
+  // elsewhere it halves the warps and was up to 1.8x slower (docs/performance.md). Small matrices
+  // keep one row per warp so enough warps stay busy.
+  template <block_format Format>
+  static constexpr int decode_rows_per_warp(std::size_t rows) noexcept {
+    constexpr bool table_lookup = std::is_same_v<Format, iq4_xs_format> || std::is_same_v<Format, mxfp4_format>;
+    return table_lookup && rows >= 4096 ? 2 : 1;
+  }
+
+  explicit hip_device(hip_options options = {}) : device_(options.device) {
+    int count = 0;
+    gpu::check(gpu::device_count(&count), "counting GPUs");
+    if (device_ < 0 || device_ >= count) {
+      throw error(error_category::device, "GPU " + std::to_string(device_) + " does not exist (" + std::to_string(count) + " found)");
+    }
+    gpu::check(gpu::set_device(device_), "selecting the GPU");
+    gpu::check(gpu::device_name(device_, device_name_), "reading the GPU's properties");
+    int pageable = 0;
+    int integrated = 0;
+    gpu::check(gpu::pageable_memory_access(device_, &pageable), "querying pageable memory access");
+    gpu::check(gpu::integrated(device_, &integrated), "querying whether the GPU is integrated");
+    const std::string kind = integrated != 0 ? "integrated GPU (unified memory)" : "discrete GPU";
+    if (options.memory == hip_memory_mode::automatic) {
+      mode_ = pageable != 0 ? hip_memory_mode::direct : hip_memory_mode::copied;
+      reason_ = device_name_ + ", " + kind + ": " +
+                (pageable != 0 ? "reads pageable host memory, so weights are used where they lie"
+                               : "cannot read pageable host memory (on an APU, HSA_XNACK=1 enables it), so weights are "
+                                 "uploaded once and activations staged per call");
+    } else {
+      if (options.memory == hip_memory_mode::direct && pageable == 0) {
+        throw error(error_category::device, device_name_ + " cannot read pageable host memory: direct mode is impossible "
+                                            "(on an APU, set HSA_XNACK=1; otherwise use copied)");
+      }
+      mode_ = options.memory;
+      reason_ = device_name_ + ", " + kind + ": " + std::string(to_string(mode_)) + " chosen by the caller";
+    }
+    gpu::check(gpu::stream_create(&stream_), "creating a GPU stream");
+  }
+
+  hip_device(const hip_device&) = delete;
+  hip_device& operator=(const hip_device&) = delete;
+  ~hip_device() {
+    forget_weights();
+    if (arena_ != nullptr) (void)gpu::release(arena_);
+    (void)gpu::stream_destroy(stream_);
+  }
+
+  [[nodiscard]] hip_memory_mode memory_mode() const noexcept { return mode_; }
+  [[nodiscard]] const std::string& memory_mode_reason() const noexcept { return reason_; }
+  [[nodiscard]] std::size_t uploaded_weight_bytes() const noexcept { return uploaded_bytes_; }
+
+  // Frees the uploaded copies of weights (copied mode); later calls upload again.
+  void forget_weights() noexcept {
+    for (auto& [host, copy] : uploads_) (void)gpu::release(copy.device);
+    uploads_.clear();
+    uploaded_bytes_ = 0;
+  }
+
+  void plan(const kernel_limits& limits) {
+    // A matmul's staged input and output rows, and room for the small per-call vectors beside them.
+    const std::size_t floats = limits.max_tokens * (2 * limits.max_row_length + 64) + 4096;
+    ensure_arena(floats * sizeof(float));
+  }
+
+  template <block_format Format>
+  void matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
+    if constexpr (hip_kernels::has_gpu_decoder<Format>) {
+      const std::size_t tokens = x.extent(0);
+      if (tokens == 0 || w.rows() == 0) return;
+      call c(*this, staged_bytes(x) + staged_bytes(y));
+      const auto* weights = resident(w);
+      const auto in = c.stage_in(x);
+      const auto out = c.stage_out(y);
+      const hip_kernels::matmul_operands io{in.data, in.stride, out.data, out.stride, tokens};
+      const std::size_t rows = w.rows();
+      const std::size_t row_length = w.row_length();
+      const bool vector_x = in.stride % 4 == 0 && reinterpret_cast<std::uintptr_t>(in.data) % 16 == 0;
+      if (tokens == 1 && decode_rows_per_warp<Format>(rows) == 2) {
+        matmul_launch<Format, 2, 1>(vector_x, rows, 1, weights, row_length, io);
+      } else if (tokens == 1) {
+        matmul_launch<Format, 1, 1>(vector_x, rows, 1, weights, row_length, io);
+      } else {
+        matmul_launch<Format, 1, token_tile>(vector_x, rows, (tokens + token_tile - 1) / token_tile, weights, row_length, io);
+      }
+      c.finish("matmul", y, out);
+    } else {
+      reference_kernels::matmul(w, x, y);
+    }
+  }
+
+  template <block_format Format>
+  void embedding(const quantized_view<Format>& table, std::span<const std::int32_t> tokens, float scale, matrix_view<float> out) {
+    for (std::int32_t id : tokens) {
+      if (id < 0 || static_cast<std::size_t>(id) >= table.rows()) {
+        throw error(error_category::shape, "embedding: token id " + std::to_string(id) + " is outside the table's " +
+                                               std::to_string(table.rows()) + " rows");
+      }
+    }
+    if constexpr (hip_kernels::has_gpu_decoder<Format>) {
+      if (tokens.empty()) return;
+      call c(*this, staged_bytes(out) + tokens.size_bytes());
+      const auto* weights = resident(table);
+      const auto* ids = c.stage_in(tokens);
+      const auto y = c.stage_out(out);
+      const dim3 grid(static_cast<unsigned>(std::min<std::size_t>((table.row_length() + 255) / 256, 64)),
+                      static_cast<unsigned>(tokens.size()));
+      launch(hip_kernels::embedding_kernel<Format>, grid, weights, table.row_length(), ids, tokens.size(), scale, y.data, y.stride);
+      c.finish("embedding", out, y);
+    } else {
+      reference_kernels::embedding(table, tokens, scale, out);
+    }
+  }
+
+  void rmsnorm(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, matrix_view<float> y) {
+    if (x.extent(0) == 0) return;
+    call c(*this, staged_bytes(x) + staged_bytes(y) + weight.size_bytes());
+    const auto in = c.stage_in(x);
+    const auto* w = c.stage_in(weight);
+    const auto out = c.stage_out(y);
+    launch(hip_kernels::rmsnorm_kernel<hip_kernels::block_threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1), out.data, out.stride);
+    c.finish("rmsnorm", y, out);
+  }
+
+  void rope(tensor_view<float, 3> x, std::span<const std::int32_t> positions, rope_frequencies freq) {
+    const std::size_t half = freq.inv_freq.size();
+    if (x.extent(0) == 0 || half == 0) return;
+    if (x.stride(2) != 1 || x.stride(0) != x.extent(1) * x.stride(1)) {
+      throw error(error_category::shape, "hip rope: heads must be contiguous rows of a [token][head][dim] tensor");
+    }
+    const matrix_view<float> rows(x.data(), {x.extent(0), x.extent(1) * x.stride(1)});
+    call c(*this, staged_bytes(rows) + positions.size_bytes() + freq.inv_freq.size_bytes());
+    const auto data = c.stage_in_out(rows);
+    const auto* pos = c.stage_in(positions);
+    const auto* inv_freq = c.stage_in(freq.inv_freq);
+    const std::size_t threads = x.extent(0) * half;
+    launch(hip_kernels::rope_kernel<hip_kernels::block_threads>, blocks_for(threads), data.data, data.stride, x.stride(1), x.extent(0), x.extent(1), pos, inv_freq, half);
+    c.finish("rope", rows, data);
+  }
+
+  void apply_activation(activation act, std::span<const float> x, std::span<float> y) {
+    elementwise_call("activation", y, [&](call& c, float* out) {
+      launch(hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(y.size()), act, c.stage_in(x), nullptr, out, y.size());
+    }, x.size_bytes());
+  }
+  void gated_activation(activation act, std::span<const float> gate, std::span<const float> up, std::span<float> out) {
+    elementwise_call("gated activation", out, [&](call& c, float* result) {
+      launch(hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(out.size()), act, c.stage_in(gate), c.stage_in(up), result, out.size());
+    }, gate.size_bytes() + up.size_bytes());
+  }
+  void softcap(std::span<float> x, float cap) { in_place(hip_kernels::elementwise::softcap, x, cap); }
+  void scale(std::span<float> x, float factor) { in_place(hip_kernels::elementwise::scale, x, factor); }
+  void add(std::span<const float> a, std::span<const float> b, std::span<float> out) {
+    elementwise_call("add", out, [&](call& c, float* result) {
+      launch(hip_kernels::elementwise_kernel<hip_kernels::block_threads>, blocks_for(out.size()), hip_kernels::elementwise::add, c.stage_in(a), c.stage_in(b), 0.0f, result, out.size());
+    }, a.size_bytes() + b.size_bytes());
+  }
+
+  void gather_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, matrix_view<float> out) {
+    if (rows.empty()) return;
+    call c(*this, staged_bytes(x) + rows.size_bytes() + staged_bytes(out));
+    const auto in = c.stage_in(x);
+    const auto* ids = c.stage_in(rows);
+    const auto y = c.stage_out(out);
+    launch(hip_kernels::gather_rows_kernel<hip_kernels::block_threads>, static_cast<unsigned>(rows.size()), in.data, in.stride, ids, x.extent(1), y.data, y.stride);
+    c.finish("gather_rows", out, y);
+  }
+
+  void scatter_add_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, std::span<const float> weights,
+                        matrix_view<float> out) {
+    if (rows.empty()) return;
+    call c(*this, staged_bytes(x) + rows.size_bytes() + weights.size_bytes() + staged_bytes(out));
+    const auto in = c.stage_in(x);
+    const auto* ids = c.stage_in(rows);
+    const auto* w = c.stage_in(weights);
+    const auto y = c.stage_in_out(out);
+    launch(hip_kernels::scatter_add_rows_kernel<hip_kernels::block_threads>, blocks_for(x.extent(1)), in.data, in.stride, ids, w, rows.size(), x.extent(1), y.data, y.stride);
+    c.finish("scatter_add_rows", out, y);
+  }
+
+  void softmax(matrix_view<float> rows, float cap) {
+    if (rows.extent(0) == 0) return;
+    call c(*this, staged_bytes(rows));
+    const auto data = c.stage_in_out(rows);
+    launch(hip_kernels::softmax_kernel<hip_kernels::block_threads>, static_cast<unsigned>(rows.extent(0)), data.data, data.stride, rows.extent(1), cap);
+    c.finish("softmax", rows, data);
+  }
+
+  std::size_t argmax(std::span<const float> x) {
+    if (x.empty()) return 0;
+    call c(*this, x.size_bytes() + sizeof(std::int64_t));
+    const auto* in = c.stage_in(x);
+    auto* result = c.template scratch<std::int64_t>(1);
+    launch(hip_kernels::argmax_kernel<hip_kernels::block_threads>, 1, in, x.size(), result);
+    std::int64_t index = 0;
+    gpu::check(gpu::copy_async(&index, result, sizeof index, gpu::copy_device_to_host, stream_), "argmax: copying the result");
+    c.finish("argmax");
+    return static_cast<std::size_t>(index);
+  }
+
+  // Host fallbacks (see the header comment): the GPU has finished every earlier call.
+  void top_k(std::span<const float> x, std::span<std::int32_t> indices, std::span<float> values) {
+    reference_kernels::top_k(x, indices, values);
+  }
+  template <attention_window Window>
+  void attention(const attention_args& args) {
+    reference_kernels::attention<Window>(args);
+  }
+  void deltanet_recurrent(const deltanet_args& args) { reference_kernels::deltanet_recurrent(args); }
+  void deltanet_chunked(const deltanet_args& args, std::size_t chunk) { reference_kernels::deltanet_chunked(args, chunk); }
+
+ private:
+  template <class Format, int RowsPerWarp, int TokenTile>
+  void matmul_launch(bool vector_x, std::size_t rows, std::size_t token_tiles, const typename Format::block_type* weights,
+                     std::size_t row_length, const hip_kernels::matmul_operands& io) {
+    constexpr std::size_t rows_per_block = hip_kernels::warps_per_block * RowsPerWarp;
+    const dim3 grid(static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>(token_tiles));
+    if (vector_x) launch(hip_kernels::matmul_kernel<Format, RowsPerWarp, TokenTile, true>, grid, weights, rows, row_length, io);
+    else launch(hip_kernels::matmul_kernel<Format, RowsPerWarp, TokenTile, false>, grid, weights, rows, row_length, io);
+  }
+
+  // Launches on the policy's stream; arguments are converted to the kernel's parameter types first.
+  template <class... Params, class... Args>
+  void launch(void (*kernel)(Params...), dim3 grid, Args&&... args) {
+    kernel<<<grid, hip_kernels::block_threads, 0, stream_>>>(static_cast<Params>(args)...);
+  }
+
+  // A device-readable matrix: pointer and row stride in elements.
+  template <class T>
+  struct device_rows {
+    T* data;
+    std::size_t stride;
+  };
+
+  // One kernel call's staging: reserves the arena, copies inputs in (copied mode), copies outputs back
+  // and waits for the stream when finished. In direct mode every stage is the host pointer itself.
+  class call {
+   public:
+    // `bytes`: what the call stages (copied mode); every piece is rounded up to `piece_alignment`.
+    call(hip_device& dev, std::size_t bytes) : dev_(dev) {
+      dev_.ensure_arena((dev_.mode_ == hip_memory_mode::copied ? bytes : 0) + max_pieces * piece_alignment);
+    }
+
+    template <class T>
+    T* scratch(std::size_t n) {
+      const std::size_t bytes = (n * sizeof(T) + piece_alignment - 1) / piece_alignment * piece_alignment;
+      if (used_ + bytes > dev_.arena_bytes_) {
+        throw error(error_category::memory, "hip policy: a call staged more than it reserved (a bug in hip.hpp)");
+      }
+      auto* p = reinterpret_cast<T*>(dev_.arena_ + used_);
+      used_ += bytes;
+      return p;
+    }
+
+    template <class T>
+    const T* stage_in(std::span<const T> values) {
+      if (dev_.mode_ == hip_memory_mode::direct || values.empty()) return values.data();
+      T* p = scratch<T>(values.size());
+      gpu::check(gpu::copy_async(p, values.data(), values.size_bytes(), gpu::copy_host_to_device, dev_.stream_), "copying to the GPU");
+      return p;
+    }
+    template <class T>
+    const T* stage_in(std::span<T> values) {
+      return stage_in(std::span<const T>(values));
+    }
+
+    device_rows<const float> stage_in(matrix_view<const float> m) {
+      const auto rows = stage_out(m);
+      copy_rows(rows.data, rows.stride, m.data(), m.stride(0), m, gpu::copy_host_to_device);
+      return {rows.data, rows.stride};
+    }
+    device_rows<float> stage_in_out(matrix_view<float> m) {
+      const auto rows = stage_out(matrix_view<const float>(m));
+      copy_rows(rows.data, rows.stride, m.data(), m.stride(0), m, gpu::copy_host_to_device);
+      return rows;
+    }
+    template <class T>
+    device_rows<float> stage_out(tensor_view<T, 2> m) {
+      require_contiguous_rows(m);
+      if (dev_.mode_ == hip_memory_mode::direct) return {const_cast<float*>(m.data()), m.stride(0)};
+      return {scratch<float>(m.extent(0) * m.extent(1)), m.extent(1)};
+    }
+
+    // Waits for the kernel (and copies back `out` from its staged rows, in copied mode).
+    void finish(const char* what, matrix_view<float> out = {}, device_rows<float> staged = {nullptr, 0}) {
+      gpu::check(gpu::get_last_error(), what);
+      if (staged.data != nullptr && dev_.mode_ == hip_memory_mode::copied) {
+        copy_rows(out.data(), out.stride(0), staged.data, staged.stride, out, gpu::copy_device_to_host);
+      }
+      gpu::check(gpu::stream_synchronize(dev_.stream_), what);
+    }
+
+   private:
+    static constexpr std::size_t piece_alignment = 256;
+    static constexpr std::size_t max_pieces = 8;
+
+    template <class T>
+    static void require_contiguous_rows(tensor_view<T, 2> m) {
+      if (m.extent(1) > 1 && m.stride(1) != 1) {
+        throw error(error_category::shape, "hip policy: matrix rows must be contiguous (inner stride 1)");
+      }
+    }
+    template <class T, class Kind>
+    void copy_rows(float* dst, std::size_t dst_stride, T* src, std::size_t src_stride, tensor_view<const float, 2> shape, Kind kind) {
+      if (dev_.mode_ == hip_memory_mode::direct || shape.extent(0) == 0 || shape.extent(1) == 0) return;
+      gpu::check(gpu::copy_2d_async(dst, dst_stride * sizeof(float), src, src_stride * sizeof(float), shape.extent(1) * sizeof(float),
+                                    shape.extent(0), kind, dev_.stream_),
+                 "copying rows between host and GPU");
+    }
+
+    hip_device& dev_;
+    std::size_t used_ = 0;
+  };
+
+  template <class T>
+  static std::size_t staged_bytes(tensor_view<T, 2> m) noexcept {
+    return (m.extent(0) * m.extent(1) * sizeof(float) + 255) / 256 * 256;
+  }
+  static unsigned blocks_for(std::size_t threads) noexcept {
+    return static_cast<unsigned>((threads + hip_kernels::block_threads - 1) / hip_kernels::block_threads);
+  }
+
+  // out = f(...) element-wise over spans; `input_bytes` is what the launch stages in beside out.
+  template <class Launch>
+  void elementwise_call(const char* what, std::span<float> out, Launch&& run_kernel, std::size_t input_bytes) {
+    if (out.empty()) return;
+    const matrix_view<float> rows(out.data(), {1, out.size()});
+    call c(*this, staged_bytes(rows) + input_bytes);
+    const auto y = c.stage_out(rows);
+    run_kernel(c, y.data);
+    c.finish(what, rows, y);
+  }
+  void in_place(hip_kernels::elementwise op, std::span<float> x, float factor) {
+    if (x.empty()) return;
+    const matrix_view<float> rows(x.data(), {1, x.size()});
+    call c(*this, staged_bytes(rows));
+    const auto data = c.stage_in_out(rows);
+    launch(hip_kernels::elementwise_kernel<hip_kernels::block_threads>, blocks_for(x.size()), op, data.data, nullptr, factor, data.data, x.size());
+    c.finish("element-wise kernel", rows, data);
+  }
+
+  // The device address of a weight matrix: the host address in direct mode, else its upload.
+  template <block_format Format>
+  const typename Format::block_type* resident(const quantized_view<Format>& w) {
+    const auto* host = w.row(0).data();
+    if (mode_ == hip_memory_mode::direct) {
+      constexpr std::size_t alignment = hip_kernels::gpu_format<Format>::row_alignment;
+      if (reinterpret_cast<std::uintptr_t>(host) % alignment != 0) {
+        throw error(error_category::format, std::string(name_of(Format::type)) + " weights at " + std::to_string(reinterpret_cast<std::uintptr_t>(host)) +
+                                                ": the GPU kernels read them in " + std::to_string(alignment) + "-byte words and need that alignment");
+      }
+      return host;
+    }
+    const std::size_t bytes = w.rows() * w.blocks_per_row() * sizeof(typename Format::block_type);
+    auto found = uploads_.find(host);
+    if (found == uploads_.end() || found->second.bytes < bytes) {
+      if (found != uploads_.end()) {
+        uploaded_bytes_ -= found->second.bytes;
+        (void)gpu::release(found->second.device);
+        uploads_.erase(found);
+      }
+      void* device = nullptr;
+      gpu::check(gpu::allocate(&device, bytes), ("uploading " + std::to_string(bytes) + " bytes of weights").c_str());
+      gpu::check(gpu::copy_async(device, host, bytes, gpu::copy_host_to_device, stream_), "uploading weights");
+      found = uploads_.emplace(host, upload{device, bytes}).first;
+      uploaded_bytes_ += bytes;
+    }
+    return static_cast<const typename Format::block_type*>(found->second.device);
+  }
+
+  void ensure_arena(std::size_t bytes) {
+    if (bytes <= arena_bytes_) return;
+    gpu::check(gpu::stream_synchronize(stream_), "waiting before growing the GPU arena");
+    if (arena_ != nullptr) (void)gpu::release(arena_);
+    arena_ = nullptr;
+    arena_bytes_ = 0;
+    void* p = nullptr;
+    gpu::check(gpu::allocate(&p, bytes), ("allocating a " + std::to_string(bytes) + "-byte GPU arena").c_str());
+    arena_ = static_cast<std::byte*>(p);
+    arena_bytes_ = bytes;
+  }
+
+  struct upload {
+    void* device;
+    std::size_t bytes;
+  };
+
+  int device_;
+  std::string device_name_;
+  hip_memory_mode mode_ = hip_memory_mode::copied;
+  std::string reason_;
+  gpu::stream_t stream_{};
+  std::byte* arena_ = nullptr;
+  std::size_t arena_bytes_ = 0;
+  std::unordered_map<const void*, upload> uploads_;
+  std::size_t uploaded_bytes_ = 0;
+};
+
+static_assert(device_policy<hip_device>);
+
+}  // namespace strix

@@ -1,0 +1,307 @@
+// The hip policy's kernels, one source for AMD (hipcc / clang -x hip) and NVIDIA (nvcc). Pointers
+// are device-readable (see hip.hpp for where they come from); row strides are in elements. Every
+// kernel is launched on the policy's stream by the host-side wrapper of the same name in hip.hpp.
+// Every kernel is a template (the row-wise ones over the block size their shared-memory
+// reductions are sized for): a plain __global__ function in a header would be defined once per
+// translation unit that includes it, and `inline` does not apply to kernels.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include <strix/device/hip/portability.hpp>
+#include <strix/device/hip/unit_decoders.hpp>
+#include <strix/device/kernel_params.hpp>
+
+namespace strix::hip_kernels {
+
+inline constexpr int block_threads = 256;
+inline constexpr int warps_per_block = block_threads / gpu::warp_size;
+
+// Activations of one matmul call: `tokens` rows of x (stride x_stride) in, rows of y out.
+struct matmul_operands {
+  const float* x;
+  std::size_t x_stride;
+  float* y;
+  std::size_t y_stride;
+  std::size_t tokens;
+};
+
+// The 8 activations of one slice: two 16-byte loads when the rows allow (VectorX), else eight.
+template <bool VectorX>
+__device__ inline void load_slice(const float* __restrict__ x, float* out) {
+  if constexpr (VectorX) {
+    const float4 a = reinterpret_cast<const float4*>(x)[0];
+    const float4 b = reinterpret_cast<const float4*>(x)[1];
+    out[0] = a.x, out[1] = a.y, out[2] = a.z, out[3] = a.w, out[4] = b.x, out[5] = b.y, out[6] = b.z, out[7] = b.w;
+  } else {
+#pragma unroll
+    for (int k = 0; k < slice_size; ++k) out[k] = x[k];
+  }
+}
+
+// One warp per RowsPerWarp weight rows and TokenTile tokens: lane l decodes slices l, l + 32, ...
+// of each row (8 weights each, so a warp covers 256 consecutive weights per step and its loads
+// are contiguous), multiplies them with the same slice of TokenTile activation rows, and a warp
+// sum finishes each output. Decode (one token) streams each weight once, its activation loads
+// shared by the warp's rows; TokenTile > 1 reuses the decoded weights across a prefill tile.
+// VectorX: x rows start 16-byte aligned (x and x_stride), so a slice's activations are two float4.
+template <class Format, int RowsPerWarp, int TokenTile, bool VectorX>
+__global__ void matmul_kernel(const typename Format::block_type* __restrict__ weights, std::size_t rows, std::size_t row_length,
+                              matmul_operands io) {
+  using decoder = gpu_format<Format>;
+  const std::size_t first_row = (static_cast<std::size_t>(blockIdx.x) * warps_per_block + threadIdx.x / gpu::warp_size) * RowsPerWarp;
+  const int lane = static_cast<int>(threadIdx.x % gpu::warp_size);
+  const std::size_t first_token = static_cast<std::size_t>(blockIdx.y) * TokenTile;
+  if (first_row >= rows) return;
+  const std::size_t blocks_per_row =
+      decoder::units_per_block == 0 ? row_length : row_length / (unit_size * decoder::units_per_block);
+  const std::size_t slices = row_length / unit_size * slices_per_unit;
+  // A last warp with fewer rows re-reads its last row rather than branching in the loop.
+  const typename Format::block_type* w_rows[RowsPerWarp];
+#pragma unroll
+  for (int r = 0; r < RowsPerWarp; ++r) w_rows[r] = weights + (first_row + r < rows ? first_row + r : rows - 1) * blocks_per_row;
+
+  float acc[RowsPerWarp][TokenTile];
+#pragma unroll
+  for (int r = 0; r < RowsPerWarp; ++r) {
+#pragma unroll
+    for (int t = 0; t < TokenTile; ++t) acc[r][t] = 0.0f;
+  }
+#pragma unroll 2
+  for (std::size_t slice = static_cast<std::size_t>(lane); slice < slices; slice += gpu::warp_size) {
+    float w[RowsPerWarp][slice_size];
+#pragma unroll
+    for (int r = 0; r < RowsPerWarp; ++r) decoder::decode(w_rows[r], slice, w[r]);
+#pragma unroll
+    for (int t = 0; t < TokenTile; ++t) {
+      if (first_token + t >= io.tokens) break;
+      float x[slice_size];
+      load_slice<VectorX>(io.x + (first_token + t) * io.x_stride + slice * slice_size, x);
+#pragma unroll
+      for (int r = 0; r < RowsPerWarp; ++r) {
+#pragma unroll
+        for (int k = 0; k < slice_size; ++k) acc[r][t] = fmaf(w[r][k], x[k], acc[r][t]);
+      }
+    }
+  }
+  if constexpr (decoder::units_per_block == 0) {
+    // F32 / F16 / BF16 rows may end in a partial unit.
+    for (std::size_t i = slices * slice_size + static_cast<std::size_t>(lane); i < row_length; i += gpu::warp_size) {
+#pragma unroll
+      for (int r = 0; r < RowsPerWarp; ++r) {
+        const float wi = decoder::element(w_rows[r], i);
+#pragma unroll
+        for (int t = 0; t < TokenTile; ++t) {
+          if (first_token + t >= io.tokens) break;
+          acc[r][t] = fmaf(wi, io.x[(first_token + t) * io.x_stride + i], acc[r][t]);
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < RowsPerWarp; ++r) {
+#pragma unroll
+    for (int t = 0; t < TokenTile; ++t) {
+      const float sum = gpu::warp_sum(acc[r][t]);
+      if (lane == 0 && first_row + r < rows && first_token + t < io.tokens) io.y[(first_token + t) * io.y_stride + first_row + r] = sum;
+    }
+  }
+}
+
+// out[t] = table[ids[t]] · scale; one thread per (token, slice), or per element for F32/F16/BF16.
+template <class Format>
+__global__ void embedding_kernel(const typename Format::block_type* table, std::size_t row_length, const std::int32_t* ids,
+                                 std::size_t tokens, float scale, float* out, std::size_t out_stride) {
+  using decoder = gpu_format<Format>;
+  const std::size_t token = blockIdx.y;
+  if (token >= tokens) return;
+  const auto id = static_cast<std::size_t>(ids[token]);
+  float* y = out + token * out_stride;
+  if constexpr (decoder::units_per_block == 0) {
+    const auto* row = table + id * row_length;
+    for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < row_length;
+         i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+      y[i] = decoder::element(row, i) * scale;
+    }
+  } else {
+    const auto* row = table + id * (row_length / (unit_size * decoder::units_per_block));
+    float w[slice_size];
+    for (std::size_t slice = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; slice < row_length / slice_size;
+         slice += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+      decoder::decode(row, slice, w);
+#pragma unroll
+      for (int k = 0; k < slice_size; ++k) y[slice * slice_size + k] = w[k] * scale;
+    }
+  }
+}
+
+// Sum over the block of one value per thread; every thread gets the total.
+__device__ inline float block_sum(float value, float* shared) {
+  const int warp = static_cast<int>(threadIdx.x) / gpu::warp_size;
+  const int lane = static_cast<int>(threadIdx.x) % gpu::warp_size;
+  value = gpu::warp_sum(value);
+  __syncthreads();  // `shared` may still be read from a previous reduction
+  if (lane == 0) shared[warp] = value;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < static_cast<int>(blockDim.x) / gpu::warp_size; ++w) total += shared[w];
+  return total;
+}
+
+// NaN-aware maximum: NaN wins, so a row holding NaN normalises to NaN as on the CPU.
+__device__ inline float max_or_nan(float a, float b) { return (b > a || isnan(b)) && !isnan(a) ? b : a; }
+
+__device__ inline float block_max(float value, float* shared) {
+  const int warp = static_cast<int>(threadIdx.x) / gpu::warp_size;
+  const int lane = static_cast<int>(threadIdx.x) % gpu::warp_size;
+  for (int mask = gpu::warp_size / 2; mask > 0; mask /= 2) value = max_or_nan(value, gpu::shuffle_xor(value, mask));
+  __syncthreads();
+  if (lane == 0) shared[warp] = value;
+  __syncthreads();
+  float result = shared[0];
+  for (int w = 1; w < static_cast<int>(blockDim.x) / gpu::warp_size; ++w) result = max_or_nan(result, shared[w]);
+  return result;
+}
+
+// One block per row.
+template <int BlockThreads>
+__global__ void rmsnorm_kernel(const float* x, std::size_t x_stride, const float* weight, norm_weight kind, float eps,
+                               std::size_t width, float* y, std::size_t y_stride) {
+  __shared__ float partial[BlockThreads / gpu::warp_size];
+  const float* in = x + blockIdx.x * x_stride;
+  float* out = y + blockIdx.x * y_stride;
+  float sum_sq = 0.0f;
+  for (std::size_t i = threadIdx.x; i < width; i += blockDim.x) sum_sq = fmaf(in[i], in[i], sum_sq);
+  const float inv_rms = rsqrtf(block_sum(sum_sq, partial) / static_cast<float>(width) + eps);
+  for (std::size_t i = threadIdx.x; i < width; i += blockDim.x) {
+    const float scale = kind == norm_weight::none ? 1.0f : kind == norm_weight::plain ? weight[i] : 1.0f + weight[i];
+    out[i] = in[i] * inv_rms * scale;
+  }
+}
+
+// x[token][head][dim] in place: one thread per (token, pair j), looping over heads.
+template <int BlockThreads>
+__global__ void rope_kernel(float* x, std::size_t token_stride, std::size_t head_stride, std::size_t tokens,
+                            std::size_t heads, const std::int32_t* positions, const float* inv_freq, std::size_t half) {
+  const std::size_t index = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (index >= tokens * half) return;
+  const std::size_t t = index / half;
+  const std::size_t j = index % half;
+  float s = 0.0f;
+  float c = 0.0f;
+  sincosf(static_cast<float>(positions[t]) * inv_freq[j], &s, &c);
+  for (std::size_t h = 0; h < heads; ++h) {
+    float* head = x + t * token_stride + h * head_stride;
+    const float a = head[j];
+    const float b = head[j + half];
+    head[j] = a * c - b * s;
+    head[j + half] = b * c + a * s;
+  }
+}
+
+__device__ inline float apply(activation act, float v) {
+  if (act == activation::silu) return v / (1.0f + expf(-v));
+  if (act == activation::sigmoid) return 1.0f / (1.0f + expf(-v));
+  constexpr float sqrt_2_over_pi = 0.7978845608028654f;
+  return 0.5f * v * (1.0f + tanhf(sqrt_2_over_pi * (v + 0.044715f * v * v * v)));
+}
+
+// Element-wise kernels over n values: out = act(a) (b == nullptr) or act(a) · b.
+template <int BlockThreads>
+__global__ void activation_kernel(activation act, const float* a, const float* b, float* out, std::size_t n) {
+  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = b == nullptr ? apply(act, a[i]) : apply(act, a[i]) * b[i];
+}
+
+enum class elementwise { add, scale, softcap };
+
+// add: out = a + b; scale: out = a · factor; softcap: out = factor · tanh(a / factor).
+template <int BlockThreads>
+__global__ void elementwise_kernel(elementwise op, const float* a, const float* b, float factor, float* out, std::size_t n) {
+  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  out[i] = op == elementwise::add ? a[i] + b[i] : op == elementwise::scale ? a[i] * factor : factor * tanhf(a[i] / factor);
+}
+
+// One block per row, in place.
+template <int BlockThreads>
+__global__ void softmax_kernel(float* x, std::size_t stride, std::size_t width, float cap) {
+  __shared__ float partial[BlockThreads / gpu::warp_size];
+  float* row = x + blockIdx.x * stride;
+  float max = -INFINITY;
+  for (std::size_t i = threadIdx.x; i < width; i += blockDim.x) {
+    if (cap != 0.0f) row[i] = cap * tanhf(row[i] / cap);
+    max = max_or_nan(max, row[i]);
+  }
+  max = block_max(max, partial);
+  float sum = 0.0f;
+  for (std::size_t i = threadIdx.x; i < width; i += blockDim.x) {
+    row[i] = expf(row[i] - max);
+    sum += row[i];
+  }
+  const float inv = 1.0f / block_sum(sum, partial);
+  for (std::size_t i = threadIdx.x; i < width; i += blockDim.x) row[i] *= inv;
+}
+
+// out[i] = x[rows[i]]: one block per output row.
+template <int BlockThreads>
+__global__ void gather_rows_kernel(const float* x, std::size_t x_stride, const std::int32_t* rows, std::size_t width,
+                                   float* out, std::size_t out_stride) {
+  const float* in = x + static_cast<std::size_t>(rows[blockIdx.x]) * x_stride;
+  for (std::size_t c = threadIdx.x; c < width; c += blockDim.x) out[blockIdx.x * out_stride + c] = in[c];
+}
+
+// out[rows[i]] += weights[i] · x[i] for i in order: one thread per column walks all i, so the sums
+// are added in the reference order whatever rows repeat.
+template <int BlockThreads>
+__global__ void scatter_add_rows_kernel(const float* x, std::size_t x_stride, const std::int32_t* rows, const float* weights,
+                                        std::size_t count, std::size_t width, float* out, std::size_t out_stride) {
+  const std::size_t c = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (c >= width) return;
+  for (std::size_t i = 0; i < count; ++i) {
+    out[static_cast<std::size_t>(rows[i]) * out_stride + c] += weights[i] * x[i * x_stride + c];
+  }
+}
+
+// True when (va, ia) ranks before (vb, ib): larger first, NaN last, lower index on ties.
+__device__ inline bool ranks_before(float va, std::int64_t ia, float vb, std::int64_t ib) {
+  if (isnan(va) != isnan(vb)) return isnan(vb);
+  if (va != vb && !isnan(va)) return va > vb;
+  return ia < ib;
+}
+
+// Argmax in one block (a vocabulary row of 262144 is 1 MiB: one pass, no second launch).
+template <int BlockThreads>
+__global__ void argmax_kernel(const float* x, std::size_t n, std::int64_t* result) {
+  __shared__ float best_value[BlockThreads];
+  __shared__ std::int64_t best_index[BlockThreads];
+  float value = NAN;
+  std::int64_t index = static_cast<std::int64_t>(n);
+  for (std::size_t i = threadIdx.x; i < n; i += blockDim.x) {
+    if (index == static_cast<std::int64_t>(n) || ranks_before(x[i], static_cast<std::int64_t>(i), value, index)) {
+      value = x[i];
+      index = static_cast<std::int64_t>(i);
+    }
+  }
+  best_value[threadIdx.x] = value;
+  best_index[threadIdx.x] = index;
+  __syncthreads();
+  for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) {
+      const float other = best_value[threadIdx.x + stride];
+      const std::int64_t other_index = best_index[threadIdx.x + stride];
+      if (other_index < static_cast<std::int64_t>(n) &&
+          (best_index[threadIdx.x] == static_cast<std::int64_t>(n) ||
+           ranks_before(other, other_index, best_value[threadIdx.x], best_index[threadIdx.x]))) {
+        best_value[threadIdx.x] = other;
+        best_index[threadIdx.x] = other_index;
+      }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *result = best_index[0];
+}
+
+}  // namespace strix::hip_kernels

@@ -1,0 +1,113 @@
+// The one place where HIP and CUDA differ for strix's GPU code. The kernels are written once in
+// HIP's dialect (__global__, threadIdx, <<<>>> launches, which both compilers accept); this header
+// includes the right runtime and gives the handful of runtime calls and intrinsics that are spelt
+// differently a common name in strix::gpu. Compiled by hipcc / clang -x hip (AMD, wave32 on
+// gfx11) or by nvcc (NVIDIA); both have 32-lane warps here, and nothing assumes wave64.
+#pragma once
+
+#if defined(__HIP__) || defined(__HIPCC__)
+#include <hip/hip_runtime.h>
+#define STRIX_GPU_RUNTIME_HIP 1
+#elif defined(__CUDACC__)
+#include <cuda_runtime.h>
+#define STRIX_GPU_RUNTIME_CUDA 1
+#else
+#error "strix/device/hip is GPU code: compile this translation unit with hipcc, clang -x hip or nvcc (-x cu)"
+#endif
+
+#include <cstddef>
+#include <string>
+
+#include <strix/core/error.hpp>
+
+namespace strix::gpu {
+
+inline constexpr int warp_size = 32;
+
+// HIP's runtime API is CUDA's with "hip" for "cuda": one set of wrappers, spelled through this.
+#if STRIX_GPU_RUNTIME_HIP
+#define STRIX_GPU_API(name) hip##name
+#else
+#define STRIX_GPU_API(name) cuda##name
+#endif
+
+using error_t = STRIX_GPU_API(Error_t);
+using stream_t = STRIX_GPU_API(Stream_t);
+using event_t = STRIX_GPU_API(Event_t);
+using copy_kind = STRIX_GPU_API(MemcpyKind);
+inline constexpr error_t success = STRIX_GPU_API(Success);
+inline constexpr copy_kind copy_host_to_device = STRIX_GPU_API(MemcpyHostToDevice);
+inline constexpr copy_kind copy_device_to_host = STRIX_GPU_API(MemcpyDeviceToHost);
+
+inline const char* error_string(error_t e) { return STRIX_GPU_API(GetErrorString)(e); }
+inline error_t get_last_error() { return STRIX_GPU_API(GetLastError)(); }
+inline error_t set_device(int d) { return STRIX_GPU_API(SetDevice)(d); }
+inline error_t device_count(int* n) { return STRIX_GPU_API(GetDeviceCount)(n); }
+inline error_t allocate(void** p, std::size_t bytes) { return STRIX_GPU_API(Malloc)(p, bytes); }
+inline error_t release(void* p) { return STRIX_GPU_API(Free)(p); }
+inline error_t fill_zero(void* p, std::size_t bytes) { return STRIX_GPU_API(Memset)(p, 0, bytes); }
+inline error_t copy(void* dst, const void* src, std::size_t bytes, copy_kind kind) { return STRIX_GPU_API(Memcpy)(dst, src, bytes, kind); }
+inline error_t copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind, stream_t s) {
+  return STRIX_GPU_API(MemcpyAsync)(dst, src, bytes, kind, s);
+}
+inline error_t copy_2d_async(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch, std::size_t width,
+                             std::size_t height, copy_kind kind, stream_t s) {
+  return STRIX_GPU_API(Memcpy2DAsync)(dst, dst_pitch, src, src_pitch, width, height, kind, s);
+}
+inline error_t stream_create(stream_t* s) { return STRIX_GPU_API(StreamCreateWithFlags)(s, STRIX_GPU_API(StreamNonBlocking)); }
+inline error_t stream_destroy(stream_t s) { return STRIX_GPU_API(StreamDestroy)(s); }
+inline error_t stream_synchronize(stream_t s) { return STRIX_GPU_API(StreamSynchronize)(s); }
+inline error_t event_create(event_t* e) { return STRIX_GPU_API(EventCreate)(e); }
+inline error_t event_destroy(event_t e) { return STRIX_GPU_API(EventDestroy)(e); }
+inline error_t event_record(event_t e, stream_t s) { return STRIX_GPU_API(EventRecord)(e, s); }
+inline error_t event_synchronize(event_t e) { return STRIX_GPU_API(EventSynchronize)(e); }
+inline error_t event_elapsed_ms(float* ms, event_t start, event_t stop) { return STRIX_GPU_API(EventElapsedTime)(ms, start, stop); }
+
+// The few names that differ beyond the prefix.
+#if STRIX_GPU_RUNTIME_HIP
+using device_properties = hipDeviceProp_t;
+inline constexpr auto pageable_memory_attribute = hipDeviceAttributePageableMemoryAccess;
+inline constexpr auto integrated_attribute = hipDeviceAttributeIntegrated;
+#else
+using device_properties = cudaDeviceProp;
+inline constexpr auto pageable_memory_attribute = cudaDevAttrPageableMemoryAccess;
+inline constexpr auto integrated_attribute = cudaDevAttrIntegrated;
+#endif
+
+inline error_t device_name(int d, std::string& name) {
+  device_properties prop{};
+  const error_t e = STRIX_GPU_API(GetDeviceProperties)(&prop, d);
+  if (e == success) name = prop.name;
+  return e;
+}
+// 1 where the GPU reads ordinary (pageable, mmapped) host memory coherently: an APU with XNACK /
+// HMM, or a discrete GPU under HMM.
+inline error_t pageable_memory_access(int d, int* value) { return STRIX_GPU_API(DeviceGetAttribute)(value, pageable_memory_attribute, d); }
+inline error_t integrated(int d, int* value) { return STRIX_GPU_API(DeviceGetAttribute)(value, integrated_attribute, d); }
+
+#undef STRIX_GPU_API
+
+// Throws strix::error naming the call that failed and the runtime's reason.
+inline void check(error_t status, const char* what) {
+  if (status != success) {
+    throw error(error_category::device, std::string(what) + " failed: " + error_string(status));
+  }
+}
+
+// Butterfly exchange within a warp of 32 lanes (all lanes active).
+template <class T>
+__device__ inline T shuffle_xor(T value, int lane_mask) {
+#if STRIX_GPU_RUNTIME_HIP
+  return __shfl_xor(value, lane_mask, warp_size);
+#else
+  return __shfl_xor_sync(0xffffffffu, value, lane_mask, warp_size);
+#endif
+}
+
+// Every lane gets the sum over the warp.
+__device__ inline float warp_sum(float value) {
+  for (int mask = warp_size / 2; mask > 0; mask /= 2) value += shuffle_xor(value, mask);
+  return value;
+}
+
+}  // namespace strix::gpu

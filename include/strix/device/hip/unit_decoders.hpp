@@ -1,0 +1,233 @@
+// Device-side decoding of GGUF weight formats, straight from the block bytes into registers: the
+// GPU counterpart of each format's scalar dequantize (quant/*.hpp), which the tests hold these to.
+// The grain is a slice of 8 consecutive weights of a row, so that the 32 lanes of a warp decode 256
+// consecutive weights together and their loads of weights and activations are contiguous. Four
+// slices make a unit of 32 weights: one block of Q8_0 / Q4_0 / MXFP4, one sub-block of a
+// 256-weight K-quant or IQ4_XS super-block, or 32 elements of F32 / F16 / BF16 (whose rows may end
+// in a tail shorter than a unit, read element by element).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <strix/device/hip/portability.hpp>
+#include <strix/quant/formats.hpp>
+
+namespace strix::hip_kernels {
+
+inline constexpr int unit_size = 32;
+inline constexpr int slice_size = 8;
+inline constexpr int slices_per_unit = unit_size / slice_size;
+
+// The 8 bytes at p through loads of Align bytes (p must be Align-aligned): wide loads put more
+// bytes in flight per instruction than byte loads, and blocks guarantee different alignments.
+template <int Align>
+struct byte_slice {
+  std::uint8_t b[slice_size];
+  __device__ explicit byte_slice(const void* p) {
+    if constexpr (Align == 4) {
+      const auto* words = static_cast<const std::uint32_t*>(p);
+#pragma unroll
+      for (int w = 0; w < 2; ++w) {
+        const std::uint32_t v = words[w];
+#pragma unroll
+        for (int k = 0; k < 4; ++k) b[4 * w + k] = static_cast<std::uint8_t>(v >> (8 * k));
+      }
+    } else if constexpr (Align == 2) {
+      const auto* halves = static_cast<const std::uint16_t*>(p);
+#pragma unroll
+      for (int h = 0; h < 4; ++h) {
+        const std::uint16_t v = halves[h];
+        b[2 * h] = static_cast<std::uint8_t>(v);
+        b[2 * h + 1] = static_cast<std::uint8_t>(v >> 8);
+      }
+    } else {
+#pragma unroll
+      for (int k = 0; k < slice_size; ++k) b[k] = static_cast<const std::uint8_t*>(p)[k];
+    }
+  }
+  __device__ std::uint8_t operator[](int k) const { return b[k]; }
+};
+
+__device__ inline float half_to_float(f16 h) {
+  // IEEE binary16 → binary32 by bit manipulation: exact, and the same on both compilers.
+  const std::uint32_t sign = static_cast<std::uint32_t>(h.bits & 0x8000u) << 16;
+  const std::uint32_t exponent = (h.bits >> 10) & 0x1fu;
+  const std::uint32_t mantissa = h.bits & 0x3ffu;
+  if (exponent == 0x1f) return __uint_as_float(sign | 0x7f800000u | (mantissa << 13));
+  if (exponent != 0) return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+  // Zero or subnormal: mantissa · 2^-24.
+  const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
+  return sign != 0 ? -magnitude : magnitude;
+}
+
+__device__ inline float bf16_to_float(bf16 b) { return __uint_as_float(static_cast<std::uint32_t>(b.bits) << 16); }
+
+// gpu_format<Format>: units_per_block (0 for one-element formats), row_alignment (what decode
+// assumes of the weights' address beyond the block's own alignment; the policy checks it) and
+// decode(row, slice, w), which writes the 8 weights of slice `slice` of the row (weights
+// 8·slice ... 8·slice + 7).
+template <class Format>
+struct gpu_format;
+
+template <class Format>
+concept has_gpu_decoder = requires { gpu_format<Format>::units_per_block; };
+
+template <class Format>
+struct element_format {
+  static constexpr int units_per_block = 0;
+  static constexpr std::size_t row_alignment = alignof(typename Format::block_type);
+  __device__ static float element(const typename Format::block_type* row, std::size_t i) {
+    if constexpr (std::is_same_v<Format, f32_format>) return row[i];
+    else if constexpr (std::is_same_v<Format, f16_format>) return half_to_float(row[i]);
+    else return bf16_to_float(row[i]);
+  }
+  __device__ static void decode(const typename Format::block_type* row, std::size_t slice, float* w) {
+    const auto* first = row + slice * slice_size;
+#pragma unroll
+    for (int k = 0; k < slice_size; ++k) w[k] = element(first, static_cast<std::size_t>(k));
+  }
+};
+template <>
+struct gpu_format<f32_format> : element_format<f32_format> {};
+template <>
+struct gpu_format<f16_format> : element_format<f16_format> {};
+template <>
+struct gpu_format<bf16_format> : element_format<bf16_format> {};
+
+template <>
+struct gpu_format<q8_0_format> {
+  static constexpr int units_per_block = 1;
+  static constexpr std::size_t row_alignment = 2;
+  __device__ static void decode(const block_q8_0* row, std::size_t slice, float* w) {
+    const block_q8_0& b = row[slice / slices_per_unit];
+    const float d = half_to_float(b.d);
+    const byte_slice<2> q(b.qs + slice_size * (slice % slices_per_unit));
+#pragma unroll
+    for (int k = 0; k < slice_size; ++k) w[k] = d * static_cast<float>(static_cast<std::int8_t>(q[k]));
+  }
+};
+
+// The 4-bit layouts of Q4_0, MXFP4 and IQ4_XS: weights 0-15 of a 32-weight unit are the low
+// nibbles of its 16 bytes, weights 16-31 the high nibbles. Slice `part` of the unit: its 8 bytes
+// and the nibble to take.
+template <int Align>
+struct nibble_slice {
+  byte_slice<Align> bytes;
+  int shift;
+  __device__ nibble_slice(const std::uint8_t* unit_bytes, int part) : bytes(unit_bytes + slice_size * (part % 2)), shift(4 * (part / 2)) {}
+  __device__ std::uint32_t operator[](int k) const { return (bytes[k] >> shift) & 0x0fu; }
+};
+
+template <>
+struct gpu_format<q4_0_format> {
+  static constexpr int units_per_block = 1;
+  static constexpr std::size_t row_alignment = 2;
+  __device__ static void decode(const block_q4_0* row, std::size_t slice, float* w) {
+    const block_q4_0& b = row[slice / slices_per_unit];
+    const float d = half_to_float(b.d);
+    const nibble_slice<2> q(b.qs, static_cast<int>(slice % slices_per_unit));
+#pragma unroll
+    for (int k = 0; k < slice_size; ++k) w[k] = d * static_cast<float>(static_cast<int>(q[k]) - 8);
+  }
+};
+
+// Shared by the two 16-entry non-linear tables (MXFP4's E2M1 values doubled, IQ4's kvalues).
+__device__ inline float table_value(std::uint32_t nibble, bool iq4) {
+  const std::int8_t mxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+  const std::int8_t iq4_table[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  return static_cast<float>(iq4 ? iq4_table[nibble] : mxfp4[nibble]);
+}
+
+template <>
+struct gpu_format<mxfp4_format> {
+  static constexpr int units_per_block = 1;
+  static constexpr std::size_t row_alignment = 1;
+  __device__ static void decode(const block_mxfp4* row, std::size_t slice, float* w) {
+    const block_mxfp4& b = row[slice / slices_per_unit];
+    // Half of the E8M0 scale, as mxfp4_half_scale: 2^(e-128), subnormal below e = 2.
+    const float d = __uint_as_float(b.e < 2 ? (0x00200000u << b.e) : (static_cast<std::uint32_t>(b.e - 1) << 23));
+    const nibble_slice<1> q(b.qs, static_cast<int>(slice % slices_per_unit));
+#pragma unroll
+    for (int k = 0; k < slice_size; ++k) w[k] = table_value(q[k], false) * d;
+  }
+};
+
+template <>
+struct gpu_format<iq4_xs_format> {
+  static constexpr int units_per_block = 8;
+  static constexpr std::size_t row_alignment = 4;  // 136-byte blocks, qs at 8: slices 4-aligned
+  __device__ static void decode(const block_iq4_xs* row, std::size_t slice, float* w) {
+    const std::size_t unit = slice / slices_per_unit;
+    const block_iq4_xs& b = row[unit / 8];
+    const int sub = static_cast<int>(unit % 8);
+    const int ls = ((b.scales_l[sub / 2] >> (4 * (sub % 2))) & 0x0f) | (((b.scales_h >> (2 * sub)) & 3) << 4);
+    const float dl = half_to_float(b.d) * static_cast<float>(ls - 32);
+    const nibble_slice<4> q(b.qs + 16 * sub, static_cast<int>(slice % slices_per_unit));
+#pragma unroll
+    for (int k = 0; k < slice_size; ++k) w[k] = dl * table_value(q[k], true);
+  }
+};
+
+// Q4_K and Q5_K: sub-block j has a 6-bit scale and min from the 12-byte packing; codes are the low
+// (even j) or high (odd j) nibbles of qs[32·(j/2) + l], Q5_K's fifth bit is bit j of qh[l].
+template <int Bits>
+struct k4_decoder {
+  static constexpr int units_per_block = 8;
+  static constexpr std::size_t row_alignment = 4;  // 144/176-byte blocks, qs at 16/48: slices 4-aligned
+  template <class Block>
+  __device__ static void decode(const Block* row, std::size_t slice, float* w) {
+    const std::size_t unit = slice / slices_per_unit;
+    const Block& b = row[unit / 8];
+    const int j = static_cast<int>(unit % 8);
+    const std::uint8_t* s = b.scales;
+    const int scale = j < 4 ? (s[j] & 63) : ((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
+    const int min = j < 4 ? (s[j + 4] & 63) : ((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    const float dl = half_to_float(b.d) * static_cast<float>(scale);
+    const float ml = half_to_float(b.dmin) * static_cast<float>(min);
+    const int first = slice_size * static_cast<int>(slice % slices_per_unit);
+    const byte_slice<4> q(b.qs + 32 * (j / 2) + first);
+    const int shift = 4 * (j % 2);
+    int fifth_bit[slice_size] = {};
+    if constexpr (Bits == 5) {
+      const byte_slice<4> high(b.qh + first);
+#pragma unroll
+      for (int k = 0; k < slice_size; ++k) fifth_bit[k] = ((high[k] >> j) & 1) << 4;
+    }
+#pragma unroll
+    for (int k = 0; k < slice_size; ++k) {
+      const int code = ((q[k] >> shift) & 0x0f) + fifth_bit[k];
+      w[k] = dl * static_cast<float>(code) - ml;
+    }
+  }
+};
+template <>
+struct gpu_format<q4_k_format> : k4_decoder<4> {};
+template <>
+struct gpu_format<q5_k_format> : k4_decoder<5> {};
+
+// Q6_K: unit u is quarter u % 4 of half u / 4; each 16 weights have their own signed scale.
+template <>
+struct gpu_format<q6_k_format> {
+  static constexpr int units_per_block = 8;
+  static constexpr std::size_t row_alignment = 2;  // 210-byte blocks: every other one is only 2-aligned
+  __device__ static void decode(const block_q6_k* row, std::size_t slice, float* w) {
+    const std::size_t unit = slice / slices_per_unit;
+    const block_q6_k& b = row[unit / 8];
+    const int half = static_cast<int>(unit % 8) / 4;
+    const int quarter = static_cast<int>(unit % 4);
+    const int first = slice_size * static_cast<int>(slice % slices_per_unit);
+    const byte_slice<2> ql(b.ql + 64 * half + 32 * (quarter % 2) + first);
+    const byte_slice<2> qh(b.qh + 32 * half + first);
+    const float d = half_to_float(b.d) * static_cast<float>(b.scales[8 * half + 2 * quarter + first / 16]);
+    const int low_shift = 4 * (quarter / 2);
+    const int high_shift = 2 * quarter;
+#pragma unroll
+    for (int k = 0; k < slice_size; ++k) {
+      const int code = (((ql[k] >> low_shift) & 0x0f) | (((qh[k] >> high_shift) & 3) << 4)) - 32;
+      w[k] = d * static_cast<float>(code);
+    }
+  }
+};
+
+}  // namespace strix::hip_kernels

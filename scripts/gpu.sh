@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The hip policy's GPU builds, without CMake (so a bare GPU machine with only a compiler can run it):
+#   bash scripts/gpu.sh check   compile the GPU tests for AMD gfx1150 + gfx1151 (clang-19 -x hip,
+#                               device code) and for NVIDIA sm_90 (nvcc): what CI runs, no GPU needed
+#   bash scripts/gpu.sh test    build the GPU tests with nvcc and run them on this GPU
+#   bash scripts/gpu.sh bench   build bench/device/hip_bench.cpp with nvcc and run it on this GPU
+# Header-only dependencies (Catch2 2, nlohmann-json) come from /usr/include or STRIX_GPU_DEPS/include.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-check}
+out=${STRIX_GPU_BUILD:-build/gpu}
+mkdir -p "$out"
+tests=(tests/device/hip_test.cpp tests/models/hip_models_test.cpp)
+bench=bench/device/hip_bench.cpp
+root=$PWD
+includes=(-I"$root/include" -I"$root/tests" -I"$root/examples" -I"$root/bench")
+[[ -n "${STRIX_GPU_DEPS:-}" ]] && includes+=(-I"$(realpath "$STRIX_GPU_DEPS")/include")
+defines=(-DSTRIX_TEST_DATA_DIR="\"$PWD/tests/data\"")
+nvcc_bin=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+nvcc_flags=(-std=c++20 -O2 -arch=sm_90 -diag-suppress 445 -Werror all-warnings -Xcompiler=-Wall,-Wextra)
+
+# Device assembly of each source for both AMD targets in one clang call (one front-end pass), the
+# sources in parallel.
+amd_check() {
+  local source pids=() arch
+  for source in "${tests[@]}" "$bench"; do
+    echo "== $source for gfx1150 and gfx1151 (clang-19, HIP device code)"
+    (cd "$out" && clang++-19 -std=c++20 -x hip --offload-arch=gfx1150 --offload-arch=gfx1151 --cuda-device-only \
+      -nogpulib -O2 -Wall -Wextra -Werror "${includes[@]}" "${defines[@]}" -S "$root/$source") &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  for source in "${tests[@]}" "$bench"; do
+    for arch in gfx1150 gfx1151; do
+      local assembly=$out/$(basename "$source" .cpp)-hip-amdgcn-amd-amdhsa-$arch.s
+      [[ -s "$assembly" ]] || { echo "gpu.sh: no $arch assembly for $source" >&2; exit 1; }
+      if grep -q "amdhsa_wavefront_size32 0" "$assembly"; then
+        echo "gpu.sh: $source has wave64 kernels for $arch; the policy assumes wave32" >&2
+        exit 1
+      fi
+    done
+  done
+}
+
+# Objects of the given sources, compiled in parallel.
+nvidia_objects() {
+  local source pids=()
+  for source in "$@"; do
+    echo "== $source for sm_90 (nvcc)"
+    "$nvcc_bin" "${nvcc_flags[@]}" "${includes[@]}" "${defines[@]}" -x cu -c "$source" -o "$out/$(basename "$source" .cpp).o" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+}
+
+# One test program from the compiled test files.
+link_tests() {
+  local objects=() source
+  g++ -std=c++20 -O1 "${includes[@]}" -c tests/test_main.cpp -o "$out/test_main.o"
+  for source in "${tests[@]}"; do objects+=("$out/$(basename "$source" .cpp).o"); done
+  "$nvcc_bin" -arch=sm_90 "$out/test_main.o" "${objects[@]}" -o "$out/hip_tests"
+}
+
+case "$mode" in
+  check)
+    amd_check
+    if [[ -x "$nvcc_bin" ]]; then
+      nvidia_objects "${tests[@]}" "$bench"
+      # Linking both test files into one program catches kernels defined once per translation unit.
+      link_tests
+    else
+      echo "gpu.sh: SKIPPED the NVIDIA build: nvcc is not on PATH nor in /usr/local/cuda/bin" >&2
+    fi
+    ;;
+  test)
+    nvidia_objects "${tests[@]}"
+    link_tests
+    "$out/hip_tests" "${@:2}"
+    ;;
+  bench)
+    nvidia_objects "$bench"
+    "$nvcc_bin" -arch=sm_90 "$out/hip_bench.o" -o "$out/hip_bench"
+    "$out/hip_bench" "${@:2}"
+    ;;
+  *)
+    echo "usage: bash scripts/gpu.sh check|test|bench [arguments for the test or bench binaries]" >&2
+    exit 2
+    ;;
+esac

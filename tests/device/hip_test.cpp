@@ -1,0 +1,266 @@
+// Every hip kernel against the reference policy, on random data and nasty shapes, in both memory
+// modes the GPU allows (copied always; direct where it reads pageable host memory). Built only
+// with -DSTRIX_GPU=cuda or hip, and run on a machine with that GPU.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include <strix/device/hip/hip.hpp>
+#include <strix/device/reference/reference.hpp>
+#include <strix/quant/formats.hpp>
+
+#include "device/kernel_test_support.hpp"
+
+using namespace strix;
+
+namespace {
+
+// One policy per memory mode this GPU supports.
+std::vector<std::unique_ptr<hip_device>> policies() {
+  std::vector<std::unique_ptr<hip_device>> result;
+  result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied}));
+  const hip_device probe;
+  if (probe.memory_mode() == hip_memory_mode::direct) result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::direct}));
+  return result;
+}
+
+double norm(std::span<const float> v) {
+  double s = 0;
+  for (float x : v) s += static_cast<double>(x) * x;
+  return std::sqrt(s);
+}
+
+// |actual − expected| ≤ relative · max(1, |expected|) element-wise, NaN where expected is NaN.
+void require_close(const std::vector<float>& actual, const std::vector<float>& expected, float relative) {
+  REQUIRE(actual.size() == expected.size());
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    INFO("element " << i << ": " << actual[i] << " vs " << expected[i]);
+    if (std::isnan(expected[i])) {
+      CHECK(std::isnan(actual[i]));
+    } else {
+      CHECK(std::fabs(actual[i] - expected[i]) <= relative * std::max(1.0f, std::fabs(expected[i])));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("hip reports the memory mode it chose and why", "[device][hip]") {
+  const hip_device dev;
+  CHECK(dev.memory_mode() != hip_memory_mode::automatic);
+  CHECK_FALSE(dev.memory_mode_reason().empty());
+  WARN("hip policy: " << to_string(dev.memory_mode()) << " — " << dev.memory_mode_reason());
+}
+
+TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and shape", "[device][hip]", f32_format, f16_format,
+                   bf16_format, q8_0_format, q4_0_format, mxfp4_format, q4_k_format, q5_k_format, q6_k_format,
+                   iq4_xs_format, q5_0_format) {
+  reference oracle;
+  const std::size_t block = TestType::block_size;
+  const std::vector<std::size_t> widths = block == 1 ? std::vector<std::size_t>{1, 15, 16, 33, 64, 1000}
+                                                     : std::vector<std::size_t>{block, 3 * block, 16 * block, 37 * block};
+  for (const auto& dev : policies()) {
+    for (std::size_t cols : widths) {
+      // 4097 rows: IQ4_XS and MXFP4 decode give each warp two rows from 4096 on, the last warp one.
+      for (std::size_t rows : {1u, 7u, 33u, 300u, 4097u}) {
+        if (rows == 4097 && cols != widths[1]) continue;
+        // Weights change from case to case at possibly the same address: drop the uploads.
+        dev->forget_weights();
+        const testing::quantized_matrix<TestType> w(rows, cols, static_cast<std::uint32_t>(rows * 31 + cols));
+        for (std::size_t tokens : {1u, 2u, 7u, 8u, 9u, 17u}) {
+          const auto x = testing::gaussian(tokens * cols, static_cast<std::uint32_t>(tokens));
+          std::vector<float> actual(tokens * rows, NAN);
+          dev->matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(actual.data(), {tokens, rows}));
+          std::vector<float> expected(tokens * rows);
+          oracle.matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(expected.data(), {tokens, rows}));
+          INFO(name_of(TestType::type) << ": " << rows << " x " << cols << ", " << tokens << " tokens, " << to_string(dev->memory_mode()));
+          // Float rounding only: |error| ≤ 1e-5·‖w_row‖·‖x_row‖; one wrong unit of 32 weights would be
+          // of order ‖w‖·‖x‖/√(units).
+          std::vector<float> w_row(cols);
+          for (std::size_t o = 0; o < rows; ++o) {
+            w.view().dequantize_row(o, w_row);
+            for (std::size_t t = 0; t < tokens; ++t) {
+              const double bound = 1e-5 * norm(w_row) * norm(std::span(x).subspan(t * cols, cols));
+              CHECK(std::fabs(actual[t * rows + o] - expected[t * rows + o]) <= bound);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("hip matmul handles empty shapes, strided outputs, zeros and huge values", "[device][hip]") {
+  reference oracle;
+  for (const auto& dev : policies()) {
+    const testing::quantized_matrix<q4_k_format> w(9, 512, 1);
+    std::vector<float> y(9 * 3, 7.0f);
+    dev->matmul(w.view(), matrix_view<const float>(nullptr, {0, 512}), matrix_view<float>(y.data(), {0, 9}));
+    CHECK(y[0] == 7.0f);
+
+    std::vector<float> zeros(3 * 512, 0.0f);
+    dev->matmul(w.view(), matrix_view<const float>(zeros.data(), {3, 512}), matrix_view<float>(y.data(), {3, 9}));
+    for (float v : y) CHECK(v == 0.0f);
+
+    auto huge = testing::gaussian(3 * 512, 4, 1e6f);
+    dev->matmul(w.view(), matrix_view<const float>(huge.data(), {3, 512}), matrix_view<float>(y.data(), {3, 9}));
+    std::vector<float> expected(27);
+    oracle.matmul(w.view(), matrix_view<const float>(huge.data(), {3, 512}), matrix_view<float>(expected.data(), {3, 9}));
+    CHECK(testing::nmse(y, expected) < 1e-10);
+
+    // Rows of x and y inside wider buffers (row strides 600 and 20): only the viewed columns change.
+    std::vector<float> wide_x(3 * 600, 1.0f);
+    for (std::size_t t = 0; t < 3; ++t) std::copy_n(huge.begin() + static_cast<std::ptrdiff_t>(t * 512), 512, wide_x.begin() + static_cast<std::ptrdiff_t>(t * 600));
+    std::vector<float> wide_y(3 * 20, -1.0f);
+    dev->matmul(w.view(), matrix_view<const float>(wide_x.data(), {3, 512}, {600, 1}), matrix_view<float>(wide_y.data(), {3, 9}, {20, 1}));
+    for (std::size_t t = 0; t < 3; ++t) {
+      for (std::size_t o = 0; o < 20; ++o) {
+        if (o < 9) CHECK(wide_y[t * 20 + o] == y[t * 9 + o]);
+        else CHECK(wide_y[t * 20 + o] == -1.0f);
+      }
+    }
+  }
+}
+
+TEMPLATE_TEST_CASE("hip embedding gathers and scales dequantized rows", "[device][hip]", f32_format, bf16_format, q8_0_format,
+                   q6_k_format, iq4_xs_format, q5_0_format) {
+  reference oracle;
+  for (const auto& dev : policies()) {
+    const std::size_t cols = TestType::block_size == 1 ? 37 : 2 * TestType::block_size;
+    const testing::quantized_matrix<TestType> table(20, cols, 5);
+    const std::vector<std::int32_t> ids{19, 0, 3, 3, 7};
+    std::vector<float> actual(5 * cols);
+    std::vector<float> expected(5 * cols);
+    dev->embedding(table.view(), ids, 0.5f, matrix_view<float>(actual.data(), {5, cols}));
+    oracle.embedding(table.view(), ids, 0.5f, matrix_view<float>(expected.data(), {5, cols}));
+    require_close(actual, expected, 1e-6f);
+    const std::vector<std::int32_t> bad{20};
+    CHECK_THROWS_AS(dev->embedding(table.view(), bad, 1.0f, matrix_view<float>(actual.data(), {1, cols})), error);
+  }
+}
+
+TEST_CASE("hip row-wise kernels agree with reference", "[device][hip]") {
+  reference oracle;
+  for (const auto& dev : policies()) {
+    INFO(to_string(dev->memory_mode()));
+    for (std::size_t width : {1u, 31u, 96u, 2048u}) {
+      const std::size_t tokens = 13;
+      auto x = testing::gaussian(tokens * width, static_cast<std::uint32_t>(21 + width));
+      const auto w = testing::gaussian(width, 22);
+      for (norm_weight kind : {norm_weight::none, norm_weight::plain, norm_weight::one_plus}) {
+        std::vector<float> a(x.size());
+        std::vector<float> b(x.size());
+        dev->rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), w, kind, 1e-6f, matrix_view<float>(a.data(), {tokens, width}));
+        oracle.rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), w, kind, 1e-6f, matrix_view<float>(b.data(), {tokens, width}));
+        require_close(a, b, 1e-5f);
+      }
+      // In place (x and y alias), as the models call it.
+      std::vector<float> a = x;
+      std::vector<float> b(x.size());
+      dev->rmsnorm(matrix_view<const float>(a.data(), {tokens, width}), w, norm_weight::plain, 1e-6f, matrix_view<float>(a.data(), {tokens, width}));
+      oracle.rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::plain, 1e-6f, matrix_view<float>(b.data(), {tokens, width}));
+      require_close(a, b, 1e-5f);
+
+      for (float cap : {0.0f, 30.0f}) {
+        a = x;
+        b = x;
+        a[5] = b[5] = 1e30f;  // one huge logit
+        if (width > 1) a[width] = b[width] = NAN;  // a NaN in row 1 makes the row NaN
+        dev->softmax(matrix_view<float>(a.data(), {tokens, width}), cap);
+        oracle.softmax(matrix_view<float>(b.data(), {tokens, width}), cap);
+        require_close(a, b, 1e-5f);
+      }
+    }
+
+    const std::size_t tokens = 7;
+    for (std::size_t head_dim : {2u, 48u, 256u, 512u}) {
+      for (std::size_t rotary : {head_dim, head_dim / 2}) {
+        auto a = testing::gaussian(tokens * 3 * head_dim, 9);
+        auto b = a;
+        std::vector<std::int32_t> positions(tokens);
+        for (std::size_t t = 0; t < tokens; ++t) positions[t] = static_cast<std::int32_t>(t == 0 ? 0 : 4096 * t + 7);
+        std::vector<float> inv_freq(rotary / 2);
+        for (std::size_t j = 0; j < inv_freq.size(); ++j) inv_freq[j] = std::pow(10000.0f, -2.0f * static_cast<float>(j) / static_cast<float>(rotary));
+        if (!inv_freq.empty()) inv_freq.back() = 0.0f;  // proportional RoPE's zero frequencies
+        dev->rope(tensor_view<float, 3>(a.data(), {tokens, 3, head_dim}), positions, rope_frequencies{inv_freq});
+        oracle.rope(tensor_view<float, 3>(b.data(), {tokens, 3, head_dim}), positions, rope_frequencies{inv_freq});
+        // Angles up to ~3e4 radians: float sin/cos argument reduction differs by a few ulps of the angle.
+        require_close(a, b, 2e-3f);
+      }
+    }
+
+    for (std::size_t n : {1u, 255u, 256u, 100003u}) {
+      auto x = testing::gaussian(n, static_cast<std::uint32_t>(n), 4.0f);
+      const auto y = testing::gaussian(n, static_cast<std::uint32_t>(n + 1), 4.0f);
+      x[0] = 100.0f;
+      if (n > 2) x[1] = -100.0f;
+      for (activation act : {activation::silu, activation::gelu_tanh, activation::sigmoid}) {
+        std::vector<float> a(n);
+        std::vector<float> b(n);
+        dev->apply_activation(act, x, a);
+        oracle.apply_activation(act, x, b);
+        require_close(a, b, 1e-5f);
+        dev->gated_activation(act, x, y, a);
+        oracle.gated_activation(act, x, y, b);
+        require_close(a, b, 1e-5f);
+      }
+      std::vector<float> a = x;
+      std::vector<float> b = x;
+      dev->softcap(a, 30.0f);
+      oracle.softcap(b, 30.0f);
+      require_close(a, b, 1e-6f);
+      dev->scale(a, 0.25f);
+      oracle.scale(b, 0.25f);
+      require_close(a, b, 1e-6f);
+      std::vector<float> sa(n);
+      std::vector<float> sb(n);
+      dev->add(x, y, sa);
+      oracle.add(x, y, sb);
+      CHECK(sa == sb);
+    }
+  }
+}
+
+TEST_CASE("hip argmax: ties to the lower index, NaN never chosen while a number is left", "[device][hip]") {
+  reference oracle;
+  for (const auto& dev : policies()) {
+    for (std::size_t n : {1u, 2u, 255u, 257u, 262144u}) {
+      auto x = testing::gaussian(n, static_cast<std::uint32_t>(n));
+      CHECK(dev->argmax(x) == oracle.argmax(x));
+      x[n - 1] = 50.0f;
+      x[n / 2] = 50.0f;  // a tie: the lower index wins
+      CHECK(dev->argmax(x) == n / 2);
+      x[0] = NAN;
+      CHECK(dev->argmax(x) == oracle.argmax(x));
+    }
+    const std::vector<float> all_nan(300, NAN);
+    CHECK(dev->argmax(all_nan) == oracle.argmax(all_nan));
+    const std::vector<float> all_minus_inf(300, -INFINITY);
+    CHECK(dev->argmax(all_minus_inf) == 0);
+  }
+}
+
+TEST_CASE("hip row gather and weighted scatter-add agree with reference", "[device][hip]") {
+  reference oracle;
+  for (const auto& dev : policies()) {
+    for (std::size_t width : {1u, 300u}) {
+      const auto x = testing::gaussian(11 * width, 3);
+      const std::vector<std::int32_t> rows{10, 0, 4, 4, 9};
+      std::vector<float> a(rows.size() * width);
+      std::vector<float> b(rows.size() * width);
+      dev->gather_rows(matrix_view<const float>(x.data(), {11, width}), rows, matrix_view<float>(a.data(), {rows.size(), width}));
+      oracle.gather_rows(matrix_view<const float>(x.data(), {11, width}), rows, matrix_view<float>(b.data(), {rows.size(), width}));
+      CHECK(a == b);
+
+      const std::vector<float> weights{0.5f, -1.0f, 2.0f, 0.25f, 3.0f};
+      auto out_a = testing::gaussian(11 * width, 4);
+      auto out_b = out_a;
+      dev->scatter_add_rows(matrix_view<const float>(a.data(), {rows.size(), width}), rows, weights, matrix_view<float>(out_a.data(), {11, width}));
+      oracle.scatter_add_rows(matrix_view<const float>(a.data(), {rows.size(), width}), rows, weights, matrix_view<float>(out_b.data(), {11, width}));
+      require_close(out_a, out_b, 1e-6f);
+    }
+  }
+}
