@@ -77,7 +77,8 @@ void run(benchmark::State& state, const nlohmann::json& json, bool verify = fals
       for (std::size_t i = 0; i < part.size(); ++i) positions[i] = static_cast<std::int32_t>(first + i);
       const sequence_rows rows{seq, 0, part.size()};
       const std::size_t n = all_rows ? part.size() : 1;
-      model.forward(dev, part, positions, std::span(&rows, 1), cache, {logits.data(), {n, config.vocab}}, all_rows);
+      model.forward(dev, part, positions, std::span(&rows, 1), cache, {logits.data(), {n, config.vocab}},
+                    all_rows ? models::logit_rows::all() : models::logit_rows::last());
       return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(config.vocab)) -
                                        logits.begin());
     };

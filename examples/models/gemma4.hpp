@@ -26,6 +26,7 @@
 
 #include "models/gemma4_config.hpp"
 #include "models/gemma4_tensors.hpp"
+#include "models/logit_rows.hpp"
 #include "models/weight_source.hpp"
 
 namespace strix::models {
@@ -199,10 +200,10 @@ class gemma4 {
   }
 
   // Runs a batch: rows are the sequences' new tokens (already appended to `cache`), with their
-  // positions. logits: [rows][vocab] when `all_rows`, else [sequences][vocab] for each sequence's
-  // last row.
+  // positions. logits: [which.count(sequences)][vocab], the chosen rows in batch order.
   void forward(Device& dev, std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions,
-               std::span<const sequence_rows> sequences, paged_kv_cache& cache, matrix_view<float> logits, bool all_rows = true) {
+               std::span<const sequence_rows> sequences, paged_kv_cache& cache, matrix_view<float> logits,
+               logit_rows which = logit_rows::all()) {
     const std::size_t rows = tokens.size(), h = config_.hidden;
     resize(rows);
     const matrix_view<float> hidden(hidden_.data(), {rows, h}), normed(normed_.data(), {rows, h}), residual(residual_.data(), {rows, h});
@@ -258,15 +259,7 @@ class gemma4 {
     }
 
     norm(dev, hidden, weights_.final_norm, normed);
-    if (all_rows) {
-      output(dev, normed, logits);
-    } else {
-      for (std::size_t s = 0; s < sequences.size(); ++s) {
-        const std::size_t last = sequences[s].first_row + sequences[s].rows - 1;
-        std::copy_n(&normed(last, 0), h, &hidden(s, 0));
-      }
-      output(dev, hidden.slice(0, sequences.size()), logits);
-    }
+    output(dev, which.gather(normed, sequences, hidden), logits);
   }
 
  private:

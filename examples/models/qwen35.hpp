@@ -26,6 +26,7 @@
 #include <strix/quant/weight_matrix.hpp>
 
 #include "models/config_fields.hpp"
+#include "models/logit_rows.hpp"
 #include "models/qwen35_tensors.hpp"
 #include "models/weight_source.hpp"
 
@@ -331,7 +332,8 @@ class qwen35 {
 
   // As gemma4::forward: rows are the sequences' new tokens, already appended to `cache`.
   void forward(Device& dev, std::span<const std::int32_t> tokens, std::span<const std::int32_t> positions,
-               std::span<const sequence_rows> sequences, qwen35_cache& cache, matrix_view<float> logits, bool all_rows = true) {
+               std::span<const sequence_rows> sequences, qwen35_cache& cache, matrix_view<float> logits,
+               logit_rows which = logit_rows::all()) {
     const std::size_t rows = tokens.size(), h = config_.hidden;
     resize(rows);
     const matrix_view<float> hidden(hidden_.data(), {rows, h}), normed(normed_.data(), {rows, h}), mixed(mixed_.data(), {rows, h});
@@ -376,14 +378,7 @@ class qwen35 {
       dev.add(hidden.span(), mixed.span(), hidden.span());
     }
     norm(dev, hidden, weights_.final_norm, normed);
-    if (all_rows) {
-      multiply(dev, weights_.output, normed, logits);
-      return;
-    }
-    for (std::size_t q = 0; q < sequences.size(); ++q) {
-      std::copy_n(&normed(sequences[q].first_row + sequences[q].rows - 1, 0), h, &hidden(q, 0));
-    }
-    multiply(dev, weights_.output, hidden.slice(0, sequences.size()), logits);
+    multiply(dev, weights_.output, which.gather(normed, sequences, hidden), logits);
   }
 
  private:

@@ -15,6 +15,8 @@
 #include <strix/core/sequence_rows.hpp>
 #include <strix/kv/kv_status.hpp>
 
+#include "models/logit_rows.hpp"
+
 namespace strix::models {
 
 template <class Device, class Model, class Cache>
@@ -68,7 +70,8 @@ class sequence_runner {
       const sequence_rows rows{sequence_, 0, part.size()};
       const std::size_t n = all_rows ? part.size() : 1;
       std::vector<float> logits(n * vocab());
-      model_.forward(dev, part, positions, std::span(&rows, 1), cache_, {logits.data(), {n, vocab()}}, all_rows);
+      model_.forward(dev, part, positions, std::span(&rows, 1), cache_, {logits.data(), {n, vocab()}},
+                     all_rows ? logit_rows::all() : logit_rows::last());
       if (all_rows || at + part.size() == tokens.size()) out.insert(out.end(), logits.begin(), logits.end());
     }
     return out;

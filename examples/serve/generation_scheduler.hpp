@@ -8,8 +8,15 @@
 // preempted — its sequence freed, the request queued first again with its tokens so far — and
 // recomputed later, instead of failing anyone.
 //
+// Speculative decoding per sequence, with a drafter (n-gram lookup or a draft model): each decoding
+// request gets drafts appended after its newest token, the target scores them in the same forward
+// pass as everyone else's rows, verify keeps the accepted prefix plus one token (greedy, or by
+// rejection sampling so that sampled replies keep the target's distribution), and the cache —
+// paged KV and recurrent state alike — is truncated to exactly the committed tokens. The draft
+// length adapts per request to its acceptance.
+//
 // Batched rows are computed as a lone row would be (the policies are batch-invariant), so a
-// greedy request produces the same tokens whatever runs beside it.
+// greedy request produces the same tokens whatever runs beside it, with or without speculation.
 #pragma once
 
 #include <algorithm>
@@ -28,8 +35,12 @@
 #include <strix/kv/paged_kv_cache.hpp>
 #include <strix/kv/kv_status.hpp>
 #include <strix/sample/sampler.hpp>
+#include <strix/spec/speculative_decoder.hpp>
+#include <strix/spec/verify.hpp>
 
+#include "models/logit_rows.hpp"
 #include "serve/generation_stream.hpp"
+#include "serve/sequence_drafter.hpp"
 
 namespace strix::serve {
 
@@ -45,11 +56,14 @@ struct scheduler_options {
   std::size_t max_sequences = 8;
   std::size_t step_tokens = 512;  // tokens per forward pass across the batch (the prefill chunk)
   std::size_t context = 4096;     // most tokens one sequence may hold
+  // With a drafter: draft lengths per request (the cache's max_rollback must cover max_draft + 1).
+  spec::speculation_options speculation{};
 };
 
 // Counters and gauges for /metrics (seconds are summed; divide by the counts).
 struct scheduler_metrics {
   std::uint64_t requests = 0, finished = 0, cancelled = 0, prompt_tokens = 0, generated_tokens = 0, prefix_hit_tokens = 0, preemptions = 0, steps = 0;
+  std::uint64_t draft_tokens = 0, accepted_tokens = 0;  // speculative decoding
   double time_to_first_token_s = 0, time_per_output_token_s = 0;
   std::uint64_t first_tokens = 0, later_tokens = 0;
   std::size_t running = 0, waiting = 0, kv_blocks_in_use = 0, kv_blocks_total = 0;
@@ -60,7 +74,13 @@ class generation_scheduler {
  public:
   using clock = std::chrono::steady_clock;
 
-  generation_scheduler(Model& model, Cache& cache, scheduler_options options) : model_(model), cache_(cache), options_(options) {}
+  // `drafter`: speculative decoding for every request (none when null).
+  generation_scheduler(Model& model, Cache& cache, scheduler_options options, sequence_drafter* drafter = nullptr)
+      : model_(model), cache_(cache), options_(options), drafter_(drafter) {
+    if (drafter_ && (options_.speculation.min_draft == 0 || options_.speculation.min_draft > options_.speculation.max_draft)) {
+      throw error(error_category::shape, "speculation: draft lengths must satisfy 1 <= min_draft <= max_draft");
+    }
+  }
 
   // Thread-safe: queues a request (its prompt must be shorter than the context).
   void submit(generation_request request) {
@@ -107,6 +127,8 @@ class generation_scheduler {
     std::size_t prompt_length = 0;
     std::size_t fed = 0;               // tokens in the cache
     std::size_t generated = 0;
+    std::size_t drafts = 0;            // speculative tokens after the newest committed one, this step
+    std::size_t draft_length = 0;      // drafts to ask for next
     std::uint64_t order = 0;           // arrival: smaller is older
     std::uint32_t sequence = 0;
     sample::sampler sampler;
@@ -119,7 +141,8 @@ class generation_scheduler {
   };
 
   running_request entry_for(generation_request r) {
-    running_request e{std::move(r), {}, 0, 0, 0, next_order_++, 0, sample::sampler(sample::sampling_params{}), clock::now(), {}};
+    running_request e{std::move(r), {}, 0, 0, 0, 0, 0, next_order_++, 0, sample::sampler(sample::sampling_params{}), clock::now(), {}};
+    e.draft_length = std::clamp(options_.speculation.first_draft, options_.speculation.min_draft, options_.speculation.max_draft);
     e.tokens = e.request.prompt;
     e.prompt_length = e.tokens.size();
     e.sampler = sample::sampler(e.request.sampling);
@@ -129,6 +152,7 @@ class generation_scheduler {
   void step(Device& dev) {
     drop_cancelled();
     admit();
+    if (drafter_) draft();
     std::vector<batch_entry> batch = plan_batch();
     append_or_preempt(batch);
     if (batch.empty()) {
@@ -138,20 +162,32 @@ class generation_scheduler {
     }
     std::vector<std::int32_t> tokens, positions;
     std::vector<sequence_rows> rows;
+    std::vector<std::size_t> logit_rows;  // a decoding request's drafts are scored with its newest token
     for (const batch_entry& e : batch) {
       rows.push_back({e.request->sequence, tokens.size(), e.tokens});
+      logit_rows.push_back(decoding(*e.request) ? e.request->drafts + 1 : 1);
       for (std::size_t i = 0; i < e.tokens; ++i) {
         tokens.push_back(e.request->tokens[e.request->fed + i]);
         positions.push_back(static_cast<std::int32_t>(e.request->fed + i));
       }
     }
     const std::size_t vocab = model_.config().vocab;
-    logits_.resize(batch.size() * vocab);
-    model_.forward(dev, tokens, positions, rows, cache_, {logits_.data(), {batch.size(), vocab}}, false);
+    const models::logit_rows which = models::logit_rows::newest(logit_rows);
+    const std::size_t scored = which.count(rows);
+    logits_.resize(scored * vocab);
+    model_.forward(dev, tokens, positions, rows, cache_, {logits_.data(), {scored, vocab}}, which);
+    std::size_t first_logit = 0;
     for (std::size_t b = 0; b < batch.size(); ++b) {
       running_request& r = *batch[b].request;
+      const std::span<const float> logits(logits_.data() + first_logit * vocab, logit_rows[b] * vocab);
+      first_logit += logit_rows[b];
       r.fed += batch[b].tokens;
-      if (r.fed == r.tokens.size()) emit(r, std::span<const float>(logits_.data() + b * vocab, vocab));
+      if (r.fed != r.tokens.size()) continue;
+      if (r.drafts > 0) {
+        verify(r, logits);
+      } else {
+        emit(r, logits);
+      }
     }
     std::erase_if(running_, [](const running_request& r) { return !holds_sequence(r); });
     publish_gauges();
@@ -206,16 +242,44 @@ class generation_scheduler {
     std::sort(running_.begin(), running_.end(), [](const running_request& a, const running_request& b) { return a.order < b.order; });
   }
 
-  // One token for every decoding sequence, the rest of the budget to prefills, oldest first.
+  // A request whose only pending tokens are its newest one and its drafts.
+  [[nodiscard]] static bool decoding(const running_request& r) noexcept { return r.tokens.size() - r.fed == r.drafts + 1; }
+
+  // Drafts for every decoding request, appended to its tokens: as many as its adaptive length
+  // asks, but never past its max_tokens or the context (the step also commits one more token).
+  void draft() {
+    std::vector<draft_job> jobs;
+    std::vector<running_request*> owners;
+    for (running_request& r : running_) {
+      if (!holds_sequence(r) || !decoding(r)) continue;
+      const std::size_t room = std::min(r.request.max_tokens - std::min(r.request.max_tokens, r.generated + 1),
+                                        options_.context - std::min(options_.context, r.tokens.size() + 1));
+      const std::size_t count = std::min(r.draft_length, room);
+      if (count == 0) continue;
+      jobs.push_back({r.order, r.tokens, count, {}});
+      owners.push_back(&r);
+    }
+    if (jobs.empty()) return;
+    drafter_->propose(jobs);
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      std::vector<std::int32_t>& drafts = jobs[j].drafts;
+      drafts.resize(std::min(drafts.size(), jobs[j].count));
+      owners[j]->tokens.insert(owners[j]->tokens.end(), drafts.begin(), drafts.end());
+      owners[j]->drafts = drafts.size();
+    }
+  }
+
+  // Every decoding request whole (its newest token and drafts), the rest of the budget to
+  // prefills, oldest first.
   std::vector<batch_entry> plan_batch() {
     std::vector<batch_entry> batch;
-    std::size_t decoding = 0;
-    for (const running_request& r : running_) decoding += r.tokens.size() - r.fed == 1 ? 1 : 0;
-    std::size_t budget = options_.step_tokens > decoding ? options_.step_tokens - decoding : 0;
+    std::size_t decoding_tokens = 0;
+    for (const running_request& r : running_) decoding_tokens += decoding(r) ? r.drafts + 1 : 0;
+    std::size_t budget = options_.step_tokens > decoding_tokens ? options_.step_tokens - decoding_tokens : 0;
     for (running_request& r : running_) {
       const std::size_t pending = r.tokens.size() - r.fed;
-      if (pending == 1) {
-        batch.push_back({&r, 1});
+      if (decoding(r)) {
+        batch.push_back({&r, pending});
       } else if (budget > 0) {
         const std::size_t n = std::min(pending, budget);
         budget -= n;
@@ -258,6 +322,9 @@ class generation_scheduler {
   // where its blocks survive). The moved-from entry stays in running_ until the step ends.
   void preempt(running_request& r) {
     cache_.release(r.sequence);
+    r.tokens.resize(r.tokens.size() - r.drafts);
+    r.drafts = 0;
+    if (drafter_) drafter_->forget(r.order);
     running_request requeued = std::move(r);
     requeued.sequence = no_sequence;
     requeued.fed = 0;
@@ -269,8 +336,62 @@ class generation_scheduler {
 
   // Samples the next token of a request whose every position is in the cache.
   void emit(running_request& r, std::span<const float> logits) {
-    const std::span<const std::int32_t> history(r.tokens.data() + r.prompt_length, r.generated);
-    const std::int32_t next = r.sampler.sample(logits, history);
+    commit(r, r.sampler.sample(logits, generated_before(r, r.tokens.size())));
+  }
+
+  // The request's generated tokens among its first `end` tokens (what penalties look at).
+  [[nodiscard]] static std::span<const std::int32_t> generated_before(const running_request& r, std::size_t end) noexcept {
+    return {r.tokens.data() + r.prompt_length, end - r.prompt_length};
+  }
+
+  // A decoding request's drafts were scored (`logits`: its newest token's row, then one row per
+  // draft): keeps the accepted drafts and one more token, and rolls the cache back to exactly the
+  // committed tokens. Drafts are one-hot proposals (sequence_drafter), so sampled replies follow
+  // the target's distribution.
+  void verify(running_request& r, std::span<const float> logits) {
+    const std::size_t vocab = model_.config().vocab, d = r.drafts, newest = r.tokens.size() - d - 1;
+    const std::span<const std::int32_t> drafts(r.tokens.data() + newest + 1, d);
+    spec::verify_result v;
+    if (r.sampler.greedy()) {
+      choice_.clear();
+      for (std::size_t i = 0; i <= d; ++i) choice_.push_back(r.sampler.sample(logits.subspan(i * vocab, vocab), generated_before(r, newest + 1 + i)));
+      v = spec::verify_greedy(drafts, choice_);
+    } else {
+      target_p_.clear();
+      for (std::size_t i = 0; i <= d; ++i) {
+        r.sampler.distribution(logits.subspan(i * vocab, vocab), generated_before(r, newest + 1 + i), row_);
+        target_p_.insert(target_p_.end(), row_.begin(), row_.end());
+      }
+      draft_q_.assign(d * vocab, 0.0f);
+      for (std::size_t i = 0; i < d; ++i) draft_q_[i * vocab + static_cast<std::size_t>(drafts[i])] = 1.0f;
+      v = spec::verify_sampled(drafts, target_p_, draft_q_, vocab, r.sampler, residual_);
+    }
+    std::vector<std::int32_t> committed(drafts.begin(), drafts.begin() + static_cast<std::ptrdiff_t>(v.accepted));
+    committed.push_back(v.next);
+    const std::size_t keep = newest + 1 + v.accepted;
+    if (keep < r.fed) {
+      if (const kv_status s = cache_.truncate(r.sequence, keep); s != kv_status::ok) {
+        finish(r, finish_reason::error, "speculative rollback failed (" + std::string(to_string(s)) + ")");
+        return;
+      }
+    }
+    r.tokens.resize(newest + 1);
+    r.fed = keep;
+    r.drafts = 0;
+    r.draft_length = spec::adapted_draft_length(r.draft_length, d, v.accepted, options_.speculation);
+    {
+      const std::lock_guard lock(mutex_);
+      metrics_.draft_tokens += d;
+      metrics_.accepted_tokens += v.accepted;
+    }
+    for (const std::int32_t t : committed) {
+      commit(r, t);
+      if (!holds_sequence(r)) break;
+    }
+  }
+
+  // Sends the request's next token (or finishes it on a stop token, max_tokens or the context).
+  void commit(running_request& r, std::int32_t next) {
     const clock::time_point now = clock::now();
     {
       const std::lock_guard lock(mutex_);
@@ -303,6 +424,7 @@ class generation_scheduler {
 
   void finish(running_request& r, finish_reason why, std::string message = {}) {
     if (holds_sequence(r)) cache_.release(r.sequence);
+    if (drafter_) drafter_->forget(r.order);
     r.sequence = finished_sequence;
     r.request.stream->push({-1, why, std::move(message)});
     const std::lock_guard lock(mutex_);
@@ -337,6 +459,7 @@ class generation_scheduler {
   Model& model_;
   Cache& cache_;
   scheduler_options options_;
+  sequence_drafter* drafter_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -345,6 +468,8 @@ class generation_scheduler {
   std::deque<running_request> running_;        // oldest first
   std::uint64_t next_order_ = 0;
   std::vector<float> logits_;
+  std::vector<std::int32_t> choice_;                       // verify's scratch
+  std::vector<float> target_p_, draft_q_, row_, residual_;
   scheduler_metrics metrics_;                  // guarded by mutex_
 };
 

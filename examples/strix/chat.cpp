@@ -109,10 +109,7 @@ class chat_session {
       speculator_.emplace(*target_view_, sampler_, spec::speculation_options{.max_draft = o.draft_max,
                                                                              .first_draft = std::min<std::size_t>(4, o.draft_max)});
       if (!o.draft.empty()) {
-        const auto draft_vocabulary = models::load_model_vocabulary(o.draft);
-        if (draft_vocabulary && draft_vocabulary->pieces != tok_.vocab().pieces) {
-          throw error(error_category::format, o.draft + ": the draft model's tokenizer differs from the target's; they must share one");
-        }
+        check_same_tokenizer(&tok_.vocab().pieces, o.draft);
         run_options draft_options = o.run;
         draft_options.model = o.draft;
         draft_session_ = open_session<Device>(draft_options, o.context, o.draft_max + 1);

@@ -33,6 +33,7 @@
 
 #include "models/gemma4.hpp"
 #include "models/model_files.hpp"
+#include "models/model_vocabulary.hpp"
 #include "models/hf_tensors.hpp"
 #include "models/memory_plan.hpp"
 #include "models/prefault.hpp"
@@ -295,29 +296,60 @@ inline void check_fits(const std::string& name, const models::memory_plan& plan,
   }
 }
 
-template <class Device>
+// Loads the model of `spec` and makes its cache (`kv_bytes` of KV), then returns f(model, cache)
+// with their concrete types (f may move them).
+template <class Device, class F>
+decltype(auto) with_model(const model_spec& spec, const kv_cache_options& options, std::uint64_t kv_bytes, F&& f) {
+  // Random weights are made in memory: there is nothing to bring in.
+  auto resident = [&](auto weights) { return spec.scheme ? std::move(weights) : loaded(spec.name, std::move(weights)); };
+  return std::visit([&](const auto& config) -> decltype(auto) {
+    using config_type = std::decay_t<decltype(config)>;
+    if constexpr (std::is_same_v<config_type, models::qwen35_config>) {
+      models::qwen35<Device> model(config, resident(models::qwen35_weights::load(*spec.source, config)));
+      models::qwen35_cache cache(config, options, kv_bytes);
+      return f(model, cache);
+    } else {
+      gemma4_model<Device> model(config, resident(models::gemma4_weights::load(*spec.source, config)));
+      paged_kv_cache cache(model.cache_layout(options), kv_bytes);
+      return f(model, cache);
+    }
+  }, spec.config);
+}
+
 // `max_rollback`: how far past its newest append the cache must be able to truncate exactly (the
 // longest speculative draft + 1). The plan is checked against the machine's memory first.
+template <class Device>
 std::unique_ptr<model_session<Device>> open_session(const model_spec& spec, const run_options& o, std::size_t context, std::size_t max_rollback = 0) {
   const models::plan_options planned = plan_options_for(o, context, max_rollback);
   models::weight_census census = spec.census();
   const models::memory_plan plan = plan_model(spec.config, census, planned);
   check_fits(spec.name, plan, models::system_memory::read(), o.budget);
   const kv_cache_options options{planned.kv, 16, 1, o.chunk, max_rollback};
-  // Random weights are made in memory: there is nothing to bring in.
-  auto resident = [&](auto weights) { return spec.scheme ? std::move(weights) : loaded(spec.name, std::move(weights)); };
-  return std::visit([&](const auto& config) -> std::unique_ptr<model_session<Device>> {
-    using config_type = std::decay_t<decltype(config)>;
-    if constexpr (std::is_same_v<config_type, models::qwen35_config>) {
-      models::qwen35<Device> model(config, resident(models::qwen35_weights::load(*spec.source, config)));
-      return std::make_unique<session_of<Device, models::qwen35<Device>, models::qwen35_cache>>(
-          std::move(model), models::qwen35_cache(config, options, plan.kv_bytes), o.chunk);
-    } else {
-      gemma4_model<Device> model(config, resident(models::gemma4_weights::load(*spec.source, config)));
-      paged_kv_cache cache(model.cache_layout(options), plan.kv_bytes);
-      return std::make_unique<session_of<Device, gemma4_model<Device>, paged_kv_cache>>(std::move(model), std::move(cache), o.chunk);
+  return with_model<Device>(spec, options, plan.kv_bytes, [&](auto& model, auto& cache) -> std::unique_ptr<model_session<Device>> {
+    using model_type = std::decay_t<decltype(model)>;
+    using cache_type = std::decay_t<decltype(cache)>;
+    return std::make_unique<session_of<Device, model_type, cache_type>>(std::move(model), std::move(cache), o.chunk);
+  });
+}
+
+// Refuses a draft model whose tokenizer differs from the target's (same ids must mean the same
+// text), naming the first difference. Without a tokenizer on either side only the vocabulary
+// sizes can be compared (spec::check_compatible, once both are loaded).
+inline void check_same_tokenizer(const std::vector<std::string>* target_pieces, const std::string& draft_path) {
+  const auto draft = models::load_model_vocabulary(draft_path);
+  if (!target_pieces || !draft) return;
+  const auto& a = *target_pieces;
+  const auto& b = draft->pieces;
+  if (a.size() != b.size()) {
+    throw error(error_category::format, draft_path + ": the draft's tokenizer has " + std::to_string(b.size()) +
+                                            " tokens and the target's " + std::to_string(a.size()) + "; they must share a tokenizer");
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) {
+      throw error(error_category::format, draft_path + ": token " + std::to_string(i) + " is '" + b[i] + "' in the draft and '" + a[i] +
+                                              "' in the target; they must share a tokenizer");
     }
-  }, spec.config);
+  }
 }
 
 template <class Device>

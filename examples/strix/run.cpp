@@ -57,29 +57,6 @@ void add_logits_command(CLI::App& app) {
   });
 }
 
-namespace {
-
-// Refuses a draft model whose tokenizer differs from the target's (same ids must mean the same
-// text), naming the first difference.
-void check_same_tokenizer(const std::optional<text::tokenizer>& target, const std::string& draft_path) {
-  const auto draft = models::load_model_vocabulary(draft_path);
-  if (!target || !draft) return;  // nothing to compare beyond the vocabulary size
-  const auto& a = target->vocab().pieces;
-  const auto& b = draft->pieces;
-  if (a.size() != b.size()) {
-    throw error(error_category::format, draft_path + ": the draft's tokenizer has " + std::to_string(b.size()) +
-                                            " tokens and the target's " + std::to_string(a.size()) + "; they must share a tokenizer");
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i]) {
-      throw error(error_category::format, draft_path + ": token " + std::to_string(i) + " is '" + b[i] + "' in the draft and '" + a[i] +
-                                              "' in the target; they must share a tokenizer");
-    }
-  }
-}
-
-}  // namespace
-
 void add_generate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "greedy decoding from prompt token ids or text, optionally speculative");
   auto o = std::make_shared<run_options>();
@@ -110,7 +87,7 @@ void add_generate_command(CLI::App& app) {
       *tokens = tok->encode(*prompt, {.add_bos = tok->vocab().add_bos, .parse_control = true});
     }
     const bool speculative = *ngram || !draft->empty();
-    if (!draft->empty()) check_same_tokenizer(tok, *draft);
+    if (!draft->empty()) check_same_tokenizer(tok ? &tok->vocab().pieces : nullptr, *draft);
     std::vector<spec::token_id> stop;
     if (tok) {
       for (const auto t : {tok->eos(), tok->end_of_turn()}) {

@@ -3,8 +3,9 @@
 // /v1/completions (streaming as server-sent events or not), GET /metrics (Prometheus text). One
 // thread runs the model; each connection's handler renders and tokenizes its prompt, submits it
 // and turns the token stream into OpenAI JSON, holding back text that could still become a stop
-// string. A client that disconnects cancels its request, and the scheduler frees its sequence at
-// its next step.
+// string. A client that disconnects (streaming or not) cancels its request, and the scheduler
+// frees its sequence at its next step. With --ngram or --draft every request decodes
+// speculatively (serve/sequence_drafter.hpp).
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -27,6 +28,8 @@
 #include "model_session.hpp"
 #include "models/model_vocabulary.hpp"
 #include "serve/generation_scheduler.hpp"
+#include "serve/peer_connection.hpp"
+#include "serve/sequence_drafter.hpp"
 
 namespace strix::tool {
 namespace {
@@ -37,6 +40,12 @@ struct serve_options {
   int port = 8080;
   std::size_t max_sequences = 8, context = 4096;
   std::string kv_budget;  // KV bytes shared by all sequences; default: every sequence at the full context
+  std::string draft;      // speculative decoding with this draft model
+  bool ngram = false;     // or with n-gram lookup in each request's own tokens
+  std::size_t draft_max = 8;
+
+  [[nodiscard]] bool speculative() const noexcept { return ngram || !draft.empty(); }
+  [[nodiscard]] std::size_t max_rollback() const noexcept { return speculative() ? draft_max + 1 : 0; }
 };
 
 // JSON text of a reply. Generated text may hold bytes that are not UTF-8 (a model can emit byte
@@ -186,9 +195,12 @@ class reply_text {
 template <class Device, class Model, class Cache>
 class server {
  public:
-  server(const serve_options& o, text::tokenizer tok, Model& model, Cache& cache, sample::sampling_params defaults)
+  server(const serve_options& o, text::tokenizer tok, Model& model, Cache& cache, sample::sampling_params defaults,
+         serve::sequence_drafter* drafter)
       : o_(o), tok_(std::move(tok)), format_(text::detect_chat_format(tok_.vocab()).format), defaults_(defaults),
-        scheduler_(model, cache, {o.max_sequences, o.run.chunk, o.context}) {
+        scheduler_(model, cache,
+                   {o.max_sequences, o.run.chunk, o.context, {.max_draft = o.draft_max, .first_draft = std::min<std::size_t>(4, o.draft_max)}},
+                   drafter) {
     for (const text::token_id end : {tok_.vocab().eos, tok_.vocab().end_of_turn}) {
       if (end != text::no_token) stop_tokens_.push_back(end);
     }
@@ -214,8 +226,9 @@ class server {
       model_thread.join();
       throw error(error_category::io, "cannot listen on " + o_.host + ":" + std::to_string(o_.port));
     }
-    std::fprintf(stderr, "strix serve: %s on http://%s:%d (max %zu sequences, context %zu)\n", o_.name.c_str(), o_.host.c_str(), port,
-                 o_.max_sequences, o_.context);
+    const std::string speculation = o_.ngram ? ", n-gram speculation" : o_.draft.empty() ? "" : ", speculation with " + o_.draft;
+    std::fprintf(stderr, "strix serve: %s on http://%s:%d (max %zu sequences, context %zu%s)\n", o_.name.c_str(), o_.host.c_str(), port,
+                 o_.max_sequences, o_.context, speculation.c_str());
     http.listen_after_bind();
     scheduler_.stop();
     model_thread.join();
@@ -246,10 +259,15 @@ class server {
       return nlohmann::json{{"prompt_tokens", prompt_tokens}, {"completion_tokens", completion}, {"total_tokens", prompt_tokens + completion}};
     };
     if (!p.stream) {
+      const serve::peer_connection peer(req.remote_addr, req.remote_port, req.local_addr, req.local_port);
       std::string content, reasoning;
       std::size_t completion = 0;
       const char* finish = "stop";
       for (;;) {
+        if (peer.closed()) {  // nobody to reply to: free the sequence now, not at max_tokens
+          stream->cancel();
+          return;
+        }
         const auto event = stream->pop(std::chrono::milliseconds(100));
         if (!event) continue;
         if (event->finish == serve::finish_reason::error) {
@@ -496,6 +514,8 @@ class server {
     metric("generation_tokens_total", "counter", "Tokens generated.", static_cast<double>(m.generated_tokens));
     metric("prefix_cache_hit_tokens_total", "counter", "Prompt positions reused from the KV prefix cache.", static_cast<double>(m.prefix_hit_tokens));
     metric("preemptions_total", "counter", "Requests preempted for want of KV blocks.", static_cast<double>(m.preemptions));
+    metric("spec_draft_tokens_total", "counter", "Speculative tokens drafted.", static_cast<double>(m.draft_tokens));
+    metric("spec_accepted_tokens_total", "counter", "Speculative tokens the target accepted.", static_cast<double>(m.accepted_tokens));
     metric("time_to_first_token_seconds_sum", "counter", "Summed time from arrival to first token.", m.time_to_first_token_s);
     metric("time_to_first_token_seconds_count", "counter", "First tokens.", static_cast<double>(m.first_tokens));
     metric("time_per_output_token_seconds_sum", "counter", "Summed time between consecutive tokens of a request.", m.time_per_output_token_s);
@@ -517,6 +537,25 @@ class server {
   mutable std::atomic<std::uint64_t> next_id_{0};
 };
 
+// The draft model of --draft, with a sequence per concurrent request at the full context in its
+// own cache (checked against the machine's memory on its own).
+template <class Device>
+std::unique_ptr<serve::sequence_drafter> load_drafter(Device& dev, const serve_options& o, const text::tokenizer& tok,
+                                                      const models::plan_options& planned, std::size_t target_vocab) {
+  check_same_tokenizer(&tok.vocab().pieces, o.draft);
+  const model_spec draft = open_model(o.draft);
+  models::weight_census census = draft.census();
+  const models::memory_plan plan = plan_model(draft.config, census, planned);
+  check_fits(draft.name, plan, models::system_memory::read(), o.run.budget);
+  const kv_cache_options options{planned.kv, 16, o.max_sequences, o.run.chunk, o.max_rollback()};
+  return with_model<Device>(draft, options, plan.kv_bytes, [&](auto& model, auto& cache) -> std::unique_ptr<serve::sequence_drafter> {
+    using model_type = std::decay_t<decltype(model)>;
+    using cache_type = std::decay_t<decltype(cache)>;
+    spec::check_compatible(target_vocab, model.config().vocab, o.draft);
+    return std::make_unique<serve::model_sequence_drafter<Device, model_type, cache_type>>(dev, std::move(model), std::move(cache), o.run.chunk);
+  });
+}
+
 template <class Device>
 void serve_model(Device& dev, const serve_options& o) {
   const auto vocabulary = models::load_model_vocabulary(o.run.model);
@@ -526,24 +565,20 @@ void serve_model(Device& dev, const serve_options& o) {
   if (is_gguf_file(o.run.model)) defaults = sample::with_gguf_defaults(gguf_file::open(o.run.model), defaults);
   const model_spec spec = open_model(o.run.model);
   models::weight_census census = spec.census();
-  models::plan_options planned = plan_options_for(o.run, o.context, 0);
+  models::plan_options planned = plan_options_for(o.run, o.context, o.max_rollback());
   planned.sequences = o.max_sequences;
   const models::memory_plan plan = plan_model(spec.config, census, planned);
   const std::uint64_t kv_budget = o.kv_budget.empty() ? plan.kv_bytes : parse_bytes(o.kv_budget);
   check_fits(spec.name, plan, models::system_memory::read(), o.run.budget);
-  const kv_cache_options options{planned.kv, 16, o.max_sequences, o.run.chunk, 0};
-  std::visit([&](const auto& config) {
-    using config_type = std::decay_t<decltype(config)>;
-    if constexpr (std::is_same_v<config_type, models::qwen35_config>) {
-      models::qwen35<Device> model(config, loaded(spec.name, models::qwen35_weights::load(*spec.source, config)));
-      models::qwen35_cache cache(config, options, kv_budget);
-      server<Device, models::qwen35<Device>, models::qwen35_cache>(o, std::move(tok), model, cache, defaults).run(dev);
-    } else {
-      gemma4_model<Device> model(config, loaded(spec.name, models::gemma4_weights::load(*spec.source, config)));
-      paged_kv_cache cache(model.cache_layout(options), kv_budget);
-      server<Device, gemma4_model<Device>, paged_kv_cache>(o, std::move(tok), model, cache, defaults).run(dev);
-    }
-  }, spec.config);
+  const kv_cache_options options{planned.kv, 16, o.max_sequences, o.run.chunk, o.max_rollback()};
+  std::unique_ptr<serve::sequence_drafter> drafter;
+  if (o.ngram) drafter = std::make_unique<serve::ngram_sequence_drafter>();
+  if (!o.draft.empty()) drafter = load_drafter(dev, o, tok, planned, std::visit([](const auto& c) { return c.vocab; }, spec.config));
+  with_model<Device>(spec, options, kv_budget, [&](auto& model, auto& cache) {
+    using model_type = std::decay_t<decltype(model)>;
+    using cache_type = std::decay_t<decltype(cache)>;
+    server<Device, model_type, cache_type>(o, std::move(tok), model, cache, defaults, drafter.get()).run(dev);
+  });
 }
 
 }  // namespace
@@ -564,6 +599,9 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--kv-type", o->run.kv, "KV cache type: f32, f16, bf16, q8_0, q4_0");
   cmd->add_option("--chunk", o->run.chunk, "tokens per forward pass across the batch (prefill chunk)")->check(CLI::PositiveNumber);
   cmd->add_option("--budget", o->run.budget, "refuse to load beyond this much memory in all (16G, 512MiB, bytes)");
+  auto* draft = cmd->add_option("--draft", o->draft, "speculative decoding with this draft model (same tokenizer), per request");
+  cmd->add_flag("--ngram", o->ngram, "speculative decoding with n-gram lookup in each request's tokens")->excludes(draft);
+  cmd->add_option("--draft-max", o->draft_max, "most drafted tokens per step and request (adaptive below it)")->check(CLI::Range(1, 32));
   cmd->callback([o] {
     if (o->name.empty()) o->name = std::filesystem::path(o->run.model).filename().string();
     with_device(o->run, [&](auto& dev) { serve_model(dev, *o); });

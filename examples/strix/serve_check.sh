@@ -73,17 +73,44 @@ metrics=$(curl -s "$url/metrics")
 contains "$metrics" '^strix_time_to_first_token_seconds_count [1-9]' || fail "metrics: $metrics"
 echo "preemptions: $(echo "$metrics" | sed -n 's/^strix_preemptions_total //p'), prefix-cache hit tokens: $(echo "$metrics" | sed -n 's/^strix_prefix_cache_hit_tokens_total //p')"
 
-# A client that goes away mid-stream: its request is cancelled and its sequence freed at once
-# (a server with room for a long reply, so the reply is still being generated when it leaves).
+# Speculative decoding per request — n-gram lookup, and the model drafting for itself — gives
+# the same greedy replies, also for clients running together.
+speculative_equals_plain() {
+  local name=$1 i clients=()
+  shift
+  start "$name" --model "$model" --name tiny --max-seqs 6 --ctx 256 --chunk 64 "$@"
+  for i in $(seq 8); do
+    (post "$(endpoint_of "$i")" "$(body_of "$i")" | choices_of >"$work/${name}_$i") &
+    clients+=($!)
+  done
+  wait "${clients[@]}"
+  for i in $(seq 8); do
+    cmp -s "$work/alone_$i" "$work/${name}_$i" || fail "client $i with $*: '$(cat "$work/${name}_$i")', without: '$(cat "$work/alone_$i")'"
+  done
+  metrics=$(curl -s "$url/metrics")
+  contains "$metrics" '^strix_spec_accepted_tokens_total [1-9]' || fail "$* accepted no drafts: $metrics"
+  echo "$*: drafted $(sed -n 's/^strix_spec_draft_tokens_total //p' <<<"$metrics"), accepted $(sed -n 's/^strix_spec_accepted_tokens_total //p' <<<"$metrics")"
+}
+speculative_equals_plain ngram --ngram
+speculative_equals_plain self_draft --draft "$model" --draft-max 4
+
+# A client that goes away before its long reply is done, streaming or not: its request is
+# cancelled and its sequence freed at once (a server with room for a long reply, so the reply is
+# still being generated when the client leaves).
 start long --model "$model" --name tiny --max-seqs 2 --ctx 16384
-curl -s -N --max-time 0.5 -H 'Content-Type: application/json' --data-binary \
-  '{"prompt":"Debian","max_tokens":16000,"stream":true,"temperature":1,"ignore_eos":true}' "$url/v1/completions" >/dev/null || true
-for _ in $(seq 20); do
-  contains "$(curl -s "$url/metrics")" '^strix_requests_cancelled_total 1$' && break
-  sleep 0.1
-done
-metrics=$(curl -s "$url/metrics")
-contains "$metrics" '^strix_requests_cancelled_total 1$' || fail "disconnected request not cancelled: $metrics"
-contains "$metrics" '^strix_requests_running 0$' || fail "disconnected request still running: $metrics"
-contains "$metrics" '^strix_generation_tokens_total [1-9][0-9]*$' || fail "nothing generated before the disconnect: $metrics"
+leave_early() {
+  local stream=$1 cancelled=$2
+  curl -s -N --max-time 0.5 -H 'Content-Type: application/json' --data-binary \
+    "{\"prompt\":\"Debian\",\"max_tokens\":16000,\"stream\":$stream,\"temperature\":1,\"ignore_eos\":true}" "$url/v1/completions" >/dev/null || true
+  for _ in $(seq 20); do
+    contains "$(curl -s "$url/metrics")" "^strix_requests_cancelled_total $cancelled\$" && break
+    sleep 0.1
+  done
+  metrics=$(curl -s "$url/metrics")
+  contains "$metrics" "^strix_requests_cancelled_total $cancelled\$" || fail "disconnected request (stream: $stream) not cancelled: $metrics"
+  contains "$metrics" '^strix_requests_running 0$' || fail "disconnected request (stream: $stream) still running: $metrics"
+}
+leave_early true 1
+leave_early false 2
+contains "$metrics" '^strix_generation_tokens_total [1-9][0-9]*$' || fail "nothing generated before the disconnects: $metrics"
 echo "serve checks passed"

@@ -49,7 +49,7 @@ void run_rows(Model& model, Cache& cache, const Tokens& tokens) {
   for (std::size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<std::int32_t>(i);
   const sequence_rows rows{seq, 0, tokens.size()};
   std::vector<float> logits(model.config().vocab);
-  model.forward(dev, tokens, positions, std::span(&rows, 1), cache, {logits.data(), {1, model.config().vocab}}, false);
+  model.forward(dev, tokens, positions, std::span(&rows, 1), cache, {logits.data(), {1, model.config().vocab}}, models::logit_rows::last());
 }
 
 std::vector<std::int32_t> prompt(std::size_t n) {

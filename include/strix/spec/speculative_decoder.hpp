@@ -52,6 +52,16 @@ struct speculation_stats {
   [[nodiscard]] double tokens_per_step() const { return steps ? static_cast<double>(generated) / static_cast<double>(steps) : 0.0; }
 };
 
+// The next draft length after a step that kept `accepted` of `drafted` drafts: one more after
+// full acceptance, one fewer when fewer than half were kept.
+[[nodiscard]] inline std::size_t adapted_draft_length(std::size_t current, std::size_t drafted, std::size_t accepted,
+                                                      const speculation_options& options) noexcept {
+  if (!options.adaptive || drafted == 0) return current;
+  if (accepted == drafted) return std::min(options.max_draft, current + 1);
+  if (2 * accepted < drafted) return std::max(options.min_draft, current - 1);
+  return current;
+}
+
 namespace detail {
 
 inline void require_truncate(bool ok, const char* who, std::size_t length) {
@@ -228,7 +238,7 @@ class speculative_decoder {
 
       stats_.drafted += drafts.size();
       stats_.accepted += r.accepted;
-      adapt(drafts.size(), r.accepted);
+      draft_length_ = adapted_draft_length(draft_length_, drafts.size(), r.accepted, options_);
       bool stopped = false;
       const std::size_t step_start = out.size();
       for (std::size_t i = 0; i <= r.accepted && out.size() < max_tokens && !stopped; ++i) {
@@ -251,12 +261,6 @@ class speculative_decoder {
       detail::require_truncate(target_.truncate(0), "the target", 0);
       fed_.clear();
     }
-  }
-
-  void adapt(std::size_t drafted, std::size_t accepted) {
-    if (!options_.adaptive || drafted == 0) return;
-    if (accepted == drafted) draft_length_ = std::min(options_.max_draft, draft_length_ + 1);
-    else if (2 * accepted < drafted) draft_length_ = std::max(options_.min_draft, draft_length_ - 1);
   }
 
   Target& target_;
