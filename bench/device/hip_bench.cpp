@@ -113,14 +113,34 @@ struct device_weights {
   }
 };
 
+// Device activations of a matmul: f32 rows in, and the int8 codes and scales the integer path
+// quantizes them into.
+struct activation_buffers {
+  const float* x;
+  std::int8_t* codes;
+  float* scales;
+  float* y;
+};
+
+// One matmul as the policy launches it: formats it gives int8 activations quantize them first
+// (counted in the time), the others read the f32 rows.
 template <class Format, int RowsPerWarp, int TokenTile>
-double matmul_ms(const device_weights<Format>& w, std::size_t tokens, bool one_matrix, const float* x, float* y) {
-  const hip_kernels::matmul_operands io{x, w.cols, y, w.rows, tokens};
+double matmul_ms(const device_weights<Format>& w, std::size_t tokens, bool one_matrix, const activation_buffers& a) {
+  const hip_kernels::matmul_output out{a.y, w.rows, tokens};
   constexpr std::size_t rows_per_block = hip_kernels::warps_per_block * RowsPerWarp;
   const dim3 grid(static_cast<unsigned>((w.rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>((tokens + TokenTile - 1) / TokenTile));
+  const auto units = static_cast<unsigned>(tokens * w.cols / hip_kernels::unit_size);
   return time_ms(tokens == 1 ? 200 : 5, [&](int i) {
-    hip_kernels::matmul_kernel<Format, RowsPerWarp, TokenTile, true>
-        <<<grid, hip_kernels::block_threads>>>(w.copy(one_matrix ? 0 : static_cast<std::size_t>(i)), w.rows, w.cols, io);
+    const auto* weights = w.copy(one_matrix ? 0 : static_cast<std::size_t>(i));
+    if constexpr (hip_device::int8_matmul<Format>()) {
+      hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>
+          <<<(units + hip_kernels::block_threads - 1) / hip_kernels::block_threads, hip_kernels::block_threads>>>(a.x, w.cols, tokens, w.cols, a.codes, a.scales);
+      hip_kernels::matmul_kernel<Format, RowsPerWarp, TokenTile, hip_kernels::q8_activations>
+          <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::q8_activations{a.codes, a.scales, w.cols}, out);
+    } else {
+      hip_kernels::matmul_kernel<Format, RowsPerWarp, TokenTile, hip_kernels::f32_activations<true>>
+          <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::f32_activations<true>{a.x, w.cols}, out);
+    }
   });
 }
 
@@ -134,18 +154,19 @@ void bench_format(double bandwidth) {
     const std::size_t max_tokens = 512;
     device_bytes x(max_tokens * s.cols * sizeof(float));
     device_bytes y(max_tokens * s.rows * sizeof(float));
+    device_bytes codes(max_tokens * s.cols);
+    device_bytes scales(max_tokens * s.cols / hip_kernels::unit_size * sizeof(float));
     gpu::check(gpu::fill_zero(x.p, max_tokens * s.cols * sizeof(float)), "clearing x");
-    const auto* xp = static_cast<const float*>(x.p);
-    auto* yp = static_cast<float*>(y.p);
+    const activation_buffers a{static_cast<const float*>(x.p), static_cast<std::int8_t*>(codes.p), static_cast<float*>(scales.p), static_cast<float*>(y.p)};
     // The policy's choice of rows per warp for this shape, and the other one beside it.
-    const bool two_rows = hip_device::decode_rows_per_warp<Format>(s.rows) == 2;
-    const double dram = two_rows ? matmul_ms<Format, 2, 1>(w, 1, false, xp, yp) : matmul_ms<Format, 1, 1>(w, 1, false, xp, yp);
-    const double other = two_rows ? matmul_ms<Format, 1, 1>(w, 1, false, xp, yp) : matmul_ms<Format, 2, 1>(w, 1, false, xp, yp);
-    const double l2 = two_rows ? matmul_ms<Format, 2, 1>(w, 1, true, xp, yp) : matmul_ms<Format, 1, 1>(w, 1, true, xp, yp);
+    const bool two_rows = hip_device::decode_rows_per_warp<Format>(s.rows, hip_device::int8_matmul<Format>()) == 2;
+    const double dram = two_rows ? matmul_ms<Format, 2, 1>(w, 1, false, a) : matmul_ms<Format, 1, 1>(w, 1, false, a);
+    const double other = two_rows ? matmul_ms<Format, 1, 1>(w, 1, false, a) : matmul_ms<Format, 2, 1>(w, 1, false, a);
+    const double l2 = two_rows ? matmul_ms<Format, 2, 1>(w, 1, true, a) : matmul_ms<Format, 1, 1>(w, 1, true, a);
     std::printf("| %-7s | %-30s | %d | %8.1f | %6.0f | %5.2f | %8.1f | %8.1f | %6.0f |", type, s.name, two_rows ? 2 : 1, dram * 1e3,
                 static_cast<double>(bytes) / (dram * 1e6), static_cast<double>(bytes) / (dram * 1e6) / bandwidth, other * 1e3, l2 * 1e3,
                 static_cast<double>(bytes) / (l2 * 1e6));
-    const double prefill = matmul_ms<Format, 1, hip_device::token_tile>(w, max_tokens, false, xp, yp);
+    const double prefill = matmul_ms<Format, 1, hip_device::token_tile>(w, max_tokens, false, a);
     std::printf(" %8.2f | %7.0f |\n", prefill, 2.0 * static_cast<double>(s.rows * s.cols * max_tokens) / (prefill * 1e6));
     std::fflush(stdout);
   }
@@ -173,7 +194,7 @@ void bench_policy_call() {
 }
 
 template <std::size_t... Windows>
-void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode) {
+void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode, hip_options options = {}) {
   const models::model_preset preset = models::find_preset(preset_name);
   models::gemma4_config config = models::gemma4_config::from_json(preset.config, preset.name);
   const models::random_weights source(models::tensor_naming::hugging_face, models::weight_scheme::named("q4_k_m"));
@@ -183,7 +204,7 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
   const kv_layout layout = model.cache_layout({kv_type::f16, 16, 1, prompt, 0});
   models::sequence_runner<hip_device, model_type, paged_kv_cache> runner(std::move(model),
                                                                           paged_kv_cache(layout, layout.budget_for_context(prompt + decode + 16)), prompt);
-  hip_device dev;
+  hip_device dev(options);
   std::mt19937 rng(1);
   std::vector<std::int32_t> tokens(prompt);
   for (auto& t : tokens) t = static_cast<std::int32_t>(rng() % 262144);
@@ -199,7 +220,8 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
     logits = runner.run(dev, std::span(&next, 1), false);
   }
   const double decode_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("| %-15s | %s | %6zu | %8.1f | %6zu | %7.1f | %.2f GB uploaded |\n", preset_name, to_string(dev.memory_mode()).data(), prompt,
+  std::printf("| %-15s | %s | %s | %6zu | %8.1f | %6zu | %7.1f | %.2f GB uploaded |\n", preset_name, to_string(dev.memory_mode()).data(),
+              options.int8_activations ? "int8" : "f32 ", prompt,
               static_cast<double>(prompt) / prefill_s, decode, static_cast<double>(decode) / decode_s,
               static_cast<double>(dev.uploaded_weight_bytes()) / 1e9);
   std::fflush(stdout);
@@ -208,6 +230,7 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --models-only: the E4B model with int8 and with f32 activations, nothing else.
   const bool models_only = argc > 1 && std::string(argv[1]) == "--models-only";
   try {
     hip_device probe;
@@ -227,10 +250,14 @@ int main(int argc, char** argv) {
       bench_format<bf16_format>(bandwidth);
       bench_policy_call();
     }
-    std::printf("\n| model           | mode   | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|\n");
+    std::printf("\n| model           | mode   | activations | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|---|\n");
     // Short prompts: attention still runs on the host (reference kernels) and dominates long ones.
     bench_model<512, 1024>("gemma4-e4b", 128, 16);
-    bench_model<512, 1024>("gemma4-26b-a4b", 128, 16);
+    if (models_only) {
+      bench_model<512, 1024>("gemma4-e4b", 128, 16, {.int8_activations = false});
+    } else {
+      bench_model<512, 1024>("gemma4-26b-a4b", 128, 16);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hip_bench: %s\n", e.what());
     return 1;

@@ -12,6 +12,7 @@
 #include <strix/device/reference/reference.hpp>
 #include <strix/quant/formats.hpp>
 
+#include "device/hip_test_support.hpp"
 #include "device/kernel_test_support.hpp"
 
 using namespace strix;
@@ -21,9 +22,7 @@ namespace {
 // One policy per memory mode this GPU supports.
 std::vector<std::unique_ptr<hip_device>> policies() {
   std::vector<std::unique_ptr<hip_device>> result;
-  result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied}));
-  const hip_device probe;
-  if (probe.memory_mode() == hip_memory_mode::direct) result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::direct}));
+  for (const hip_memory_mode mode : testing::testable_hip_modes()) result.push_back(std::make_unique<hip_device>(hip_options{0, mode}));
   return result;
 }
 
@@ -31,6 +30,35 @@ double norm(std::span<const float> v) {
   double s = 0;
   for (float x : v) s += static_cast<double>(x) * x;
   return std::sqrt(s);
+}
+
+// Every memory mode, and copied mode once more with f32 activations for every format.
+std::vector<std::unique_ptr<hip_device>> matmul_policies() {
+  std::vector<std::unique_ptr<hip_device>> result = policies();
+  result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, false}));
+  return result;
+}
+
+// Whether `dev` multiplies Format's weights with int8 activations.
+template <class Format>
+bool int8_on(const hip_device& dev) {
+  return hip_device::int8_matmul<Format>() && dev.int8_activations();
+}
+
+// The activations the GPU matmul multiplies, as floats: with int8 activations each row quantized
+// per 32 (quantize_q8_kernel, the host's quantize_int8_absmax), else x itself.
+std::vector<float> as_kernel_sees(const std::vector<float>& x, bool int8) {
+  if (!int8) {
+    return x;
+  } else {
+    std::vector<float> out(x.size());
+    std::int8_t codes[32];
+    for (std::size_t b = 0; b < x.size() / 32; ++b) {
+      const float d = detail::quantize_int8_absmax(x.data() + 32 * b, 32, codes);
+      for (std::size_t k = 0; k < 32; ++k) out[32 * b + k] = static_cast<float>(codes[k]) * d;
+    }
+    return out;
+  }
 }
 
 // |actual − expected| ≤ relative · max(1, |expected|) element-wise, NaN where expected is NaN.
@@ -62,9 +90,10 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
   const std::size_t block = TestType::block_size;
   const std::vector<std::size_t> widths = block == 1 ? std::vector<std::size_t>{1, 15, 16, 33, 64, 1000}
                                                      : std::vector<std::size_t>{block, 3 * block, 16 * block, 37 * block};
-  for (const auto& dev : policies()) {
+  for (const auto& dev : matmul_policies()) {
     for (std::size_t cols : widths) {
-      // 4097 rows: IQ4_XS and MXFP4 decode give each warp two rows from 4096 on, the last warp one.
+      // 4097 rows: with f32 activations IQ4_XS and MXFP4 decode give each warp two rows from 4096
+      // on, the last warp one.
       for (std::size_t rows : {1u, 7u, 33u, 300u, 4097u}) {
         if (rows == 4097 && cols != widths[1]) continue;
         // Weights change from case to case at possibly the same address: drop the uploads.
@@ -74,17 +103,25 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
           const auto x = testing::gaussian(tokens * cols, static_cast<std::uint32_t>(tokens));
           std::vector<float> actual(tokens * rows, NAN);
           dev->matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(actual.data(), {tokens, rows}));
-          std::vector<float> expected(tokens * rows);
+          // Two standards: against reference on the activations the kernel multiplies, float
+          // rounding only (|error| ≤ 1e-5·‖w_row‖·‖x_row‖; one wrong unit of 32 weights would be of
+          // order ‖w‖·‖x‖/√(units)); against reference on x itself, also the int8 activations'
+          // error (at most ‖w‖·‖δ‖ by Cauchy-Schwarz, ‖δ‖/‖x‖ about half a step of 1/127).
+          const bool int8 = int8_on<TestType>(*dev);
+          const std::vector<float> seen = as_kernel_sees(x, int8);
+          std::vector<float> exact(tokens * rows), expected(tokens * rows);
+          oracle.matmul(w.view(), matrix_view<const float>(seen.data(), {tokens, cols}), matrix_view<float>(exact.data(), {tokens, rows}));
           oracle.matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(expected.data(), {tokens, rows}));
-          INFO(name_of(TestType::type) << ": " << rows << " x " << cols << ", " << tokens << " tokens, " << to_string(dev->memory_mode()));
-          // Float rounding only: |error| ≤ 1e-5·‖w_row‖·‖x_row‖; one wrong unit of 32 weights would be
-          // of order ‖w‖·‖x‖/√(units).
+          INFO(name_of(TestType::type) << ": " << rows << " x " << cols << ", " << tokens << " tokens, " << to_string(dev->memory_mode())
+                                       << (int8 ? ", int8 activations" : ", f32 activations"));
+          const double activation_error = int8 ? 1.0 / 127 : 1e-5;
           std::vector<float> w_row(cols);
           for (std::size_t o = 0; o < rows; ++o) {
             w.view().dequantize_row(o, w_row);
             for (std::size_t t = 0; t < tokens; ++t) {
-              const double bound = 1e-5 * norm(w_row) * norm(std::span(x).subspan(t * cols, cols));
-              CHECK(std::fabs(actual[t * rows + o] - expected[t * rows + o]) <= bound);
+              const double norms = norm(w_row) * norm(std::span(x).subspan(t * cols, cols));
+              CHECK(std::fabs(actual[t * rows + o] - exact[t * rows + o]) <= 1e-5 * norms);
+              CHECK(std::fabs(actual[t * rows + o] - expected[t * rows + o]) <= activation_error * norms);
             }
           }
         }
@@ -108,7 +145,8 @@ TEST_CASE("hip matmul handles empty shapes, strided outputs, zeros and huge valu
     auto huge = testing::gaussian(3 * 512, 4, 1e6f);
     dev->matmul(w.view(), matrix_view<const float>(huge.data(), {3, 512}), matrix_view<float>(y.data(), {3, 9}));
     std::vector<float> expected(27);
-    oracle.matmul(w.view(), matrix_view<const float>(huge.data(), {3, 512}), matrix_view<float>(expected.data(), {3, 9}));
+    const std::vector<float> seen = as_kernel_sees(huge, int8_on<q4_k_format>(*dev));
+    oracle.matmul(w.view(), matrix_view<const float>(seen.data(), {3, 512}), matrix_view<float>(expected.data(), {3, 9}));
     CHECK(testing::nmse(y, expected) < 1e-10);
 
     // Rows of x and y inside wider buffers (row strides 600 and 20): only the viewed columns change.

@@ -7,6 +7,7 @@
 
 #include <strix/device/hip/hip.hpp>
 
+#include "device/hip_test_support.hpp"
 #include "fixture_runners.hpp"
 #include "models/model_test_support.hpp"
 
@@ -17,14 +18,8 @@ namespace {
 
 constexpr float tolerance = 2e-3f;
 
-std::vector<hip_memory_mode> modes() {
-  const hip_device probe;
-  if (probe.memory_mode() == hip_memory_mode::direct) return {hip_memory_mode::copied, hip_memory_mode::direct};
-  return {hip_memory_mode::copied};
-}
-
 void check_gemma4(const std::string& name) {
-  for (hip_memory_mode mode : modes()) {
+  for (hip_memory_mode mode : testable_hip_modes()) {
     hip_device dev(hip_options{0, mode});
     INFO(name << " on hip, " << to_string(mode));
     check_against_transformers(dev, expected_run(name), [&] { return open_gemma4_runner<hip_device>(data_path(name.c_str())); }, 20,
@@ -33,7 +28,7 @@ void check_gemma4(const std::string& name) {
 }
 
 void check_qwen35(const std::string& name) {
-  for (hip_memory_mode mode : modes()) {
+  for (hip_memory_mode mode : testable_hip_modes()) {
     hip_device dev(hip_options{0, mode});
     INFO(name << " on hip, " << to_string(mode));
     check_against_transformers(dev, expected_run(name), [&] { return open_qwen35_runner<hip_device>(data_path(name.c_str()), 0); }, 30,

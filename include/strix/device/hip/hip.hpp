@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,6 +54,9 @@ constexpr std::string_view to_string(hip_memory_mode mode) noexcept {
 struct hip_options {
   int device = 0;
   hip_memory_mode memory = hip_memory_mode::automatic;
+  // Matmuls of the formats int8_matmul<Format>() names multiply int8-quantized activations (one
+  // scale per 32, as ggml's q8_1) by integer weight codes; off: f32 activations throughout.
+  bool int8_activations = true;
 };
 
 class hip_device {
@@ -61,17 +65,27 @@ class hip_device {
   static constexpr std::string_view name = "hip";
   // Tokens whose activations one warp multiplies per decoded weight unit in a prefill matmul.
   static constexpr int token_tile = 8;
-  // Weight rows per warp in a decode matmul. Two rows share each activation load, which pays only
-  // where decoding is compute-bound (IQ4_XS's and MXFP4's table lookups: 1.2-1.45x on the H100);
-  // elsewhere it halves the warps and was up to 1.8x slower (docs/performance.md). Small matrices
-  // keep one row per warp so enough warps stay busy.
+  // Weight rows per warp in a decode matmul with f32 activations. Two rows share each activation
+  // load, which pays only where decoding is compute-bound (IQ4_XS's and MXFP4's float table
+  // lookups: 1.2-1.45x on the H100); elsewhere it halves the warps and was up to 1.8x slower, and
+  // with int8 activations one row per warp is faster for those two as well (docs/performance.md).
+  // Small matrices keep one row per warp so enough warps stay busy.
   template <block_format Format>
-  static constexpr int decode_rows_per_warp(std::size_t rows) noexcept {
+  static constexpr int decode_rows_per_warp(std::size_t rows, bool int8) noexcept {
     constexpr bool table_lookup = std::is_same_v<Format, iq4_xs_format> || std::is_same_v<Format, mxfp4_format>;
-    return table_lookup && rows >= 4096 ? 2 : 1;
+    return table_lookup && !int8 && rows >= 4096 ? 2 : 1;
   }
 
-  explicit hip_device(hip_options options = {}) : device_(options.device) {
+  // Formats whose matmul takes int8 activations (with hip_options::int8_activations): those whose
+  // float decode costs the most instructions per weight (K-quants, the IQ4_XS / MXFP4 tables).
+  // Q8_0 and Q4_0 decode cheaply and measured 4-10 % slower with the extra quantizing launch
+  // (docs/performance.md), so they keep f32 activations.
+  template <block_format Format>
+  static constexpr bool int8_matmul() noexcept {
+    return hip_kernels::has_gpu_codes<Format> && !std::is_same_v<Format, q8_0_format> && !std::is_same_v<Format, q4_0_format>;
+  }
+
+  explicit hip_device(hip_options options = {}) : device_(options.device), int8_activations_(options.int8_activations) {
     int count = 0;
     gpu::check(gpu::device_count(&count), "counting GPUs");
     if (device_ < 0 || device_ >= count) {
@@ -110,6 +124,7 @@ class hip_device {
   }
 
   [[nodiscard]] hip_memory_mode memory_mode() const noexcept { return mode_; }
+  [[nodiscard]] bool int8_activations() const noexcept { return int8_activations_; }
   [[nodiscard]] const std::string& memory_mode_reason() const noexcept { return reason_; }
   [[nodiscard]] std::size_t uploaded_weight_bytes() const noexcept { return uploaded_bytes_; }
 
@@ -121,9 +136,10 @@ class hip_device {
   }
 
   void plan(const kernel_limits& limits) {
-    // A matmul's staged input and output rows, and room for the small per-call vectors beside them.
+    // A matmul's staged input and output rows and its int8 activations, and room for the small
+    // per-call vectors beside them.
     const std::size_t floats = limits.max_tokens * (2 * limits.max_row_length + 64) + 4096;
-    ensure_arena(floats * sizeof(float));
+    ensure_arena(floats * sizeof(float) + q8_activation_bytes(limits.max_tokens, limits.max_row_length));
   }
 
   template <block_format Format>
@@ -131,20 +147,30 @@ class hip_device {
     if constexpr (hip_kernels::has_gpu_decoder<Format>) {
       const std::size_t tokens = x.extent(0);
       if (tokens == 0 || w.rows() == 0) return;
-      call c(*this, staged_bytes(x) + staged_bytes(y));
+      const std::size_t rows = w.rows();
+      const std::size_t row_length = w.row_length();
+      const bool int8 = int8_matmul<Format>() && int8_activations_;
+      const std::size_t q8_bytes = int8 ? q8_activation_bytes(tokens, row_length) : 0;
+      call c(*this, staged_bytes(x) + staged_bytes(y), q8_bytes);
       const auto* weights = resident(w);
       const auto in = c.stage_in(x);
       const auto out = c.stage_out(y);
-      const hip_kernels::matmul_operands io{in.data, in.stride, out.data, out.stride, tokens};
-      const std::size_t rows = w.rows();
-      const std::size_t row_length = w.row_length();
-      const bool vector_x = in.stride % 4 == 0 && reinterpret_cast<std::uintptr_t>(in.data) % 16 == 0;
-      if (tokens == 1 && decode_rows_per_warp<Format>(rows) == 2) {
-        matmul_launch<Format, 2, 1>(vector_x, rows, 1, weights, row_length, io);
-      } else if (tokens == 1) {
-        matmul_launch<Format, 1, 1>(vector_x, rows, 1, weights, row_length, io);
+      const hip_kernels::matmul_output o{out.data, out.stride, tokens};
+      if constexpr (int8_matmul<Format>()) {
+        if (int8) {
+          auto* codes = c.template scratch<std::int8_t>(tokens * row_length);
+          auto* scales = c.template scratch<float>(tokens * row_length / hip_kernels::unit_size);
+          launch(hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>, blocks_for(tokens * row_length / hip_kernels::unit_size),
+                 in.data, in.stride, tokens, row_length, codes, scales);
+          matmul_launch<Format>(rows, tokens, weights, row_length, hip_kernels::q8_activations{codes, scales, row_length}, o);
+          c.finish("matmul", y, out);
+          return;
+        }
+      }
+      if (in.stride % 4 == 0 && reinterpret_cast<std::uintptr_t>(in.data) % 16 == 0) {
+        matmul_launch<Format>(rows, tokens, weights, row_length, hip_kernels::f32_activations<true>{in.data, in.stride}, o);
       } else {
-        matmul_launch<Format, 1, token_tile>(vector_x, rows, (tokens + token_tile - 1) / token_tile, weights, row_length, io);
+        matmul_launch<Format>(rows, tokens, weights, row_length, hip_kernels::f32_activations<false>{in.data, in.stride}, o);
       }
       c.finish("matmul", y, out);
     } else {
@@ -273,13 +299,29 @@ class hip_device {
   void deltanet_chunked(const deltanet_args& args, std::size_t chunk) { reference_kernels::deltanet_chunked(args, chunk); }
 
  private:
-  template <class Format, int RowsPerWarp, int TokenTile>
-  void matmul_launch(bool vector_x, std::size_t rows, std::size_t token_tiles, const typename Format::block_type* weights,
-                     std::size_t row_length, const hip_kernels::matmul_operands& io) {
-    constexpr std::size_t rows_per_block = hip_kernels::warps_per_block * RowsPerWarp;
-    const dim3 grid(static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>(token_tiles));
-    if (vector_x) launch(hip_kernels::matmul_kernel<Format, RowsPerWarp, TokenTile, true>, grid, weights, rows, row_length, io);
-    else launch(hip_kernels::matmul_kernel<Format, RowsPerWarp, TokenTile, false>, grid, weights, rows, row_length, io);
+  // Grid of a matmul: warps of RowsPerWarp rows, token tiles along y.
+  static dim3 matmul_grid(std::size_t rows, std::size_t rows_per_warp, std::size_t token_tiles) noexcept {
+    const std::size_t rows_per_block = hip_kernels::warps_per_block * rows_per_warp;
+    return {static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>(token_tiles)};
+  }
+
+  // The per-rows-per-warp / token-tile choice of a matmul (see decode_rows_per_warp).
+  template <class Format, class Activations>
+  void matmul_launch(std::size_t rows, std::size_t tokens, const typename Format::block_type* weights, std::size_t row_length,
+                     const Activations& x, const hip_kernels::matmul_output& out) {
+    constexpr bool int8 = std::is_same_v<Activations, hip_kernels::q8_activations>;
+    if constexpr (decode_rows_per_warp<Format>(std::numeric_limits<std::size_t>::max(), int8) == 2) {
+      if (tokens == 1 && decode_rows_per_warp<Format>(rows, int8) == 2) {
+        launch(hip_kernels::matmul_kernel<Format, 2, 1, Activations>, matmul_grid(rows, 2, 1), weights, rows, row_length, x, out);
+        return;
+      }
+    }
+    if (tokens == 1) {
+      launch(hip_kernels::matmul_kernel<Format, 1, 1, Activations>, matmul_grid(rows, 1, 1), weights, rows, row_length, x, out);
+    } else {
+      launch(hip_kernels::matmul_kernel<Format, 1, token_tile, Activations>, matmul_grid(rows, 1, (tokens + token_tile - 1) / token_tile), weights,
+             rows, row_length, x, out);
+    }
   }
 
   // Launches on the policy's stream; arguments are converted to the kernel's parameter types first.
@@ -299,9 +341,10 @@ class hip_device {
   // and waits for the stream when finished. In direct mode every stage is the host pointer itself.
   class call {
    public:
-    // `bytes`: what the call stages (copied mode); every piece is rounded up to `piece_alignment`.
-    call(hip_device& dev, std::size_t bytes) : dev_(dev) {
-      dev_.ensure_arena((dev_.mode_ == hip_memory_mode::copied ? bytes : 0) + max_pieces * piece_alignment);
+    // `staged`: what the call stages (copied mode); `scratch`: device scratch it needs in either
+    // mode. Every piece is rounded up to `piece_alignment`.
+    call(hip_device& dev, std::size_t staged, std::size_t scratch_bytes = 0) : dev_(dev) {
+      dev_.ensure_arena((dev_.mode_ == hip_memory_mode::copied ? staged : 0) + scratch_bytes + max_pieces * piece_alignment);
     }
 
     template <class T>
@@ -328,21 +371,17 @@ class hip_device {
     }
 
     device_rows<const float> stage_in(matrix_view<const float> m) {
-      const auto rows = stage_out(m);
+      const auto rows = device_rows_for(m);
       copy_rows(rows.data, rows.stride, m.data(), m.stride(0), m, gpu::copy_host_to_device);
       return {rows.data, rows.stride};
     }
     device_rows<float> stage_in_out(matrix_view<float> m) {
-      const auto rows = stage_out(matrix_view<const float>(m));
+      const auto rows = device_rows_for(matrix_view<const float>(m));
       copy_rows(rows.data, rows.stride, m.data(), m.stride(0), m, gpu::copy_host_to_device);
       return rows;
     }
-    template <class T>
-    device_rows<float> stage_out(tensor_view<T, 2> m) {
-      require_contiguous_rows(m);
-      if (dev_.mode_ == hip_memory_mode::direct) return {const_cast<float*>(m.data()), m.stride(0)};
-      return {scratch<float>(m.extent(0) * m.extent(1)), m.extent(1)};
-    }
+    // Rows the kernel writes; finish() copies them back.
+    device_rows<float> stage_out(matrix_view<float> m) { return device_rows_for(matrix_view<const float>(m)); }
 
     // Waits for the kernel (and copies back `out` from its staged rows, in copied mode).
     void finish(const char* what, matrix_view<float> out = {}, device_rows<float> staged = {nullptr, 0}) {
@@ -357,11 +396,14 @@ class hip_device {
     static constexpr std::size_t piece_alignment = 256;
     static constexpr std::size_t max_pieces = 8;
 
-    template <class T>
-    static void require_contiguous_rows(tensor_view<T, 2> m) {
+    // Where the kernel finds the rows of `m`: `m` itself in direct mode, else arena space (filled
+    // by the caller for inputs).
+    device_rows<float> device_rows_for(matrix_view<const float> m) {
       if (m.extent(1) > 1 && m.stride(1) != 1) {
         throw error(error_category::shape, "hip policy: matrix rows must be contiguous (inner stride 1)");
       }
+      if (dev_.mode_ == hip_memory_mode::direct) return {const_cast<float*>(m.data()), m.stride(0)};
+      return {scratch<float>(m.extent(0) * m.extent(1)), m.extent(1)};
     }
     template <class T, class Kind>
     void copy_rows(float* dst, std::size_t dst_stride, T* src, std::size_t src_stride, tensor_view<const float, 2> shape, Kind kind) {
@@ -374,6 +416,11 @@ class hip_device {
     hip_device& dev_;
     std::size_t used_ = 0;
   };
+
+  // Scratch of a matmul's int8 activations: codes and one scale per 32, each piece aligned.
+  static std::size_t q8_activation_bytes(std::size_t tokens, std::size_t row_length) noexcept {
+    return (tokens * row_length + 255) / 256 * 256 + (tokens * row_length / hip_kernels::unit_size * sizeof(float) + 255) / 256 * 256;
+  }
 
   template <class T>
   static std::size_t staged_bytes(tensor_view<T, 2> m) noexcept {
@@ -449,6 +496,7 @@ class hip_device {
   };
 
   int device_;
+  bool int8_activations_;
   std::string device_name_;
   hip_memory_mode mode_ = hip_memory_mode::copied;
   std::string reason_;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <strix/device/hip/code_decoders.hpp>
 #include <strix/device/hip/portability.hpp>
 #include <strix/device/hip/unit_decoders.hpp>
 #include <strix/device/kernel_params.hpp>
@@ -19,12 +20,10 @@ namespace strix::hip_kernels {
 inline constexpr int block_threads = 256;
 inline constexpr int warps_per_block = block_threads / gpu::warp_size;
 
-// Activations of one matmul call: `tokens` rows of x (stride x_stride) in, rows of y out.
-struct matmul_operands {
-  const float* x;
-  std::size_t x_stride;
+// Where a matmul writes: `tokens` rows of y, `stride` apart.
+struct matmul_output {
   float* y;
-  std::size_t y_stride;
+  std::size_t stride;
   std::size_t tokens;
 };
 
@@ -41,71 +40,164 @@ __device__ inline void load_slice(const float* __restrict__ x, float* out) {
   }
 }
 
+struct float_slice {
+  float w[slice_size];
+};
+
+// Activations as f32 rows, `stride` apart, for weights decoded to floats (every format; the only
+// path for F32 / F16 / BF16). VectorX: rows start 16-byte aligned (x and stride), so a slice's
+// activations are two float4.
+template <bool VectorX>
+struct f32_activations {
+  const float* __restrict__ x;
+  std::size_t stride;
+
+  template <class Format>
+  __device__ static float_slice decode(const typename Format::block_type* row, std::size_t slice) {
+    float_slice s;
+    gpu_format<Format>::decode(row, slice, s.w);
+    return s;
+  }
+
+  // acc[r] += the slice of weight row r · the slice of activation row `token`.
+  template <class Format, int Rows>
+  __device__ void accumulate(std::size_t token, std::size_t slice, const float_slice (&w)[Rows], float (&acc)[Rows]) const {
+    float v[slice_size];
+    load_slice<VectorX>(x + token * stride + slice * slice_size, v);
+#pragma unroll
+    for (int r = 0; r < Rows; ++r) {
+#pragma unroll
+      for (int k = 0; k < slice_size; ++k) acc[r] = fmaf(w[r].w[k], v[k], acc[r]);
+    }
+  }
+
+  // F32 / F16 / BF16 rows may end in a partial unit: elements `first`, first + 32, ... of each row.
+  template <class Format, int Rows, int Tokens>
+  __device__ void accumulate_tail(const typename Format::block_type* const (&rows)[Rows], std::size_t first, std::size_t row_length,
+                                  std::size_t first_token, std::size_t tokens, float (&acc)[Tokens][Rows]) const {
+    for (std::size_t i = first; i < row_length; i += gpu::warp_size) {
+#pragma unroll
+      for (int r = 0; r < Rows; ++r) {
+        const float wi = gpu_format<Format>::element(rows[r], i);
+#pragma unroll
+        for (int t = 0; t < Tokens; ++t) {
+          if (first_token + t >= tokens) break;
+          acc[t][r] = fmaf(wi, x[(first_token + t) * stride + i], acc[t][r]);
+        }
+      }
+    }
+  }
+};
+
+// Activations quantized by quantize_q8_kernel: per row, row_length int8 codes, then (elsewhere)
+// one scale per 32. Weights come as integer codes (code_decoders.hpp); a slice costs two dot4_i8
+// per weight row, plus two for the codes' sum when the format has an offset.
+struct q8_activations {
+  const std::int8_t* __restrict__ codes;
+  const float* __restrict__ scales;
+  std::size_t row_length;
+
+  template <class Format>
+  __device__ static slice_codes decode(const typename Format::block_type* row, std::size_t slice) {
+    return gpu_codes<Format>::decode(row, slice);
+  }
+
+  template <class Format, int Rows>
+  __device__ void accumulate(std::size_t token, std::size_t slice, const slice_codes (&w)[Rows], float (&acc)[Rows]) const {
+    const int2 q = *reinterpret_cast<const int2*>(codes + token * row_length + slice * slice_size);
+    const float d = scales[token * (row_length / unit_size) + slice / slices_per_unit];
+    int sum = 0;
+    if constexpr (gpu_codes<Format>::has_offset) sum = gpu::dot4_i8(0x01010101, q.x, gpu::dot4_i8(0x01010101, q.y, 0));
+#pragma unroll
+    for (int r = 0; r < Rows; ++r) {
+      const int dot = gpu::dot4_i8(w[r].words[0], q.x, gpu::dot4_i8(w[r].words[1], q.y, 0));
+      acc[r] = fmaf(d, w[r].scale * static_cast<float>(dot) - w[r].offset * static_cast<float>(sum), acc[r]);
+    }
+  }
+};
+
+// x rows → what q8_activations reads: per 32 activations a scale d = absmax / 127 and codes
+// round(x / d), exactly as the host's quantize_int8_absmax (so tests can form the same operands).
+// One thread per 32 activations; `codes` 16-byte aligned, row_length a multiple of 32.
+template <int BlockThreads>
+__global__ void quantize_q8_kernel(const float* __restrict__ x, std::size_t x_stride, std::size_t tokens, std::size_t row_length,
+                                   std::int8_t* __restrict__ codes, float* __restrict__ scales) {
+  const std::size_t units = row_length / unit_size;
+  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * BlockThreads + threadIdx.x;
+  if (i >= tokens * units) return;
+  const std::size_t token = i / units, unit = i % units;
+  const float* src = x + token * x_stride + unit * unit_size;
+  float v[unit_size];
+  float amax = 0.0f;
+#pragma unroll
+  for (int k = 0; k < unit_size; ++k) {
+    v[k] = src[k];
+    amax = fmaxf(amax, fabsf(v[k]));
+  }
+  const float d = amax / 127.0f;
+  const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+  int words[unit_size / 4];
+#pragma unroll
+  for (int w = 0; w < unit_size / 4; ++w) {
+    words[w] = 0;
+#pragma unroll
+    for (int b = 0; b < 4; ++b) words[w] |= (static_cast<int>(roundf(v[4 * w + b] * inverse)) & 0xff) << (8 * b);
+  }
+  auto* out = reinterpret_cast<int4*>(codes + token * row_length + unit * unit_size);
+  out[0] = make_int4(words[0], words[1], words[2], words[3]);
+  out[1] = make_int4(words[4], words[5], words[6], words[7]);
+  scales[token * units + unit] = d;
+}
+
 // One warp per RowsPerWarp weight rows and TokenTile tokens: lane l decodes slices l, l + 32, ...
 // of each row (8 weights each, so a warp covers 256 consecutive weights per step and its loads
 // are contiguous), multiplies them with the same slice of TokenTile activation rows, and a warp
 // sum finishes each output. Decode (one token) streams each weight once, its activation loads
 // shared by the warp's rows; TokenTile > 1 reuses the decoded weights across a prefill tile.
-// VectorX: x rows start 16-byte aligned (x and x_stride), so a slice's activations are two float4.
-template <class Format, int RowsPerWarp, int TokenTile, bool VectorX>
+// Activations: f32_activations (weights decoded to floats) or q8_activations (integer codes).
+template <class Format, int RowsPerWarp, int TokenTile, class Activations>
 __global__ void matmul_kernel(const typename Format::block_type* __restrict__ weights, std::size_t rows, std::size_t row_length,
-                              matmul_operands io) {
+                              Activations x, matmul_output out) {
   using decoder = gpu_format<Format>;
+  using slice_weights = decltype(Activations::template decode<Format>(weights, 0));
   const std::size_t first_row = (static_cast<std::size_t>(blockIdx.x) * warps_per_block + threadIdx.x / gpu::warp_size) * RowsPerWarp;
   const int lane = static_cast<int>(threadIdx.x % gpu::warp_size);
   const std::size_t first_token = static_cast<std::size_t>(blockIdx.y) * TokenTile;
   if (first_row >= rows) return;
-  const std::size_t blocks_per_row =
-      decoder::units_per_block == 0 ? row_length : row_length / (unit_size * decoder::units_per_block);
+  constexpr int units_per_block = decoder::units_per_block;
+  const std::size_t blocks_per_row = units_per_block == 0 ? row_length : row_length / (unit_size * (units_per_block == 0 ? 1 : units_per_block));
   const std::size_t slices = row_length / unit_size * slices_per_unit;
   // A last warp with fewer rows re-reads its last row rather than branching in the loop.
   const typename Format::block_type* w_rows[RowsPerWarp];
 #pragma unroll
   for (int r = 0; r < RowsPerWarp; ++r) w_rows[r] = weights + (first_row + r < rows ? first_row + r : rows - 1) * blocks_per_row;
 
-  float acc[RowsPerWarp][TokenTile];
+  float acc[TokenTile][RowsPerWarp];
 #pragma unroll
-  for (int r = 0; r < RowsPerWarp; ++r) {
+  for (int t = 0; t < TokenTile; ++t) {
 #pragma unroll
-    for (int t = 0; t < TokenTile; ++t) acc[r][t] = 0.0f;
+    for (int r = 0; r < RowsPerWarp; ++r) acc[t][r] = 0.0f;
   }
 #pragma unroll 2
   for (std::size_t slice = static_cast<std::size_t>(lane); slice < slices; slice += gpu::warp_size) {
-    float w[RowsPerWarp][slice_size];
+    slice_weights w[RowsPerWarp];
 #pragma unroll
-    for (int r = 0; r < RowsPerWarp; ++r) decoder::decode(w_rows[r], slice, w[r]);
+    for (int r = 0; r < RowsPerWarp; ++r) w[r] = Activations::template decode<Format>(w_rows[r], slice);
 #pragma unroll
     for (int t = 0; t < TokenTile; ++t) {
-      if (first_token + t >= io.tokens) break;
-      float x[slice_size];
-      load_slice<VectorX>(io.x + (first_token + t) * io.x_stride + slice * slice_size, x);
-#pragma unroll
-      for (int r = 0; r < RowsPerWarp; ++r) {
-#pragma unroll
-        for (int k = 0; k < slice_size; ++k) acc[r][t] = fmaf(w[r][k], x[k], acc[r][t]);
-      }
+      if (first_token + t >= out.tokens) break;
+      x.template accumulate<Format>(first_token + t, slice, w, acc[t]);
     }
   }
   if constexpr (decoder::units_per_block == 0) {
-    // F32 / F16 / BF16 rows may end in a partial unit.
-    for (std::size_t i = slices * slice_size + static_cast<std::size_t>(lane); i < row_length; i += gpu::warp_size) {
-#pragma unroll
-      for (int r = 0; r < RowsPerWarp; ++r) {
-        const float wi = decoder::element(w_rows[r], i);
-#pragma unroll
-        for (int t = 0; t < TokenTile; ++t) {
-          if (first_token + t >= io.tokens) break;
-          acc[r][t] = fmaf(wi, io.x[(first_token + t) * io.x_stride + i], acc[r][t]);
-        }
-      }
-    }
+    x.template accumulate_tail<Format>(w_rows, slices * slice_size + static_cast<std::size_t>(lane), row_length, first_token, out.tokens, acc);
   }
 #pragma unroll
-  for (int r = 0; r < RowsPerWarp; ++r) {
+  for (int t = 0; t < TokenTile; ++t) {
 #pragma unroll
-    for (int t = 0; t < TokenTile; ++t) {
-      const float sum = gpu::warp_sum(acc[r][t]);
-      if (lane == 0 && first_row + r < rows && first_token + t < io.tokens) io.y[(first_token + t) * io.y_stride + first_row + r] = sum;
+    for (int r = 0; r < RowsPerWarp; ++r) {
+      const float sum = gpu::warp_sum(acc[t][r]);
+      if (lane == 0 && first_row + r < rows && first_token + t < out.tokens) out.y[(first_token + t) * out.stride + first_row + r] = sum;
     }
   }
 }

@@ -110,4 +110,17 @@ __device__ inline float warp_sum(float value) {
   return value;
 }
 
+// accumulator + Σ a_k·b_k over the four signed bytes of a and b: one instruction on both vendors
+// (v_dot4_i32_iu8 on gfx11, dp4a on NVIDIA); a byte-wise loop on AMD targets without it.
+__device__ inline int dot4_i8(int a, int b, int accumulator) {
+#if STRIX_GPU_RUNTIME_HIP && defined(__GFX11__)
+  return __builtin_amdgcn_sudot4(true, a, true, b, accumulator, false);
+#elif STRIX_GPU_RUNTIME_HIP
+  for (int k = 0; k < 4; ++k) accumulator += static_cast<signed char>(a >> (8 * k)) * static_cast<signed char>(b >> (8 * k));
+  return accumulator;
+#else
+  return __dp4a(a, b, accumulator);
+#endif
+}
+
 }  // namespace strix::gpu

@@ -139,19 +139,29 @@ __device__ inline float table_value(std::uint32_t nibble, bool iq4) {
   return static_cast<float>(iq4 ? iq4_table[nibble] : mxfp4[nibble]);
 }
 
+// Half of MXFP4's E8M0 scale, as mxfp4_half_scale: 2^(e-128), subnormal below e = 2.
+__device__ inline float mxfp4_half_scale(std::uint8_t e) {
+  return __uint_as_float(e < 2 ? (0x00200000u << e) : (static_cast<std::uint32_t>(e - 1) << 23));
+}
+
 template <>
 struct gpu_format<mxfp4_format> {
   static constexpr int units_per_block = 1;
   static constexpr std::size_t row_alignment = 1;
   __device__ static void decode(const block_mxfp4* row, std::size_t slice, float* w) {
     const block_mxfp4& b = row[slice / slices_per_unit];
-    // Half of the E8M0 scale, as mxfp4_half_scale: 2^(e-128), subnormal below e = 2.
-    const float d = __uint_as_float(b.e < 2 ? (0x00200000u << b.e) : (static_cast<std::uint32_t>(b.e - 1) << 23));
+    const float d = mxfp4_half_scale(b.e);
     const nibble_slice<1> q(b.qs, static_cast<int>(slice % slices_per_unit));
 #pragma unroll
     for (int k = 0; k < slice_size; ++k) w[k] = table_value(q[k], false) * d;
   }
 };
+
+// The scale of IQ4_XS sub-block `sub` (6 bits: 4 in scales_l, 2 in scales_h, offset 32) times d.
+__device__ inline float iq4_xs_scale(const block_iq4_xs& b, int sub) {
+  const int ls = ((b.scales_l[sub / 2] >> (4 * (sub % 2))) & 0x0f) | (((b.scales_h >> (2 * sub)) & 3) << 4);
+  return half_to_float(b.d) * static_cast<float>(ls - 32);
+}
 
 template <>
 struct gpu_format<iq4_xs_format> {
@@ -161,11 +171,23 @@ struct gpu_format<iq4_xs_format> {
     const std::size_t unit = slice / slices_per_unit;
     const block_iq4_xs& b = row[unit / 8];
     const int sub = static_cast<int>(unit % 8);
-    const int ls = ((b.scales_l[sub / 2] >> (4 * (sub % 2))) & 0x0f) | (((b.scales_h >> (2 * sub)) & 3) << 4);
-    const float dl = half_to_float(b.d) * static_cast<float>(ls - 32);
+    const float dl = iq4_xs_scale(b, sub);
     const nibble_slice<4> q(b.qs + 16 * sub, static_cast<int>(slice % slices_per_unit));
 #pragma unroll
     for (int k = 0; k < slice_size; ++k) w[k] = dl * table_value(q[k], true);
+  }
+};
+
+// Sub-block j's 6-bit scale and min from the 12-byte packing of Q4_K / Q5_K, times d and dmin.
+struct k4_scale_min {
+  float scale, min;
+  template <class Block>
+  __device__ k4_scale_min(const Block& b, int j) {
+    const std::uint8_t* s = b.scales;
+    const int sc = j < 4 ? (s[j] & 63) : ((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
+    const int m = j < 4 ? (s[j + 4] & 63) : ((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    scale = half_to_float(b.d) * static_cast<float>(sc);
+    min = half_to_float(b.dmin) * static_cast<float>(m);
   }
 };
 
@@ -180,11 +202,9 @@ struct k4_decoder {
     const std::size_t unit = slice / slices_per_unit;
     const Block& b = row[unit / 8];
     const int j = static_cast<int>(unit % 8);
-    const std::uint8_t* s = b.scales;
-    const int scale = j < 4 ? (s[j] & 63) : ((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
-    const int min = j < 4 ? (s[j + 4] & 63) : ((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-    const float dl = half_to_float(b.d) * static_cast<float>(scale);
-    const float ml = half_to_float(b.dmin) * static_cast<float>(min);
+    const k4_scale_min sm(b, j);
+    const float dl = sm.scale;
+    const float ml = sm.min;
     const int first = slice_size * static_cast<int>(slice % slices_per_unit);
     const byte_slice<4> q(b.qs + 32 * (j / 2) + first);
     const int shift = 4 * (j % 2);
