@@ -297,12 +297,16 @@ inline void check_fits(const std::string& name, const models::memory_plan& plan,
 }
 
 // Loads the model of `spec` and makes its cache (`kv_bytes` of KV), then returns f(model, cache)
-// with their concrete types (f may move them).
+// with their concrete types (f may move them; it must return the same type for every model).
 template <class Device, class F>
-decltype(auto) with_model(const model_spec& spec, const kv_cache_options& options, std::uint64_t kv_bytes, F&& f) {
+auto with_model(const model_spec& spec, const kv_cache_options& options, std::uint64_t kv_bytes, F&& f) {
+  // The visitor's return type is spelled out: deducing it, clang 19 instantiates f in an
+  // unevaluated context and then never emits the virtual functions of the classes f creates
+  // (session_of, model_sequence_drafter: undefined references at link time).
+  using result = std::invoke_result_t<F&, gemma4_model<Device>&, paged_kv_cache&>;
   // Random weights are made in memory: there is nothing to bring in.
   auto resident = [&](auto weights) { return spec.scheme ? std::move(weights) : loaded(spec.name, std::move(weights)); };
-  return std::visit([&](const auto& config) -> decltype(auto) {
+  return std::visit([&](const auto& config) -> result {
     using config_type = std::decay_t<decltype(config)>;
     if constexpr (std::is_same_v<config_type, models::qwen35_config>) {
       models::qwen35<Device> model(config, resident(models::qwen35_weights::load(*spec.source, config)));

@@ -574,7 +574,7 @@ void serve_model(Device& dev, const serve_options& o) {
   std::unique_ptr<serve::sequence_drafter> drafter;
   if (o.ngram) drafter = std::make_unique<serve::ngram_sequence_drafter>();
   if (!o.draft.empty()) drafter = load_drafter(dev, o, tok, planned, std::visit([](const auto& c) { return c.vocab; }, spec.config));
-  with_model<Device>(spec, options, kv_budget, [&](auto& model, auto& cache) {
+  with_model<Device>(spec, options, kv_budget, [&](auto& model, auto& cache) -> void {
     using model_type = std::decay_t<decltype(model)>;
     using cache_type = std::decay_t<decltype(cache)>;
     server<Device, model_type, cache_type>(o, std::move(tok), model, cache, defaults, drafter.get()).run(dev);
