@@ -9,7 +9,8 @@
 // as the weight bytes it reads per token (memory_plan's decode_weight_bytes: every matrix but one
 // row of the per-layer embedding table, and for MoE only the 8 routed experts) over the time,
 // against the measured read bandwidth. `strix bench` measures the same end to end; this bench
-// adds the cost of speculative verification passes.
+// adds the cost of speculative verification passes, and (e4b_speculative) end-to-end speculative
+// decoding against plain greedy decoding on a repetitive prompt.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -28,6 +29,8 @@
 #include "models/memory_plan.hpp"
 #include "models/presets.hpp"
 #include "models/random_weights.hpp"
+#include "models/sequence_runner.hpp"
+#include "models/spec_session.hpp"
 
 using namespace strix;
 using namespace strix::models;
@@ -113,10 +116,73 @@ void run(benchmark::State& state, const nlohmann::json& json, bool verify = fals
   }
 }
 
+// E4B shapes, a repetitive prompt (a 32-token phrase four times) and 64 greedy tokens: tokens/s
+// of plain decoding, of n-gram drafting, and of self-drafting (a second copy of the same weights
+// as the draft, so every draft is accepted: the loop's overhead at full acceptance, with a draft
+// as costly as the target). Prefills are outside the timings; the outputs must be equal.
+void BM_gemma4_e4b_speculative(benchmark::State& state) {
+  using model_type = gemma4<zen5, 512, 1024>;
+  using runner_type = sequence_runner<zen5, model_type, paged_kv_cache>;
+  constexpr std::size_t max_draft = 8, phrase = 32, prompt_length = 4 * phrase, generated = 64;
+  const gemma4_config config = gemma4_config::from_json(find_preset("gemma4-e4b").config, "preset");
+  const auto open = [&] {
+    const random_weights source(tensor_naming::gguf, weight_scheme::named("q4_k_m"));
+    model_type model(config, gemma4_weights::load(source, config));
+    const kv_layout layout = model.cache_layout({kv_type::f16, 16, 1, prompt_length, max_draft + 1});
+    return runner_type(std::move(model), paged_kv_cache(layout, layout.budget_for_context(prompt_length + generated + max_draft + 1)),
+                       prompt_length);
+  };
+  thread_pool pool(2);
+  zen5 dev(pool);
+  runner_type target_runner = open();
+  runner_type draft_runner = open();
+  spec_session target(dev, target_runner);
+  spec_session draft(dev, draft_runner);
+  std::vector<std::int32_t> prompt(prompt_length);
+  std::mt19937 rng(7);
+  for (std::size_t i = 0; i < prompt_length; ++i) prompt[i] = i < phrase ? static_cast<std::int32_t>(rng() % config.vocab) : prompt[i % phrase];
+
+  const sample::sampler greedy({.temperature = 0.0f});
+  const spec::speculation_options options{.max_draft = max_draft, .first_draft = 4};
+  const spec::ngram_drafter lookup(1, 4);
+  spec::model_drafter self(draft, greedy);
+  const auto no_drafts = [](std::span<const std::int32_t>, std::size_t, bool, std::vector<float>&) { return std::vector<std::int32_t>{}; };
+  const auto ngram = [&](std::span<const std::int32_t> committed, std::size_t k, bool, std::vector<float>&) { return lookup.propose(committed, k); };
+  const auto self_draft = [&](std::span<const std::int32_t> committed, std::size_t k, bool with_q, std::vector<float>& q) {
+    return self.propose(committed, k, with_q, q);
+  };
+  // Generates with `propose`, the target (and draft) already holding the prompt; seconds, output, stats.
+  const auto timed = [&](const auto& propose, std::vector<std::int32_t>& out) {
+    spec::speculative_decoder decoder(target, greedy, options);
+    decoder.prefill(prompt);
+    std::vector<float> q;
+    (void)self.propose(prompt, 1, false, q);  // the draft's prefill, untimed
+    const auto start = std::chrono::steady_clock::now();
+    out = decoder.generate(prompt, generated, {}, propose);
+    return std::pair(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), decoder.stats());
+  };
+  for (auto _ : state) {
+    std::vector<std::int32_t> plain_out, ngram_out, self_out;
+    const auto [plain_s, plain_stats] = timed(no_drafts, plain_out);
+    const auto [ngram_s, ngram_stats] = timed(ngram, ngram_out);
+    const auto [self_s, self_stats] = timed(self_draft, self_out);
+    if (ngram_out != plain_out || self_out != plain_out) state.SkipWithError("speculative output differs from plain greedy decoding");
+    state.counters["plain_tok/s"] = static_cast<double>(plain_out.size()) / plain_s;
+    state.counters["ngram_tok/s"] = static_cast<double>(ngram_out.size()) / ngram_s;
+    state.counters["ngram_acceptance"] = ngram_stats.acceptance();
+    state.counters["ngram_tokens_per_step"] = ngram_stats.tokens_per_step();
+    state.counters["self_tok/s"] = static_cast<double>(self_out.size()) / self_s;
+    state.counters["self_acceptance"] = self_stats.acceptance();
+    state.counters["self_tokens_per_step"] = self_stats.tokens_per_step();
+    (void)plain_stats;
+  }
+}
+
 void BM_gemma4_e4b(benchmark::State& state) { run(state, find_preset("gemma4-e4b").config, true); }
 void BM_gemma4_26b_a4b_6_layers(benchmark::State& state) { run(state, a4b_6_layers()); }
 BENCHMARK(BM_gemma4_e4b)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 BENCHMARK(BM_gemma4_26b_a4b_6_layers)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_gemma4_e4b_speculative)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
 }  // namespace
 
