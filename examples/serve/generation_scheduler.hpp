@@ -162,25 +162,25 @@ class generation_scheduler {
     }
     std::vector<std::int32_t> tokens, positions;
     std::vector<sequence_rows> rows;
-    std::vector<std::size_t> logit_rows;  // a decoding request's drafts are scored with its newest token
+    std::vector<std::size_t> scored_rows;  // a decoding request's drafts are scored with its newest token
     for (const batch_entry& e : batch) {
       rows.push_back({e.request->sequence, tokens.size(), e.tokens});
-      logit_rows.push_back(decoding(*e.request) ? e.request->drafts + 1 : 1);
+      scored_rows.push_back(decoding(*e.request) ? e.request->drafts + 1 : 1);
       for (std::size_t i = 0; i < e.tokens; ++i) {
         tokens.push_back(e.request->tokens[e.request->fed + i]);
         positions.push_back(static_cast<std::int32_t>(e.request->fed + i));
       }
     }
     const std::size_t vocab = model_.config().vocab;
-    const models::logit_rows which = models::logit_rows::newest(logit_rows);
+    const models::logit_rows which = models::logit_rows::newest(scored_rows);
     const std::size_t scored = which.count(rows);
     logits_.resize(scored * vocab);
     model_.forward(dev, tokens, positions, rows, cache_, {logits_.data(), {scored, vocab}}, which);
     std::size_t first_logit = 0;
     for (std::size_t b = 0; b < batch.size(); ++b) {
       running_request& r = *batch[b].request;
-      const std::span<const float> logits(logits_.data() + first_logit * vocab, logit_rows[b] * vocab);
-      first_logit += logit_rows[b];
+      const std::span<const float> logits(logits_.data() + first_logit * vocab, scored_rows[b] * vocab);
+      first_logit += scored_rows[b];
       r.fed += batch[b].tokens;
       if (r.fed != r.tokens.size()) continue;
       if (r.drafts > 0) {

@@ -32,8 +32,6 @@ class peer_connection {
     }
   }
 
-  [[nodiscard]] bool found() const noexcept { return fd_ >= 0; }
-
   // True once the peer has closed the connection (and nothing it sent is left unread).
   [[nodiscard]] bool closed() const noexcept {
     if (fd_ < 0) return false;
