@@ -124,28 +124,40 @@ struct activation_buffers {
 
 // One matmul as the policy launches it: formats it gives int8 activations quantize them first
 // (counted in the time), the others read the f32 rows.
-template <class Format, int RowsPerWarp, int TokenTile>
+template <class Format, int WarpsPerRow, int TokenTile>
 double matmul_ms(const device_weights<Format>& w, std::size_t tokens, bool one_matrix, const activation_buffers& a) {
   const hip_kernels::matmul_output out{a.y, w.rows, tokens};
-  constexpr std::size_t rows_per_block = hip_kernels::warps_per_block * RowsPerWarp;
+  constexpr std::size_t rows_per_block = hip_kernels::warps_per_block / WarpsPerRow;
   const dim3 grid(static_cast<unsigned>((w.rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>((tokens + TokenTile - 1) / TokenTile));
   const auto units = static_cast<unsigned>(tokens * w.cols / hip_kernels::unit_size);
+  constexpr int lane_bytes = hip_device::stage_lane_bytes;
   return time_ms(tokens == 1 ? 200 : 5, [&](int i) {
     const auto* weights = w.copy(one_matrix ? 0 : static_cast<std::size_t>(i));
     if constexpr (hip_device::int8_matmul<Format>()) {
       hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>
           <<<(units + hip_kernels::block_threads - 1) / hip_kernels::block_threads, hip_kernels::block_threads>>>(a.x, w.cols, tokens, w.cols, a.codes, a.scales);
-      hip_kernels::matmul_kernel<Format, RowsPerWarp, TokenTile, hip_kernels::q8_activations>
+      hip_kernels::matmul_kernel<Format, 1, WarpsPerRow, TokenTile, lane_bytes, hip_kernels::q8_activations>
           <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::q8_activations{a.codes, a.scales, w.cols}, out);
     } else {
-      hip_kernels::matmul_kernel<Format, RowsPerWarp, TokenTile, hip_kernels::f32_activations<true>>
+      hip_kernels::matmul_kernel<Format, 1, WarpsPerRow, TokenTile, lane_bytes, hip_kernels::f32_activations<true>>
           <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::f32_activations<true>{a.x, w.cols}, out);
     }
   });
 }
 
+// Decode milliseconds with `warps` warps per row.
 template <class Format>
-void bench_format(double bandwidth) {
+double decode_ms(int warps, const device_weights<Format>& w, bool one_matrix, const activation_buffers& a) {
+  switch (warps) {
+    case 1: return matmul_ms<Format, 1, 1>(w, 1, one_matrix, a);
+    case 2: return matmul_ms<Format, 2, 1>(w, 1, one_matrix, a);
+    case 4: return matmul_ms<Format, 4, 1>(w, 1, one_matrix, a);
+    default: return matmul_ms<Format, 8, 1>(w, 1, one_matrix, a);
+  }
+}
+
+template <class Format>
+void bench_format(double bandwidth, std::size_t resident_warps) {
   const char* type = name_of(Format::type).data();
   for (const bench::matmul_shape& s : bench::decode_shapes) {
     const std::size_t bytes = s.rows * s.cols / Format::block_size * sizeof(typename Format::block_type);
@@ -158,14 +170,14 @@ void bench_format(double bandwidth) {
     device_bytes scales(max_tokens * s.cols / hip_kernels::unit_size * sizeof(float));
     gpu::check(gpu::fill_zero(x.p, max_tokens * s.cols * sizeof(float)), "clearing x");
     const activation_buffers a{static_cast<const float*>(x.p), static_cast<std::int8_t*>(codes.p), static_cast<float*>(scales.p), static_cast<float*>(y.p)};
-    // The policy's choice of rows per warp for this shape, and the other one beside it.
-    const bool two_rows = hip_device::decode_rows_per_warp<Format>(s.rows, hip_device::int8_matmul<Format>()) == 2;
-    const double dram = two_rows ? matmul_ms<Format, 2, 1>(w, 1, false, a) : matmul_ms<Format, 1, 1>(w, 1, false, a);
-    const double other = two_rows ? matmul_ms<Format, 1, 1>(w, 1, false, a) : matmul_ms<Format, 2, 1>(w, 1, false, a);
-    const double l2 = two_rows ? matmul_ms<Format, 2, 1>(w, 1, true, a) : matmul_ms<Format, 1, 1>(w, 1, true, a);
-    std::printf("| %-7s | %-30s | %d | %8.1f | %6.0f | %5.2f | %8.1f | %8.1f | %6.0f |", type, s.name, two_rows ? 2 : 1, dram * 1e3,
-                static_cast<double>(bytes) / (dram * 1e6), static_cast<double>(bytes) / (dram * 1e6) / bandwidth, other * 1e3, l2 * 1e3,
-                static_cast<double>(bytes) / (l2 * 1e6));
+    // The policy's choice of warps per row for this shape, and every other choice beside it.
+    const int chosen = hip_device::decode_warps_per_row(s.rows, resident_warps);
+    const double dram = decode_ms(chosen, w, false, a);
+    const double l2 = decode_ms(chosen, w, true, a);
+    std::printf("| %-7s | %-30s | %d | %8.1f | %6.0f | %5.2f |", type, s.name, chosen, dram * 1e3, static_cast<double>(bytes) / (dram * 1e6),
+                static_cast<double>(bytes) / (dram * 1e6) / bandwidth);
+    for (int warps = 1; warps <= hip_kernels::warps_per_block; warps *= 2) std::printf(" %6.1f |", decode_ms(warps, w, false, a) * 1e3);
+    std::printf(" %8.1f | %6.0f |", l2 * 1e3, static_cast<double>(bytes) / (l2 * 1e6));
     const double prefill = matmul_ms<Format, 1, hip_device::token_tile>(w, max_tokens, false, a);
     std::printf(" %8.2f | %7.0f |\n", prefill, 2.0 * static_cast<double>(s.rows * s.cols * max_tokens) / (prefill * 1e6));
     std::fflush(stdout);
@@ -230,26 +242,30 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
 }  // namespace
 
 int main(int argc, char** argv) {
-  // --models-only: the E4B model with int8 and with f32 activations, nothing else.
-  const bool models_only = argc > 1 && std::string(argv[1]) == "--models-only";
+  // --models-only: the E4B model with int8 and with f32 activations, nothing else; --matmuls-only:
+  // bandwidth, matmuls and the policy call, no models.
+  const std::string option = argc > 1 ? argv[1] : "";
+  const bool models_only = option == "--models-only";
+  const bool matmuls_only = option == "--matmuls-only";
   try {
     hip_device probe;
     std::printf("device: %s\n", probe.memory_mode_reason().c_str());
     if (!models_only) {
       const double bandwidth = read_bandwidth_gbps();
       std::printf("read bandwidth (4 GiB streaming read): %.0f GB/s\n\n", bandwidth);
-      std::printf("| format  | shape                          | rows/warp | decode us | GB/s   | of bw | other rows/warp us | L2 us    | GB/s   | pp512 ms | GFLOP/s |\n");
-      std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
-      bench_format<q4_k_format>(bandwidth);
-      bench_format<q8_0_format>(bandwidth);
-      bench_format<q6_k_format>(bandwidth);
-      bench_format<q5_k_format>(bandwidth);
-      bench_format<iq4_xs_format>(bandwidth);
-      bench_format<mxfp4_format>(bandwidth);
-      bench_format<q4_0_format>(bandwidth);
-      bench_format<bf16_format>(bandwidth);
+      std::printf("| format  | shape                          | warps/row | decode us | GB/s   | of bw | 1 w/r us | 2 w/r | 4 w/r | 8 w/r | L2 us    | GB/s   | pp512 ms | GFLOP/s |\n");
+      std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+      bench_format<q4_k_format>(bandwidth, probe.resident_warps());
+      bench_format<q8_0_format>(bandwidth, probe.resident_warps());
+      bench_format<q6_k_format>(bandwidth, probe.resident_warps());
+      bench_format<q5_k_format>(bandwidth, probe.resident_warps());
+      bench_format<iq4_xs_format>(bandwidth, probe.resident_warps());
+      bench_format<mxfp4_format>(bandwidth, probe.resident_warps());
+      bench_format<q4_0_format>(bandwidth, probe.resident_warps());
+      bench_format<bf16_format>(bandwidth, probe.resident_warps());
       bench_policy_call();
     }
+    if (matmuls_only) return 0;
     std::printf("\n| model           | mode   | activations | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|---|\n");
     // Short prompts: attention still runs on the host (reference kernels) and dominates long ones.
     bench_model<512, 1024>("gemma4-e4b", 128, 16);

@@ -32,10 +32,13 @@ double norm(std::span<const float> v) {
   return std::sqrt(s);
 }
 
-// Every memory mode, and copied mode once more with f32 activations for every format.
+// Every memory mode with the automatic warps per row (one for 4097 rows, 8 for the small ones on an
+// H100); copied mode once more with f32 activations for every format and 4 warps per row, and
+// once with 2.
 std::vector<std::unique_ptr<hip_device>> matmul_policies() {
   std::vector<std::unique_ptr<hip_device>> result = policies();
-  result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, false}));
+  result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, false, 4}));
+  result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, true, 2}));
   return result;
 }
 
@@ -83,6 +86,11 @@ TEST_CASE("hip reports the memory mode it chose and why", "[device][hip]") {
   WARN("hip policy: " << to_string(dev.memory_mode()) << " — " << dev.memory_mode_reason());
 }
 
+TEST_CASE("hip refuses a decode warps-per-row setting it has no kernel for", "[device][hip]") {
+  CHECK_THROWS_WITH(hip_device(hip_options{.decode_warps_per_row = 3}), Catch::Contains("decode_warps_per_row is 3"));
+  CHECK(hip_device(hip_options{.decode_warps_per_row = 4}).decode_warps_per_row(1) == 4);
+}
+
 TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and shape", "[device][hip]", f32_format, f16_format,
                    bf16_format, q8_0_format, q4_0_format, mxfp4_format, q4_k_format, q5_k_format, q6_k_format,
                    iq4_xs_format, q5_0_format) {
@@ -113,7 +121,8 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
           oracle.matmul(w.view(), matrix_view<const float>(seen.data(), {tokens, cols}), matrix_view<float>(exact.data(), {tokens, rows}));
           oracle.matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(expected.data(), {tokens, rows}));
           INFO(name_of(TestType::type) << ": " << rows << " x " << cols << ", " << tokens << " tokens, " << to_string(dev->memory_mode())
-                                       << (int8 ? ", int8 activations" : ", f32 activations"));
+                                       << (int8 ? ", int8 activations" : ", f32 activations") << ", decode warps per row "
+                                       << dev->decode_warps_per_row(rows));
           const double activation_error = int8 ? 1.0 / 127 : 1e-5;
           std::vector<float> w_row(cols);
           for (std::size_t o = 0; o < rows; ++o) {

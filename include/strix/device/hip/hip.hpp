@@ -57,6 +57,8 @@ struct hip_options {
   // Matmuls of the formats int8_matmul<Format>() names multiply int8-quantized activations (one
   // scale per 32, as ggml's q8_1) by integer weight codes; off: f32 activations throughout.
   bool int8_activations = true;
+  // Warps per weight row of a decode matmul (1, 2, 4 or 8); 0: decode_warps_per_row's choice.
+  int decode_warps_per_row = 0;
 };
 
 class hip_device {
@@ -65,6 +67,8 @@ class hip_device {
   static constexpr std::string_view name = "hip";
   // Tokens whose activations one warp multiplies per decoded weight unit in a prefill matmul.
   static constexpr int token_tile = 8;
+  // Bytes of weights each lane of a matmul has in flight per chunk (hip_kernels::weight_chunk).
+  static constexpr int stage_lane_bytes = 32;
   // Weight rows per warp in a decode matmul with f32 activations. Two rows share each activation
   // load, which pays only where decoding is compute-bound (IQ4_XS's and MXFP4's float table
   // lookups: 1.2-1.45x on the H100); elsewhere it halves the warps and was up to 1.8x slower, and
@@ -76,6 +80,17 @@ class hip_device {
     return table_lookup && !int8 && rows >= 4096 ? 2 : 1;
   }
 
+  // Warps sharing each row of a decode matmul with `rows` rows: the fewest (a power of two, at most
+  // a block's) that give at least a quarter of the warps the GPU holds at once (`resident_warps`).
+  // Measured on the H100 (docs/performance.md): an expert's 704 rows decode up to 1.45x faster with
+  // 4 warps per row than with 1, while 4096 rows and more are fastest with one (splitting a row
+  // then only adds the partial-sum exchange: 10240x2560 Q4_K 16.8 µs with 1, 30.0 with 4).
+  static constexpr int decode_warps_per_row(std::size_t rows, std::size_t resident_warps) noexcept {
+    int warps = 1;
+    while (warps < hip_kernels::warps_per_block && rows * static_cast<std::size_t>(warps) * 4 < resident_warps) warps *= 2;
+    return warps;
+  }
+
   // Formats whose matmul takes int8 activations (with hip_options::int8_activations): those whose
   // float decode costs the most instructions per weight (K-quants, the IQ4_XS / MXFP4 tables).
   // Q8_0 and Q4_0 decode cheaply and measured 4-10 % slower with the extra quantizing launch
@@ -85,7 +100,13 @@ class hip_device {
     return hip_kernels::has_gpu_codes<Format> && !std::is_same_v<Format, q8_0_format> && !std::is_same_v<Format, q4_0_format>;
   }
 
-  explicit hip_device(hip_options options = {}) : device_(options.device), int8_activations_(options.int8_activations) {
+  explicit hip_device(hip_options options = {})
+      : device_(options.device), int8_activations_(options.int8_activations), forced_warps_per_row_(options.decode_warps_per_row) {
+    if (forced_warps_per_row_ != 0 && forced_warps_per_row_ != 1 && forced_warps_per_row_ != 2 && forced_warps_per_row_ != 4 &&
+        forced_warps_per_row_ != 8) {
+      throw error(error_category::device, "hip_options::decode_warps_per_row is " + std::to_string(forced_warps_per_row_) +
+                                              "; it must be 1, 2, 4, 8 or 0 (automatic)");
+    }
     int count = 0;
     gpu::check(gpu::device_count(&count), "counting GPUs");
     if (device_ < 0 || device_ >= count) {
@@ -97,6 +118,7 @@ class hip_device {
     int integrated = 0;
     gpu::check(gpu::pageable_memory_access(device_, &pageable), "querying pageable memory access");
     gpu::check(gpu::integrated(device_, &integrated), "querying whether the GPU is integrated");
+    gpu::check(gpu::resident_warps(device_, &resident_warps_), "querying the GPU's size");
     const std::string kind = integrated != 0 ? "integrated GPU (unified memory)" : "discrete GPU";
     if (options.memory == hip_memory_mode::automatic) {
       mode_ = pageable != 0 ? hip_memory_mode::direct : hip_memory_mode::copied;
@@ -127,6 +149,12 @@ class hip_device {
   [[nodiscard]] bool int8_activations() const noexcept { return int8_activations_; }
   [[nodiscard]] const std::string& memory_mode_reason() const noexcept { return reason_; }
   [[nodiscard]] std::size_t uploaded_weight_bytes() const noexcept { return uploaded_bytes_; }
+  [[nodiscard]] std::size_t resident_warps() const noexcept { return resident_warps_; }
+  // What a decode matmul with `rows` rows uses on this GPU (hip_options::decode_warps_per_row, or
+  // the automatic choice).
+  [[nodiscard]] int decode_warps_per_row(std::size_t rows) const noexcept {
+    return forced_warps_per_row_ != 0 ? forced_warps_per_row_ : decode_warps_per_row(rows, resident_warps_);
+  }
 
   // Frees the uploaded copies of weights (copied mode); later calls upload again.
   void forget_weights() noexcept {
@@ -299,28 +327,37 @@ class hip_device {
   void deltanet_chunked(const deltanet_args& args, std::size_t chunk) { reference_kernels::deltanet_chunked(args, chunk); }
 
  private:
-  // Grid of a matmul: warps of RowsPerWarp rows, token tiles along y.
-  static dim3 matmul_grid(std::size_t rows, std::size_t rows_per_warp, std::size_t token_tiles) noexcept {
-    const std::size_t rows_per_block = hip_kernels::warps_per_block * rows_per_warp;
+  // Grid of a matmul: groups of warps_per_row warps sharing rows_per_warp rows, token tiles along y.
+  static dim3 matmul_grid(std::size_t rows, std::size_t rows_per_warp, std::size_t warps_per_row, std::size_t token_tiles) noexcept {
+    const std::size_t rows_per_block = hip_kernels::warps_per_block / warps_per_row * rows_per_warp;
     return {static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>(token_tiles)};
   }
 
-  // The per-rows-per-warp / token-tile choice of a matmul (see decode_rows_per_warp).
+  // The per-rows-per-warp, warps-per-row and token-tile choice of a matmul (see
+  // decode_rows_per_warp and decode_warps_per_row).
   template <class Format, class Activations>
   void matmul_launch(std::size_t rows, std::size_t tokens, const typename Format::block_type* weights, std::size_t row_length,
                      const Activations& x, const hip_kernels::matmul_output& out) {
-    constexpr bool int8 = std::is_same_v<Activations, hip_kernels::q8_activations>;
+    using namespace hip_kernels;
+    constexpr bool int8 = std::is_same_v<Activations, q8_activations>;
     if constexpr (decode_rows_per_warp<Format>(std::numeric_limits<std::size_t>::max(), int8) == 2) {
       if (tokens == 1 && decode_rows_per_warp<Format>(rows, int8) == 2) {
-        launch(hip_kernels::matmul_kernel<Format, 2, 1, Activations>, matmul_grid(rows, 2, 1), weights, rows, row_length, x, out);
+        launch(matmul_kernel<Format, 2, 1, 1, stage_lane_bytes, Activations>, matmul_grid(rows, 2, 1, 1), weights, rows, row_length, x, out);
         return;
       }
     }
-    if (tokens == 1) {
-      launch(hip_kernels::matmul_kernel<Format, 1, 1, Activations>, matmul_grid(rows, 1, 1), weights, rows, row_length, x, out);
-    } else {
-      launch(hip_kernels::matmul_kernel<Format, 1, token_tile, Activations>, matmul_grid(rows, 1, (tokens + token_tile - 1) / token_tile), weights,
-             rows, row_length, x, out);
+    if (tokens > 1) {
+      launch(matmul_kernel<Format, 1, 1, token_tile, stage_lane_bytes, Activations>, matmul_grid(rows, 1, 1, (tokens + token_tile - 1) / token_tile),
+             weights, rows, row_length, x, out);
+      return;
+    }
+    const int warps = decode_warps_per_row(rows);
+    const dim3 grid = matmul_grid(rows, 1, static_cast<std::size_t>(warps), 1);
+    switch (warps) {
+      case 1: launch(matmul_kernel<Format, 1, 1, 1, stage_lane_bytes, Activations>, grid, weights, rows, row_length, x, out); break;
+      case 2: launch(matmul_kernel<Format, 1, 2, 1, stage_lane_bytes, Activations>, grid, weights, rows, row_length, x, out); break;
+      case 4: launch(matmul_kernel<Format, 1, 4, 1, stage_lane_bytes, Activations>, grid, weights, rows, row_length, x, out); break;
+      default: launch(matmul_kernel<Format, 1, 8, 1, stage_lane_bytes, Activations>, grid, weights, rows, row_length, x, out); break;
     }
   }
 
@@ -496,7 +533,9 @@ class hip_device {
   };
 
   int device_;
+  std::size_t resident_warps_ = 0;
   bool int8_activations_;
+  int forced_warps_per_row_;
   std::string device_name_;
   hip_memory_mode mode_ = hip_memory_mode::copied;
   std::string reason_;

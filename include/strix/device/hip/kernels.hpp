@@ -6,6 +6,7 @@
 // translation unit that includes it, and `inline` does not apply to kernels.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -149,28 +150,90 @@ __global__ void quantize_q8_kernel(const float* __restrict__ x, std::size_t x_st
   scales[token * units + unit] = d;
 }
 
-// One warp per RowsPerWarp weight rows and TokenTile tokens: lane l decodes slices l, l + 32, ...
-// of each row (8 weights each, so a warp covers 256 consecutive weights per step and its loads
-// are contiguous), multiplies them with the same slice of TokenTile activation rows, and a warp
-// sum finishes each output. Decode (one token) streams each weight once, its activation loads
-// shared by the warp's rows; TokenTile > 1 reuses the decoded weights across a prefill tile.
-// Activations: f32_activations (weights decoded to floats) or q8_activations (integer codes).
-template <class Format, int RowsPerWarp, int TokenTile, class Activations>
+// How the matmul stages weights: a warp copies each of its rows chunk by chunk from global memory
+// into shared memory with 16-byte loads, the next chunk's loads in flight while its lanes decode
+// the current one there. Decoding straight from global memory took 2-8 bytes per load (block
+// layouts are only 1-4-byte aligned) and left too few bytes in flight per warp to cover DRAM
+// latency: 18 % of HBM for Q4_K, 75 % for BF16 on the H100 (docs/performance.md). A chunk is
+// gpu::warp_size · slices_per_lane slices, whole blocks, about LaneBytes per lane. F32 / F16 / BF16
+// are not staged: a slice is 16-32 contiguous bytes of one lane already, and the copy through
+// shared memory made BF16 decode 18 % slower (49.9 → 59.1 µs at 4096x14336).
+template <class Format, int LaneBytes>
+struct weight_chunk {
+  static constexpr std::size_t block_bytes = sizeof(typename Format::block_type);
+  static constexpr std::size_t block_weights = Format::block_size;  // 1 for F32 / F16 / BF16
+  static constexpr bool staged = block_weights > 1;
+  static constexpr int slices_per_lane = std::max<int>(1, static_cast<int>(LaneBytes * block_weights / (slice_size * block_bytes)));
+  static constexpr int slices = gpu::warp_size * slices_per_lane;
+  static_assert(slices * slice_size % block_weights == 0, "a chunk must be whole blocks");
+  static constexpr std::size_t bytes = slices * slice_size / block_weights * block_bytes;
+  // 16-byte vectors per lane covering a chunk at any offset from 16-byte alignment.
+  static constexpr int vectors_per_lane = static_cast<int>((bytes + 15 + 15) / 16 + gpu::warp_size - 1) / gpu::warp_size;
+  static constexpr int vectors = vectors_per_lane * gpu::warp_size;
+
+  // Where chunk `chunk` of a row of `staged_bytes` (whole slices) starts and how long it is.
+  __device__ static const std::uint8_t* begin(const std::uint8_t* row, std::size_t chunk) { return row + chunk * bytes; }
+  __device__ static std::size_t length(std::size_t staged_bytes, std::size_t chunk) {
+    const std::size_t rest = staged_bytes - chunk * bytes;
+    return rest < bytes ? rest : bytes;
+  }
+};
+
+// The lane's share of the 16-byte vectors that cover [begin, begin + length): the aligned
+// vectors containing the first and last byte may reach up to 15 bytes beyond the range — within
+// one 16-byte-aligned span, so never into another page — and those bytes are never decoded.
+template <int VectorsPerLane>
+__device__ inline void fetch_vectors(const std::uint8_t* begin, std::size_t length, int lane, int4 (&v)[VectorsPerLane]) {
+  // Pointer arithmetic rather than an integer mask keeps the pointer's provenance, so AMD's
+  // compiler still knows it is global memory (global_load, not flat_load).
+  const auto misalignment = reinterpret_cast<std::uintptr_t>(begin) & 15;
+  const auto* first = reinterpret_cast<const int4*>(begin - misalignment);
+  const auto count = static_cast<int>((misalignment + length + 15) / 16);
+#pragma unroll
+  for (int i = 0; i < VectorsPerLane; ++i) {
+    const int index = lane + i * gpu::warp_size;
+    if (index < count) v[i] = first[index];
+  }
+}
+
+// WarpsPerRow warps per RowsPerWarp weight rows, TokenTile tokens. Each row's weights pass through
+// shared memory in chunks (weight_chunk), warp p of a row's group taking chunks p, p + WarpsPerRow,
+// ...; in a chunk, lane l decodes slices l, l + 32, ... (8 weights each) of each row and multiplies
+// them with the same slice of TokenTile activation rows. Warp sums, then (WarpsPerRow > 1) a sum
+// over the group's warps in a fixed order, finish each output. Decode (one token) streams each
+// weight once, its activation loads shared by the warp's rows; more warps per row keep enough
+// loads in flight when a matrix has few rows (an expert's 704); TokenTile > 1 reuses the decoded
+// weights across a prefill tile. Activations: f32_activations (weights decoded to floats) or
+// q8_activations (integer codes).
+template <class Format, int RowsPerWarp, int WarpsPerRow, int TokenTile, int LaneBytes, class Activations>
 __global__ void matmul_kernel(const typename Format::block_type* __restrict__ weights, std::size_t rows, std::size_t row_length,
                               Activations x, matmul_output out) {
-  using decoder = gpu_format<Format>;
+  static_assert(warps_per_block % WarpsPerRow == 0, "a block holds whole row groups");
+  using block = typename Format::block_type;
+  using chunk = weight_chunk<Format, LaneBytes>;
   using slice_weights = decltype(Activations::template decode<Format>(weights, 0));
-  const std::size_t first_row = (static_cast<std::size_t>(blockIdx.x) * warps_per_block + threadIdx.x / gpu::warp_size) * RowsPerWarp;
+  __shared__ int4 staged[warps_per_block][RowsPerWarp][chunk::staged ? chunk::vectors : 1];
+  const int warp = static_cast<int>(threadIdx.x / gpu::warp_size);
   const int lane = static_cast<int>(threadIdx.x % gpu::warp_size);
+  const int part = warp % WarpsPerRow;
+  const std::size_t first_row = (static_cast<std::size_t>(blockIdx.x) * (warps_per_block / WarpsPerRow) + warp / WarpsPerRow) * RowsPerWarp;
   const std::size_t first_token = static_cast<std::size_t>(blockIdx.y) * TokenTile;
-  if (first_row >= rows) return;
-  constexpr int units_per_block = decoder::units_per_block;
-  const std::size_t blocks_per_row = units_per_block == 0 ? row_length : row_length / (unit_size * (units_per_block == 0 ? 1 : units_per_block));
+  // A group past the last row still reaches the block barrier below (WarpsPerRow > 1) but reads
+  // and writes nothing.
+  const bool active = first_row < rows;
+  if (WarpsPerRow == 1 && !active) return;
+  const std::size_t row_bytes = row_length / chunk::block_weights * chunk::block_bytes;
+  // Whole units only; F32 / F16 / BF16 rows may end in a shorter tail, read below from global memory.
   const std::size_t slices = row_length / unit_size * slices_per_unit;
-  // A last warp with fewer rows re-reads its last row rather than branching in the loop.
-  const typename Format::block_type* w_rows[RowsPerWarp];
+  const std::size_t staged_bytes = slices * slice_size / chunk::block_weights * chunk::block_bytes;
+  const std::size_t chunks = active ? (slices + chunk::slices - 1) / chunk::slices : 0;
+  // A last group with fewer rows re-reads its last row rather than branching in the loop.
+  const std::uint8_t* w_rows[RowsPerWarp];
 #pragma unroll
-  for (int r = 0; r < RowsPerWarp; ++r) w_rows[r] = weights + (first_row + r < rows ? first_row + r : rows - 1) * blocks_per_row;
+  for (int r = 0; r < RowsPerWarp; ++r) {
+    const std::size_t row = first_row + r < rows ? first_row + r : rows - 1;
+    w_rows[r] = reinterpret_cast<const std::uint8_t*>(weights) + row * row_bytes;
+  }
 
   float acc[TokenTile][RowsPerWarp];
 #pragma unroll
@@ -178,26 +241,92 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
 #pragma unroll
     for (int r = 0; r < RowsPerWarp; ++r) acc[t][r] = 0.0f;
   }
-#pragma unroll 2
-  for (std::size_t slice = static_cast<std::size_t>(lane); slice < slices; slice += gpu::warp_size) {
-    slice_weights w[RowsPerWarp];
+  int4 fetched[RowsPerWarp][chunk::staged ? chunk::vectors_per_lane : 1];
+  if constexpr (chunk::staged) {
+    if (static_cast<std::size_t>(part) < chunks) {
 #pragma unroll
-    for (int r = 0; r < RowsPerWarp; ++r) w[r] = Activations::template decode<Format>(w_rows[r], slice);
-#pragma unroll
-    for (int t = 0; t < TokenTile; ++t) {
-      if (first_token + t >= out.tokens) break;
-      x.template accumulate<Format>(first_token + t, slice, w, acc[t]);
+      for (int r = 0; r < RowsPerWarp; ++r) fetch_vectors(chunk::begin(w_rows[r], part), chunk::length(staged_bytes, part), lane, fetched[r]);
     }
   }
-  if constexpr (decoder::units_per_block == 0) {
-    x.template accumulate_tail<Format>(w_rows, slices * slice_size + static_cast<std::size_t>(lane), row_length, first_token, out.tokens, acc);
+  for (std::size_t c = static_cast<std::size_t>(part); c < chunks; c += WarpsPerRow) {
+    // Where the lanes decode chunk c: its staged copy, which keeps each row's offset from 16-byte
+    // alignment so blocks keep theirs, or (not staged) the weights themselves.
+    const block* chunk_rows[RowsPerWarp];
+    if constexpr (chunk::staged) {
+      gpu::sync_warp();  // every lane is done decoding the previous chunk
+#pragma unroll
+      for (int r = 0; r < RowsPerWarp; ++r) {
+#pragma unroll
+        for (int i = 0; i < chunk::vectors_per_lane; ++i) staged[warp][r][lane + i * gpu::warp_size] = fetched[r][i];
+      }
+      gpu::sync_warp();
+#pragma unroll
+      for (int r = 0; r < RowsPerWarp; ++r) {
+        const auto misalignment = reinterpret_cast<std::uintptr_t>(chunk::begin(w_rows[r], c)) & 15;
+        chunk_rows[r] = reinterpret_cast<const block*>(reinterpret_cast<const std::uint8_t*>(staged[warp][r]) + misalignment);
+      }
+      const std::size_t next = c + WarpsPerRow;
+      if (next < chunks) {
+#pragma unroll
+        for (int r = 0; r < RowsPerWarp; ++r) fetch_vectors(chunk::begin(w_rows[r], next), chunk::length(staged_bytes, next), lane, fetched[r]);
+      }
+    } else {
+#pragma unroll
+      for (int r = 0; r < RowsPerWarp; ++r) chunk_rows[r] = reinterpret_cast<const block*>(chunk::begin(w_rows[r], c));
+    }
+    const std::size_t first_slice = c * chunk::slices;
+    const std::size_t count = slices - first_slice < chunk::slices ? slices - first_slice : chunk::slices;
+#pragma unroll
+    for (int i = 0; i < chunk::slices_per_lane; ++i) {
+      const auto slice = static_cast<std::size_t>(lane + i * gpu::warp_size);
+      if (slice >= count) break;
+      slice_weights w[RowsPerWarp];
+#pragma unroll
+      for (int r = 0; r < RowsPerWarp; ++r) w[r] = Activations::template decode<Format>(chunk_rows[r], slice);
+#pragma unroll
+      for (int t = 0; t < TokenTile; ++t) {
+        if (first_token + t >= out.tokens) break;
+        x.template accumulate<Format>(first_token + t, first_slice + slice, w, acc[t]);
+      }
+    }
+  }
+  if constexpr (gpu_format<Format>::units_per_block == 0) {
+    if (active && part == WarpsPerRow - 1) {
+      const block* rows_tail[RowsPerWarp];
+#pragma unroll
+      for (int r = 0; r < RowsPerWarp; ++r) rows_tail[r] = reinterpret_cast<const block*>(w_rows[r]);
+      x.template accumulate_tail<Format>(rows_tail, slices * slice_size + static_cast<std::size_t>(lane), row_length, first_token, out.tokens, acc);
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < TokenTile; ++t) {
+#pragma unroll
+    for (int r = 0; r < RowsPerWarp; ++r) acc[t][r] = gpu::warp_sum(acc[t][r]);
+  }
+  if constexpr (WarpsPerRow > 1) {
+    __shared__ float partial[warps_per_block][TokenTile][RowsPerWarp];
+    if (lane == 0) {
+#pragma unroll
+      for (int t = 0; t < TokenTile; ++t) {
+#pragma unroll
+        for (int r = 0; r < RowsPerWarp; ++r) partial[warp][t][r] = acc[t][r];
+      }
+    }
+    __syncthreads();
+    if (part != 0) return;
+#pragma unroll
+    for (int t = 0; t < TokenTile; ++t) {
+#pragma unroll
+      for (int r = 0; r < RowsPerWarp; ++r) {
+        for (int p = 1; p < WarpsPerRow; ++p) acc[t][r] += partial[warp + p][t][r];
+      }
+    }
   }
 #pragma unroll
   for (int t = 0; t < TokenTile; ++t) {
 #pragma unroll
     for (int r = 0; r < RowsPerWarp; ++r) {
-      const float sum = gpu::warp_sum(acc[t][r]);
-      if (lane == 0 && first_row + r < rows && first_token + t < out.tokens) out.y[(first_token + t) * out.stride + first_row + r] = sum;
+      if (lane == 0 && first_row + r < rows && first_token + t < out.tokens) out.y[(first_token + t) * out.stride + first_row + r] = acc[t][r];
     }
   }
 }

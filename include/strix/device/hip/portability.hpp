@@ -9,6 +9,7 @@
 #include <hip/hip_runtime.h>
 #define STRIX_GPU_RUNTIME_HIP 1
 #elif defined(__CUDACC__)
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #define STRIX_GPU_RUNTIME_CUDA 1
 #else
@@ -16,6 +17,7 @@
 #endif
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include <strix/core/error.hpp>
@@ -68,10 +70,14 @@ inline error_t event_elapsed_ms(float* ms, event_t start, event_t stop) { return
 using device_properties = hipDeviceProp_t;
 inline constexpr auto pageable_memory_attribute = hipDeviceAttributePageableMemoryAccess;
 inline constexpr auto integrated_attribute = hipDeviceAttributeIntegrated;
+inline constexpr auto multiprocessors_attribute = hipDeviceAttributeMultiprocessorCount;
+inline constexpr auto threads_per_multiprocessor_attribute = hipDeviceAttributeMaxThreadsPerMultiProcessor;
 #else
 using device_properties = cudaDeviceProp;
 inline constexpr auto pageable_memory_attribute = cudaDevAttrPageableMemoryAccess;
 inline constexpr auto integrated_attribute = cudaDevAttrIntegrated;
+inline constexpr auto multiprocessors_attribute = cudaDevAttrMultiProcessorCount;
+inline constexpr auto threads_per_multiprocessor_attribute = cudaDevAttrMaxThreadsPerMultiProcessor;
 #endif
 
 inline error_t device_name(int d, std::string& name) {
@@ -84,6 +90,15 @@ inline error_t device_name(int d, std::string& name) {
 // HMM, or a discrete GPU under HMM.
 inline error_t pageable_memory_access(int d, int* value) { return STRIX_GPU_API(DeviceGetAttribute)(value, pageable_memory_attribute, d); }
 inline error_t integrated(int d, int* value) { return STRIX_GPU_API(DeviceGetAttribute)(value, integrated_attribute, d); }
+// Warps the whole GPU holds at once (multiprocessors / compute units times threads each, over 32).
+inline error_t resident_warps(int d, std::size_t* warps) {
+  int units = 0;
+  int threads = 0;
+  error_t e = STRIX_GPU_API(DeviceGetAttribute)(&units, multiprocessors_attribute, d);
+  if (e == success) e = STRIX_GPU_API(DeviceGetAttribute)(&threads, threads_per_multiprocessor_attribute, d);
+  if (e == success) *warps = static_cast<std::size_t>(units) * static_cast<std::size_t>(threads) / warp_size;
+  return e;
+}
 
 #undef STRIX_GPU_API
 
@@ -101,6 +116,31 @@ __device__ inline T shuffle_xor(T value, int lane_mask) {
   return __shfl_xor(value, lane_mask, warp_size);
 #else
   return __shfl_xor_sync(0xffffffffu, value, lane_mask, warp_size);
+#endif
+}
+
+// IEEE binary16 bits → binary32 in one conversion instruction (exact, subnormals included): the
+// decoders convert a block scale or two per 8 weights, so a bit-manipulating version was a
+// visible share of the K-quant matmul's instructions.
+__device__ inline float half_bits_to_float(std::uint16_t bits) {
+#if STRIX_GPU_RUNTIME_HIP
+  return static_cast<float>(__builtin_bit_cast(_Float16, bits));
+#else
+  return __half2float(__ushort_as_half(bits));
+#endif
+}
+
+// Orders the warp's shared-memory writes before its later reads (and reads before later writes):
+// a barrier for the 32 lanes of one warp only.
+__device__ inline void sync_warp() {
+#if STRIX_GPU_RUNTIME_HIP
+  // Wave32 lanes run in lockstep; the fences keep the compiler and the memory model from moving
+  // LDS accesses across the barrier.
+  __builtin_amdgcn_fence(__ATOMIC_RELEASE, "wavefront");
+  __builtin_amdgcn_wave_barrier();
+  __builtin_amdgcn_fence(__ATOMIC_ACQUIRE, "wavefront");
+#else
+  __syncwarp();
 #endif
 }
 

@@ -49,17 +49,7 @@ struct byte_slice {
   __device__ std::uint8_t operator[](int k) const { return b[k]; }
 };
 
-__device__ inline float half_to_float(f16 h) {
-  // IEEE binary16 → binary32 by bit manipulation: exact, and the same on both compilers.
-  const std::uint32_t sign = static_cast<std::uint32_t>(h.bits & 0x8000u) << 16;
-  const std::uint32_t exponent = (h.bits >> 10) & 0x1fu;
-  const std::uint32_t mantissa = h.bits & 0x3ffu;
-  if (exponent == 0x1f) return __uint_as_float(sign | 0x7f800000u | (mantissa << 13));
-  if (exponent != 0) return __uint_as_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
-  // Zero or subnormal: mantissa · 2^-24.
-  const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;
-  return sign != 0 ? -magnitude : magnitude;
-}
+__device__ inline float half_to_float(f16 h) { return gpu::half_bits_to_float(h.bits); }
 
 __device__ inline float bf16_to_float(bf16 b) { return __uint_as_float(static_cast<std::uint32_t>(b.bits) << 16); }
 
