@@ -148,12 +148,7 @@ double matmul_ms(const device_weights<Format>& w, std::size_t tokens, bool one_m
 // Decode milliseconds with `warps` warps per row.
 template <class Format>
 double decode_ms(int warps, const device_weights<Format>& w, bool one_matrix, const activation_buffers& a) {
-  switch (warps) {
-    case 1: return matmul_ms<Format, 1, 1>(w, 1, one_matrix, a);
-    case 2: return matmul_ms<Format, 2, 1>(w, 1, one_matrix, a);
-    case 4: return matmul_ms<Format, 4, 1>(w, 1, one_matrix, a);
-    default: return matmul_ms<Format, 8, 1>(w, 1, one_matrix, a);
-  }
+  return hip_kernels::with_warps_per_row(warps, [&](auto count) { return matmul_ms<Format, decltype(count)::value, 1>(w, 1, one_matrix, a); });
 }
 
 template <class Format>

@@ -351,14 +351,10 @@ class hip_device {
              weights, rows, row_length, x, out);
       return;
     }
-    const int warps = decode_warps_per_row(rows);
-    const dim3 grid = matmul_grid(rows, 1, static_cast<std::size_t>(warps), 1);
-    switch (warps) {
-      case 1: launch(matmul_kernel<Format, 1, 1, 1, stage_lane_bytes, Activations>, grid, weights, rows, row_length, x, out); break;
-      case 2: launch(matmul_kernel<Format, 1, 2, 1, stage_lane_bytes, Activations>, grid, weights, rows, row_length, x, out); break;
-      case 4: launch(matmul_kernel<Format, 1, 4, 1, stage_lane_bytes, Activations>, grid, weights, rows, row_length, x, out); break;
-      default: launch(matmul_kernel<Format, 1, 8, 1, stage_lane_bytes, Activations>, grid, weights, rows, row_length, x, out); break;
-    }
+    with_warps_per_row(decode_warps_per_row(rows), [&](auto warps) {
+      this->launch(matmul_kernel<Format, 1, decltype(warps)::value, 1, stage_lane_bytes, Activations>, matmul_grid(rows, 1, warps, 1), weights, rows,
+                   row_length, x, out);
+    });
   }
 
   // Launches on the policy's stream; arguments are converted to the kernel's parameter types first.

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <strix/device/hip/code_decoders.hpp>
 #include <strix/device/hip/portability.hpp>
@@ -193,6 +194,18 @@ __device__ inline void fetch_vectors(const std::uint8_t* begin, std::size_t leng
   for (int i = 0; i < VectorsPerLane; ++i) {
     const int index = lane + i * gpu::warp_size;
     if (index < count) v[i] = first[index];
+  }
+}
+
+// f(std::integral_constant<int, W>{}) for W = warps, one of the warps-per-row counts matmul_kernel
+// is instantiated for (1, 2, 4, 8): a runtime choice turned into the kernel's template argument.
+template <class F>
+decltype(auto) with_warps_per_row(int warps, F&& f) {
+  switch (warps) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    default: return f(std::integral_constant<int, 8>{});
   }
 }
 
