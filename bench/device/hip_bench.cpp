@@ -1,7 +1,9 @@
 // The hip policy on a GPU, in one run: the device's read bandwidth (a streaming-read kernel), the
 // decode GEMV per weight format at real shapes as GB/s of weights streamed and as a fraction of
 // that bandwidth (cycling through > 2 GiB of distinct matrices, so L2 cannot serve them; one
-// L2-resident matrix beside it), the prefill GEMM at 512 tokens, the cost of one policy call
+// L2-resident matrix beside it; int8 and f32 activations at every warps-per-row count; the
+// activation-quantizing launch alone; the streaming-read kernel over the same bytes), the prefill
+// GEMM at 512 tokens, the cost of one policy call
 // around the kernel (staging and synchronisation), and prefill / decode tokens/s of random-weight
 // Gemma 4 E4B and 26B-A4B models on the policy. Built and run by `bash scripts/gpu.sh bench`; plain
 // timing with GPU events (Google Benchmark is not on the GPU machine).
@@ -118,42 +120,59 @@ struct device_weights {
 struct activation_buffers {
   const float* x;
   std::int8_t* codes;
-  float* scales;
+  hip_kernels::q8_unit* units;
   float* y;
 };
 
-// One matmul as the policy launches it: formats it gives int8 activations quantize them first
-// (counted in the time), the others read the f32 rows.
-template <class Format, int WarpsPerRow, int TokenTile>
+// One matmul as the policy launches it: with int8 activations (Int8, block formats) the activations
+// are quantized first (counted in the time), else the kernel reads the f32 rows.
+template <class Format, int WarpsPerRow, int TokenTile, bool Int8 = hip_device::int8_matmul<Format>()>
 double matmul_ms(const device_weights<Format>& w, std::size_t tokens, bool one_matrix, const activation_buffers& a) {
   const hip_kernels::matmul_output out{a.y, w.rows, tokens};
   constexpr std::size_t rows_per_block = hip_kernels::warps_per_block / WarpsPerRow;
   const dim3 grid(static_cast<unsigned>((w.rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>((tokens + TokenTile - 1) / TokenTile));
   const auto units = static_cast<unsigned>(tokens * w.cols / hip_kernels::unit_size);
-  constexpr int lane_bytes = hip_device::stage_lane_bytes;
   return time_ms(tokens == 1 ? 200 : 5, [&](int i) {
     const auto* weights = w.copy(one_matrix ? 0 : static_cast<std::size_t>(i));
-    if constexpr (hip_device::int8_matmul<Format>()) {
+    if constexpr (Int8) {
       hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>
-          <<<(units + hip_kernels::block_threads - 1) / hip_kernels::block_threads, hip_kernels::block_threads>>>(a.x, w.cols, tokens, w.cols, a.codes, a.scales);
-      hip_kernels::matmul_kernel<Format, 1, WarpsPerRow, TokenTile, lane_bytes, hip_kernels::q8_activations>
-          <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::q8_activations{a.codes, a.scales, w.cols}, out);
+          <<<(8 * units + hip_kernels::block_threads - 1) / hip_kernels::block_threads, hip_kernels::block_threads>>>(a.x, w.cols, tokens, w.cols, a.codes, a.units);
+      hip_kernels::matmul_kernel<Format, 1, WarpsPerRow, TokenTile, hip_device::stage_lane_bytes, hip_kernels::q8_activations>
+          <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::q8_activations{a.codes, a.units, w.cols}, out);
     } else {
-      hip_kernels::matmul_kernel<Format, 1, WarpsPerRow, TokenTile, lane_bytes, hip_kernels::f32_activations<true>>
+      hip_kernels::matmul_kernel<Format, 1, WarpsPerRow, TokenTile, hip_device::stage_lane_bytes, hip_kernels::f32_activations<true>>
           <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::f32_activations<true>{a.x, w.cols}, out);
     }
   });
 }
 
-// Decode milliseconds with `warps` warps per row.
+// Decode milliseconds with `warps` warps per row and int8 (block formats only) or f32 activations.
 template <class Format>
-double decode_ms(int warps, const device_weights<Format>& w, bool one_matrix, const activation_buffers& a) {
-  return hip_kernels::with_warps_per_row(warps, [&](auto count) { return matmul_ms<Format, decltype(count)::value, 1>(w, 1, one_matrix, a); });
+double decode_ms(int warps, bool int8, const device_weights<Format>& w, bool one_matrix, const activation_buffers& a) {
+  return hip_kernels::with_warps_per_row(warps, [&](auto count) {
+    constexpr int warps_per_row = decltype(count)::value;
+    if constexpr (hip_device::int8_matmul<Format>()) {
+      if (int8) return matmul_ms<Format, warps_per_row, 1, true>(w, 1, one_matrix, a);
+    }
+    return matmul_ms<Format, warps_per_row, 1, false>(w, 1, one_matrix, a);
+  });
+}
+
+// Milliseconds of the streaming-read kernel over the same bytes as one matrix (cycling through its
+// copies): what a kernel that only reads this much, launched the same way, achieves.
+template <class Format>
+double read_ms(const device_weights<Format>& w, float* sink) {
+  const std::size_t vectors = w.bytes / sizeof(float4);
+  return time_ms(200, [&](int i) {
+    read_kernel<<<static_cast<unsigned>(std::min<std::size_t>(4096, (vectors + 255) / 256)), 256>>>(
+        reinterpret_cast<const float4*>(w.copy(static_cast<std::size_t>(i))), vectors, sink);
+  });
 }
 
 template <class Format>
-void bench_format(double bandwidth, std::size_t resident_warps) {
+void bench_format(double bandwidth, const hip_device& policy, const std::string& only) {
   const char* type = name_of(Format::type).data();
+  if (!only.empty() && only != type) return;
   for (const bench::matmul_shape& s : bench::decode_shapes) {
     const std::size_t bytes = s.rows * s.cols / Format::block_size * sizeof(typename Format::block_type);
     const std::size_t copies = std::max<std::size_t>(2, (std::size_t{2} << 30) / bytes + 1);
@@ -162,17 +181,36 @@ void bench_format(double bandwidth, std::size_t resident_warps) {
     device_bytes x(max_tokens * s.cols * sizeof(float));
     device_bytes y(max_tokens * s.rows * sizeof(float));
     device_bytes codes(max_tokens * s.cols);
-    device_bytes scales(max_tokens * s.cols / hip_kernels::unit_size * sizeof(float));
+    device_bytes units(max_tokens * s.cols / hip_kernels::unit_size * sizeof(hip_kernels::q8_unit));
     gpu::check(gpu::fill_zero(x.p, max_tokens * s.cols * sizeof(float)), "clearing x");
-    const activation_buffers a{static_cast<const float*>(x.p), static_cast<std::int8_t*>(codes.p), static_cast<float*>(scales.p), static_cast<float*>(y.p)};
-    // The policy's choice of warps per row for this shape, and every other choice beside it.
-    const int chosen = hip_device::decode_warps_per_row(s.rows, resident_warps);
-    const double dram = decode_ms(chosen, w, false, a);
-    const double l2 = decode_ms(chosen, w, true, a);
-    std::printf("| %-7s | %-30s | %d | %8.1f | %6.0f | %5.2f |", type, s.name, chosen, dram * 1e3, static_cast<double>(bytes) / (dram * 1e6),
-                static_cast<double>(bytes) / (dram * 1e6) / bandwidth);
-    for (int warps = 1; warps <= hip_kernels::warps_per_block; warps *= 2) std::printf(" %6.1f |", decode_ms(warps, w, false, a) * 1e3);
+    const activation_buffers a{static_cast<const float*>(x.p), static_cast<std::int8_t*>(codes.p), static_cast<hip_kernels::q8_unit*>(units.p), static_cast<float*>(y.p)};
+    // The policy's choice of warps per row and activations for this shape, and every other choice
+    // beside it.
+    const int chosen = policy.decode_warps_per_row(s.rows);
+    const bool int8 = policy.multiplies_int8<Format>(1, s.rows, s.cols);
+    const double dram = decode_ms(chosen, int8, w, false, a);
+    const double l2 = decode_ms(chosen, int8, w, true, a);
+    std::printf("| %-7s | %-30s | %d | %s | %8.1f | %6.0f | %5.2f |", type, s.name, chosen, int8 ? "int8" : "f32", dram * 1e3,
+                static_cast<double>(bytes) / (dram * 1e6), static_cast<double>(bytes) / (dram * 1e6) / bandwidth);
+    for (const bool with_int8 : {true, false}) {
+      for (int warps = 1; warps <= hip_kernels::warps_per_block; warps *= 2) {
+        if (with_int8 && !hip_device::int8_matmul<Format>()) std::printf("      — |");
+        else std::printf(" %6.1f |", decode_ms(warps, with_int8, w, false, a) * 1e3);
+      }
+    }
+    if constexpr (hip_device::int8_matmul<Format>()) {
+      const auto unit_count = static_cast<unsigned>(s.cols / hip_kernels::unit_size);
+      const double quantize = time_ms(200, [&](int) {
+        hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>
+            <<<(8 * unit_count + hip_kernels::block_threads - 1) / hip_kernels::block_threads, hip_kernels::block_threads>>>(a.x, s.cols, 1, s.cols, a.codes, a.units);
+      });
+      std::printf(" %5.1f |", quantize * 1e3);
+    } else {
+      std::printf("     — |");
+    }
     std::printf(" %8.1f | %6.0f |", l2 * 1e3, static_cast<double>(bytes) / (l2 * 1e6));
+    device_bytes sink(sizeof(float));
+    std::printf(" %6.1f |", read_ms(w, static_cast<float*>(sink.p)) * 1e3);
     const double prefill = matmul_ms<Format, 1, hip_device::token_tile>(w, max_tokens, false, a);
     std::printf(" %8.2f | %7.0f |\n", prefill, 2.0 * static_cast<double>(s.rows * s.cols * max_tokens) / (prefill * 1e6));
     std::fflush(stdout);
@@ -237,9 +275,10 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
 }  // namespace
 
 int main(int argc, char** argv) {
-  // --models-only: the E4B model with int8 and with f32 activations, nothing else; --matmuls-only:
-  // bandwidth, matmuls and the policy call, no models.
+  // --models-only: the E4B model with int8 and with f32 activations, nothing else; --matmuls-only
+  // [format]: bandwidth, matmuls (of that format only, e.g. q4_K) and the policy call, no models.
   const std::string option = argc > 1 ? argv[1] : "";
+  const std::string only = argc > 2 ? argv[2] : "";
   const bool models_only = option == "--models-only";
   const bool matmuls_only = option == "--matmuls-only";
   try {
@@ -248,16 +287,17 @@ int main(int argc, char** argv) {
     if (!models_only) {
       const double bandwidth = read_bandwidth_gbps();
       std::printf("read bandwidth (4 GiB streaming read): %.0f GB/s\n\n", bandwidth);
-      std::printf("| format  | shape                          | warps/row | decode us | GB/s   | of bw | 1 w/r us | 2 w/r | 4 w/r | 8 w/r | L2 us    | GB/s   | pp512 ms | GFLOP/s |\n");
-      std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-      bench_format<q4_k_format>(bandwidth, probe.resident_warps());
-      bench_format<q8_0_format>(bandwidth, probe.resident_warps());
-      bench_format<q6_k_format>(bandwidth, probe.resident_warps());
-      bench_format<q5_k_format>(bandwidth, probe.resident_warps());
-      bench_format<iq4_xs_format>(bandwidth, probe.resident_warps());
-      bench_format<mxfp4_format>(bandwidth, probe.resident_warps());
-      bench_format<q4_0_format>(bandwidth, probe.resident_warps());
-      bench_format<bf16_format>(bandwidth, probe.resident_warps());
+      std::printf("| format  | shape                          | warps/row | activations | decode us | GB/s   | of bw | int8 1 w/r us | 2 w/r | 4 w/r | 8 w/r | "
+                  "f32 1 w/r us | 2 w/r | 4 w/r | 8 w/r | quantize us | L2 us    | GB/s   | read us | pp512 ms | GFLOP/s |\n");
+      std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+      bench_format<q4_k_format>(bandwidth, probe, only);
+      bench_format<q8_0_format>(bandwidth, probe, only);
+      bench_format<q6_k_format>(bandwidth, probe, only);
+      bench_format<q5_k_format>(bandwidth, probe, only);
+      bench_format<iq4_xs_format>(bandwidth, probe, only);
+      bench_format<mxfp4_format>(bandwidth, probe, only);
+      bench_format<q4_0_format>(bandwidth, probe, only);
+      bench_format<bf16_format>(bandwidth, probe, only);
       bench_policy_call();
     }
     if (matmuls_only) return 0;

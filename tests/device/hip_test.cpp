@@ -33,19 +33,17 @@ double norm(std::span<const float> v) {
 }
 
 // Every memory mode with the automatic warps per row (one for 4097 rows, 8 for the small ones on an
-// H100); copied mode once more with f32 activations for every format and 4 warps per row, and
-// once with 2.
+// H100) and int8 activations in decode too (the test matrices are below the default size for
+// that); copied mode once more with f32 activations for every format and 4 warps per row, and once
+// with 2.
 std::vector<std::unique_ptr<hip_device>> matmul_policies() {
-  std::vector<std::unique_ptr<hip_device>> result = policies();
+  std::vector<std::unique_ptr<hip_device>> result;
+  for (const hip_memory_mode mode : testing::testable_hip_modes()) {
+    result.push_back(std::make_unique<hip_device>(hip_options{0, mode, true, 0, 0}));
+  }
   result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, false, 4}));
-  result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, true, 2}));
+  result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, true, 2, 0}));
   return result;
-}
-
-// Whether `dev` multiplies Format's weights with int8 activations.
-template <class Format>
-bool int8_on(const hip_device& dev) {
-  return hip_device::int8_matmul<Format>() && dev.int8_activations();
 }
 
 // The activations the GPU matmul multiplies, as floats: with int8 activations each row quantized
@@ -115,7 +113,7 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
           // rounding only (|error| ≤ 1e-5·‖w_row‖·‖x_row‖; one wrong unit of 32 weights would be of
           // order ‖w‖·‖x‖/√(units)); against reference on x itself, also the int8 activations'
           // error (at most ‖w‖·‖δ‖ by Cauchy-Schwarz, ‖δ‖/‖x‖ about half a step of 1/127).
-          const bool int8 = int8_on<TestType>(*dev);
+          const bool int8 = dev->template multiplies_int8<TestType>(tokens, rows, cols);
           const std::vector<float> seen = as_kernel_sees(x, int8);
           std::vector<float> exact(tokens * rows), expected(tokens * rows);
           oracle.matmul(w.view(), matrix_view<const float>(seen.data(), {tokens, cols}), matrix_view<float>(exact.data(), {tokens, rows}));
@@ -139,6 +137,33 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
   }
 }
 
+TEST_CASE("hip decode of small matrices keeps f32 activations unless told otherwise", "[device][hip]") {
+  const hip_device automatic;
+  const hip_device always(hip_options{.int8_decode_min_weights = 0});
+  const hip_device never(hip_options{.int8_activations = false});
+  CHECK_FALSE(automatic.multiplies_int8<q4_k_format>(1, 704, 2816));
+  CHECK(automatic.multiplies_int8<q4_k_format>(1, 10240, 2560));
+  CHECK(automatic.multiplies_int8<q8_0_format>(2, 7, 256));
+  CHECK_FALSE(automatic.multiplies_int8<bf16_format>(512, 10240, 2560));
+  CHECK(always.multiplies_int8<q4_k_format>(1, 1, 256));
+  CHECK_FALSE(never.multiplies_int8<q4_k_format>(512, 10240, 2560));
+
+  // The default policy's decode of a small Q4_K matrix: f32 activations, so within float rounding
+  // of reference on x itself.
+  reference oracle;
+  const testing::quantized_matrix<q4_k_format> w(33, 768, 9);
+  const auto x = testing::gaussian(768, 10);
+  std::vector<float> actual(33), exact(33);
+  hip_device dev;
+  dev.matmul(w.view(), matrix_view<const float>(x.data(), {1, 768}), matrix_view<float>(actual.data(), {1, 33}));
+  oracle.matmul(w.view(), matrix_view<const float>(x.data(), {1, 768}), matrix_view<float>(exact.data(), {1, 33}));
+  std::vector<float> w_row(768);
+  for (std::size_t o = 0; o < 33; ++o) {
+    w.view().dequantize_row(o, w_row);
+    CHECK(std::fabs(actual[o] - exact[o]) <= 1e-5 * norm(w_row) * norm(x));
+  }
+}
+
 TEST_CASE("hip matmul handles empty shapes, strided outputs, zeros and huge values", "[device][hip]") {
   reference oracle;
   for (const auto& dev : policies()) {
@@ -154,7 +179,7 @@ TEST_CASE("hip matmul handles empty shapes, strided outputs, zeros and huge valu
     auto huge = testing::gaussian(3 * 512, 4, 1e6f);
     dev->matmul(w.view(), matrix_view<const float>(huge.data(), {3, 512}), matrix_view<float>(y.data(), {3, 9}));
     std::vector<float> expected(27);
-    const std::vector<float> seen = as_kernel_sees(huge, int8_on<q4_k_format>(*dev));
+    const std::vector<float> seen = as_kernel_sees(huge, dev->multiplies_int8<q4_k_format>(3, 9, 512));
     oracle.matmul(w.view(), matrix_view<const float>(seen.data(), {3, 512}), matrix_view<float>(expected.data(), {3, 9}));
     CHECK(testing::nmse(y, expected) < 1e-10);
 

@@ -59,12 +59,19 @@ struct hip_options {
   bool int8_activations = true;
   // Warps per weight row of a decode matmul (1, 2, 4 or 8); 0: decode_warps_per_row's choice.
   int decode_warps_per_row = 0;
+  // Decode matmuls (one token) of matrices with fewer weights (rows × row length) keep f32
+  // activations: quantizing them is a launch of its own, 3-5 µs on the H100, which a small matrix
+  // does not win back (an expert's 704x2816: 5.7-6.1 µs with f32, 7-9.5 with int8; 10240x2560
+  // Q4_K: 18.8 with f32, 12.9 with int8; docs/performance.md). 0: int8 at every size.
+  std::size_t int8_decode_min_weights = std::size_t{1} << 23;
 };
 
 class hip_device {
  public:
   using memory_space = host_memory;
   static constexpr std::string_view name = "hip";
+  // Longest weight row a matmul takes (hip_kernels::row_index: its bytes in 32 bits, F32 included).
+  static constexpr std::size_t max_row_length = std::size_t{1} << 28;
   // Tokens whose activations one warp multiplies per decoded weight unit in a prefill matmul.
   static constexpr int token_tile = 8;
   // Bytes of weights each lane of a matmul has in flight per chunk (hip_kernels::weight_chunk).
@@ -91,17 +98,17 @@ class hip_device {
     return warps;
   }
 
-  // Formats whose matmul takes int8 activations (with hip_options::int8_activations): those whose
-  // float decode costs the most instructions per weight (K-quants, the IQ4_XS / MXFP4 tables).
-  // Q8_0 and Q4_0 decode cheaply and measured 4-10 % slower with the extra quantizing launch
-  // (docs/performance.md), so they keep f32 activations.
+  // Formats whose matmul can take int8 activations: every block format (hip_kernels::gpu_codes).
   template <block_format Format>
   static constexpr bool int8_matmul() noexcept {
-    return hip_kernels::has_gpu_codes<Format> && !std::is_same_v<Format, q8_0_format> && !std::is_same_v<Format, q4_0_format>;
+    return hip_kernels::has_gpu_codes<Format>;
   }
 
   explicit hip_device(hip_options options = {})
-      : device_(options.device), int8_activations_(options.int8_activations), forced_warps_per_row_(options.decode_warps_per_row) {
+      : device_(options.device),
+        int8_activations_(options.int8_activations),
+        int8_decode_min_weights_(options.int8_decode_min_weights),
+        forced_warps_per_row_(options.decode_warps_per_row) {
     if (forced_warps_per_row_ != 0 && forced_warps_per_row_ != 1 && forced_warps_per_row_ != 2 && forced_warps_per_row_ != 4 &&
         forced_warps_per_row_ != 8) {
       throw error(error_category::device, "hip_options::decode_warps_per_row is " + std::to_string(forced_warps_per_row_) +
@@ -147,6 +154,12 @@ class hip_device {
 
   [[nodiscard]] hip_memory_mode memory_mode() const noexcept { return mode_; }
   [[nodiscard]] bool int8_activations() const noexcept { return int8_activations_; }
+  // Whether a matmul of `tokens` activation rows by a rows × row_length matrix of Format multiplies
+  // int8 activations (hip_options::int8_activations, int8_decode_min_weights), else f32 ones.
+  template <block_format Format>
+  [[nodiscard]] bool multiplies_int8(std::size_t tokens, std::size_t rows, std::size_t row_length) const noexcept {
+    return int8_matmul<Format>() && int8_activations_ && (tokens > 1 || rows * row_length >= int8_decode_min_weights_);
+  }
   [[nodiscard]] const std::string& memory_mode_reason() const noexcept { return reason_; }
   [[nodiscard]] std::size_t uploaded_weight_bytes() const noexcept { return uploaded_bytes_; }
   [[nodiscard]] std::size_t resident_warps() const noexcept { return resident_warps_; }
@@ -177,7 +190,11 @@ class hip_device {
       if (tokens == 0 || w.rows() == 0) return;
       const std::size_t rows = w.rows();
       const std::size_t row_length = w.row_length();
-      const bool int8 = int8_matmul<Format>() && int8_activations_;
+      if (row_length > max_row_length) {
+        throw error(error_category::shape, "hip matmul: rows of " + std::to_string(row_length) + " weights; the GPU kernels index a row's bytes in 32 bits, so at most " +
+                                               std::to_string(max_row_length) + " weights");
+      }
+      const bool int8 = multiplies_int8<Format>(tokens, rows, row_length);
       const std::size_t q8_bytes = int8 ? q8_activation_bytes(tokens, row_length) : 0;
       call c(*this, staged_bytes(x) + staged_bytes(y), q8_bytes);
       const auto* weights = resident(w);
@@ -187,10 +204,10 @@ class hip_device {
       if constexpr (int8_matmul<Format>()) {
         if (int8) {
           auto* codes = c.template scratch<std::int8_t>(tokens * row_length);
-          auto* scales = c.template scratch<float>(tokens * row_length / hip_kernels::unit_size);
-          launch(hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>, blocks_for(tokens * row_length / hip_kernels::unit_size),
-                 in.data, in.stride, tokens, row_length, codes, scales);
-          matmul_launch<Format>(rows, tokens, weights, row_length, hip_kernels::q8_activations{codes, scales, row_length}, o);
+          auto* units = c.template scratch<hip_kernels::q8_unit>(tokens * row_length / hip_kernels::unit_size);
+          launch(hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>, blocks_for(tokens * row_length / 4),
+                 in.data, in.stride, tokens, row_length, codes, units);
+          matmul_launch<Format>(rows, tokens, weights, row_length, hip_kernels::q8_activations{codes, units, row_length}, o);
           c.finish("matmul", y, out);
           return;
         }
@@ -450,9 +467,10 @@ class hip_device {
     std::size_t used_ = 0;
   };
 
-  // Scratch of a matmul's int8 activations: codes and one scale per 32, each piece aligned.
+  // Scratch of a matmul's int8 activations: codes and a q8_unit per 32, each piece aligned.
   static std::size_t q8_activation_bytes(std::size_t tokens, std::size_t row_length) noexcept {
-    return (tokens * row_length + 255) / 256 * 256 + (tokens * row_length / hip_kernels::unit_size * sizeof(float) + 255) / 256 * 256;
+    return (tokens * row_length + 255) / 256 * 256 +
+           (tokens * row_length / hip_kernels::unit_size * sizeof(hip_kernels::q8_unit) + 255) / 256 * 256;
   }
 
   template <class T>
@@ -531,6 +549,7 @@ class hip_device {
   int device_;
   std::size_t resident_warps_ = 0;
   bool int8_activations_;
+  std::size_t int8_decode_min_weights_;
   int forced_warps_per_row_;
   std::string device_name_;
   hip_memory_mode mode_ = hip_memory_mode::copied;

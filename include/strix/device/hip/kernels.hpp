@@ -47,15 +47,16 @@ struct float_slice {
 };
 
 // Activations as f32 rows, `stride` apart, for weights decoded to floats (every format; the only
-// path for F32 / F16 / BF16). VectorX: rows start 16-byte aligned (x and stride), so a slice's
-// activations are two float4.
+// path for F32 / F16 / BF16), a slice of 8 weights per lane and step. VectorX: rows start 16-byte
+// aligned (x and stride), so a slice's activations are two float4.
 template <bool VectorX>
 struct f32_activations {
+  static constexpr int step = slice_size;
   const float* __restrict__ x;
   std::size_t stride;
 
   template <class Format>
-  __device__ static float_slice decode(const typename Format::block_type* row, std::size_t slice) {
+  __device__ static float_slice decode(const typename Format::block_type* row, row_index slice) {
     float_slice s;
     gpu_format<Format>::decode(row, slice, s.w);
     return s;
@@ -63,7 +64,7 @@ struct f32_activations {
 
   // acc[r] += the slice of weight row r · the slice of activation row `token`.
   template <class Format, int Rows>
-  __device__ void accumulate(std::size_t token, std::size_t slice, const float_slice (&w)[Rows], float (&acc)[Rows]) const {
+  __device__ void accumulate(std::size_t token, row_index slice, const float_slice (&w)[Rows], float (&acc)[Rows]) const {
     float v[slice_size];
     load_slice<VectorX>(x + token * stride + slice * slice_size, v);
 #pragma unroll
@@ -91,64 +92,114 @@ struct f32_activations {
   }
 };
 
-// Activations quantized by quantize_q8_kernel: per row, row_length int8 codes, then (elsewhere)
-// one scale per 32. Weights come as integer codes (code_decoders.hpp); a slice costs two dot4_i8
-// per weight row, plus two for the codes' sum when the format has an offset.
+// What quantize_q8_kernel writes per 32 activations beside their codes: the scale, and the sums of
+// the codes of the unit's two halves (each a signed 16-bit field: |sum| ≤ 16 · 127), which the
+// formats with offsets need — summing them in the matmul cost two dot products per row and unit.
+struct alignas(8) q8_unit {
+  float d;
+  std::int32_t half_sums;  // Σ codes 0-15 in the low 16 bits, Σ codes 16-31 in the high
+
+  __device__ int first_sum() const { return static_cast<std::int16_t>(half_sums & 0xffff); }
+  __device__ int second_sum() const { return half_sums >> 16; }
+};
+
+// Where the 16 codes of half `half` of unit `unit` lie in a row of `units` units of int8
+// activations: units are interleaved in groups of 32 (a group's first halves, then its second
+// halves), so the 32 lanes of a warp, each multiplying one unit, read 512 contiguous bytes per
+// 16-byte load; with units in order each load used half of every 32-byte sector it touched.
+__device__ inline row_index q8_code_offset(row_index units, row_index unit, int half) {
+  const row_index group = unit / gpu::warp_size * gpu::warp_size;
+  const row_index group_units = units - group < gpu::warp_size ? units - group : gpu::warp_size;
+  return group * unit_size + static_cast<row_index>(half) * 16 * group_units + 16 * (unit - group);
+}
+
+// Activations quantized by quantize_q8_kernel: per row, row_length int8 codes (q8_code_offset) and
+// (elsewhere) a q8_unit per 32. Weights come as integer codes (code_decoders.hpp), a unit of 32 per
+// lane and step: eight dot4_i8 per weight row.
 struct q8_activations {
+  static constexpr int step = unit_size;
   const std::int8_t* __restrict__ codes;
-  const float* __restrict__ scales;
+  const q8_unit* __restrict__ units;
   std::size_t row_length;
 
   template <class Format>
-  __device__ static slice_codes decode(const typename Format::block_type* row, std::size_t slice) {
-    return gpu_codes<Format>::decode(row, slice);
+  __device__ static unit_codes decode(const typename Format::block_type* row, row_index unit) {
+    return gpu_codes<Format>::decode(row, unit);
   }
 
   template <class Format, int Rows>
-  __device__ void accumulate(std::size_t token, std::size_t slice, const slice_codes (&w)[Rows], float (&acc)[Rows]) const {
-    const int2 q = *reinterpret_cast<const int2*>(codes + token * row_length + slice * slice_size);
-    const float d = scales[token * (row_length / unit_size) + slice / slices_per_unit];
-    int sum = 0;
-    if constexpr (gpu_codes<Format>::has_offset) sum = gpu::dot4_i8(0x01010101, q.x, gpu::dot4_i8(0x01010101, q.y, 0));
+  __device__ void accumulate(std::size_t token, row_index unit, const unit_codes (&w)[Rows], float (&acc)[Rows]) const {
+    const auto units_per_row = static_cast<row_index>(row_length / unit_size);
+    const std::int8_t* row = codes + token * row_length;
+    const int4 low = *reinterpret_cast<const int4*>(row + q8_code_offset(units_per_row, unit, 0));
+    const int4 high = *reinterpret_cast<const int4*>(row + q8_code_offset(units_per_row, unit, 1));
+    const int x[unit_size / 4] = {low.x, low.y, low.z, low.w, high.x, high.y, high.z, high.w};
+    const q8_unit a = units[token * units_per_row + unit];
 #pragma unroll
     for (int r = 0; r < Rows; ++r) {
-      const int dot = gpu::dot4_i8(w[r].words[0], q.x, gpu::dot4_i8(w[r].words[1], q.y, 0));
-      acc[r] = fmaf(d, w[r].scale * static_cast<float>(dot) - w[r].offset * static_cast<float>(sum), acc[r]);
+      int first = 0;
+      int second = 0;
+#pragma unroll
+      for (int i = 0; i < unit_size / 8; ++i) {
+        first = gpu::dot4_i8(static_cast<int>(w[r].words[i]), x[i], first);
+        second = gpu::dot4_i8(static_cast<int>(w[r].words[i + unit_size / 8]), x[i + unit_size / 8], second);
+      }
+      float sum = w[r].scale[0] * static_cast<float>(first) + w[r].scale[1] * static_cast<float>(second);
+      if constexpr (gpu_codes<Format>::has_offset) {
+        sum -= w[r].offset[0] * static_cast<float>(a.first_sum()) + w[r].offset[1] * static_cast<float>(a.second_sum());
+      }
+      acc[r] = fmaf(a.d, sum, acc[r]);
     }
   }
 };
 
 // x rows → what q8_activations reads: per 32 activations a scale d = absmax / 127 and codes
-// round(x / d), exactly as the host's quantize_int8_absmax (so tests can form the same operands).
-// One thread per 32 activations; `codes` 16-byte aligned, row_length a multiple of 32.
+// round(x / d), exactly as the host's quantize_int8_absmax (so tests can form the same operands),
+// and the codes' half sums. Eight lanes per 32 activations, four each, so a warp's loads are
+// contiguous (one thread per 32 took 6.8 µs for a row of 14336 on the H100, a fifth of the decode
+// matmul after it); groups of eight lanes are wholly in or out of range, and all lanes take part
+// in the shuffles. row_length a multiple of 32, `codes` 16-byte aligned.
 template <int BlockThreads>
 __global__ void quantize_q8_kernel(const float* __restrict__ x, std::size_t x_stride, std::size_t tokens, std::size_t row_length,
-                                   std::int8_t* __restrict__ codes, float* __restrict__ scales) {
-  const std::size_t units = row_length / unit_size;
-  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * BlockThreads + threadIdx.x;
-  if (i >= tokens * units) return;
-  const std::size_t token = i / units, unit = i % units;
-  const float* src = x + token * x_stride + unit * unit_size;
-  float v[unit_size];
-  float amax = 0.0f;
+                                   std::int8_t* __restrict__ codes, q8_unit* __restrict__ units_out) {
+  constexpr int lanes_per_unit = unit_size / 4;
+  const auto units = static_cast<row_index>(row_length / unit_size);
+  const std::size_t thread = static_cast<std::size_t>(blockIdx.x) * BlockThreads + threadIdx.x;
+  const std::size_t index = thread / lanes_per_unit;
+  const int part = static_cast<int>(thread % lanes_per_unit);
+  const bool active = index < tokens * units;
+  const std::size_t token = active ? index / units : 0;
+  const auto unit = static_cast<row_index>(active ? index % units : 0);
+  float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (active) {
+    const float* src = x + token * x_stride + unit * unit_size + 4 * part;
 #pragma unroll
-  for (int k = 0; k < unit_size; ++k) {
-    v[k] = src[k];
-    amax = fmaxf(amax, fabsf(v[k]));
+    for (int k = 0; k < 4; ++k) v[k] = src[k];
   }
+  float amax = fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3])));
+#pragma unroll
+  for (int mask = 1; mask < lanes_per_unit; mask *= 2) amax = fmaxf(amax, gpu::shuffle_xor(amax, mask));
   const float d = amax / 127.0f;
   const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
-  int words[unit_size / 4];
+  std::uint32_t word = 0;
+  int sum = 0;
 #pragma unroll
-  for (int w = 0; w < unit_size / 4; ++w) {
-    words[w] = 0;
-#pragma unroll
-    for (int b = 0; b < 4; ++b) words[w] |= (static_cast<int>(roundf(v[4 * w + b] * inverse)) & 0xff) << (8 * b);
+  for (int k = 0; k < 4; ++k) {
+    const int code = static_cast<int>(roundf(v[k] * inverse));
+    sum += code;
+    word |= (static_cast<std::uint32_t>(code) & 0xffu) << (8 * k);
   }
-  auto* out = reinterpret_cast<int4*>(codes + token * row_length + unit * unit_size);
-  out[0] = make_int4(words[0], words[1], words[2], words[3]);
-  out[1] = make_int4(words[4], words[5], words[6], words[7]);
-  scales[token * units + unit] = d;
+  // Sums over the four lanes of each half, then the other half's.
+  sum += gpu::shuffle_xor(sum, 1);
+  sum += gpu::shuffle_xor(sum, 2);
+  const int other_half = gpu::shuffle_xor(sum, 4);
+  if (!active) return;
+  std::int8_t* row = codes + token * row_length;
+  *reinterpret_cast<std::uint32_t*>(row + q8_code_offset(units, unit, part / 4) + 4 * (part % 4)) = word;
+  if (part == 0) {
+    const auto packed = (static_cast<std::uint32_t>(sum) & 0xffffu) | (static_cast<std::uint32_t>(other_half) << 16);
+    units_out[token * units + unit] = q8_unit{d, static_cast<std::int32_t>(packed)};
+  }
 }
 
 // How the matmul stages weights: a warp copies each of its rows chunk by chunk from global memory
@@ -156,26 +207,27 @@ __global__ void quantize_q8_kernel(const float* __restrict__ x, std::size_t x_st
 // the current one there. Decoding straight from global memory took 2-8 bytes per load (block
 // layouts are only 1-4-byte aligned) and left too few bytes in flight per warp to cover DRAM
 // latency: 18 % of HBM for Q4_K, 75 % for BF16 on the H100 (docs/performance.md). A chunk is
-// gpu::warp_size · slices_per_lane slices, whole blocks, about LaneBytes per lane. F32 / F16 / BF16
-// are not staged: a slice is 16-32 contiguous bytes of one lane already, and the copy through
-// shared memory made BF16 decode 18 % slower (49.9 → 59.1 µs at 4096x14336).
-template <class Format, int LaneBytes>
+// gpu::warp_size · steps_per_lane steps of Step weights (a lane's grain: 8 with f32 activations, 32
+// with int8 ones), whole blocks, about LaneBytes per lane. F32 / F16 / BF16 are not staged: a slice
+// is 16-32 contiguous bytes of one lane already, and the copy through shared memory made BF16
+// decode 18 % slower (49.9 → 59.1 µs at 4096x14336).
+template <class Format, int LaneBytes, int Step>
 struct weight_chunk {
   static constexpr std::size_t block_bytes = sizeof(typename Format::block_type);
   static constexpr std::size_t block_weights = Format::block_size;  // 1 for F32 / F16 / BF16
   static constexpr bool staged = block_weights > 1;
-  static constexpr int slices_per_lane = std::max<int>(1, static_cast<int>(LaneBytes * block_weights / (slice_size * block_bytes)));
-  static constexpr int slices = gpu::warp_size * slices_per_lane;
-  static_assert(slices * slice_size % block_weights == 0, "a chunk must be whole blocks");
-  static constexpr std::size_t bytes = slices * slice_size / block_weights * block_bytes;
+  static constexpr int steps_per_lane = std::max<int>(1, static_cast<int>(LaneBytes * block_weights / (Step * block_bytes)));
+  static constexpr int steps = gpu::warp_size * steps_per_lane;
+  static_assert(steps * Step % block_weights == 0, "a chunk must be whole blocks");
+  static constexpr std::size_t bytes = steps * Step / block_weights * block_bytes;
   // 16-byte vectors per lane covering a chunk at any offset from 16-byte alignment.
   static constexpr int vectors_per_lane = static_cast<int>((bytes + 15 + 15) / 16 + gpu::warp_size - 1) / gpu::warp_size;
   static constexpr int vectors = vectors_per_lane * gpu::warp_size;
 
-  // Where chunk `chunk` of a row of `staged_bytes` (whole slices) starts and how long it is.
-  __device__ static const std::uint8_t* begin(const std::uint8_t* row, std::size_t chunk) { return row + chunk * bytes; }
-  __device__ static std::size_t length(std::size_t staged_bytes, std::size_t chunk) {
-    const std::size_t rest = staged_bytes - chunk * bytes;
+  // Where chunk `chunk` of a row of `staged_bytes` (whole steps) starts and how long it is.
+  __device__ static const std::uint8_t* begin(const std::uint8_t* row, row_index chunk) { return row + chunk * static_cast<row_index>(bytes); }
+  __device__ static row_index length(row_index staged_bytes, row_index chunk) {
+    const row_index rest = staged_bytes - chunk * static_cast<row_index>(bytes);
     return rest < bytes ? rest : bytes;
   }
 };
@@ -184,7 +236,7 @@ struct weight_chunk {
 // vectors containing the first and last byte may reach up to 15 bytes beyond the range — within
 // one 16-byte-aligned span, so never into another page — and those bytes are never decoded.
 template <int VectorsPerLane>
-__device__ inline void fetch_vectors(const std::uint8_t* begin, std::size_t length, int lane, int4 (&v)[VectorsPerLane]) {
+__device__ inline void fetch_vectors(const std::uint8_t* begin, row_index length, int lane, int4 (&v)[VectorsPerLane]) {
   // Pointer arithmetic rather than an integer mask keeps the pointer's provenance, so AMD's
   // compiler still knows it is global memory (global_load, not flat_load).
   const auto misalignment = reinterpret_cast<std::uintptr_t>(begin) & 15;
@@ -211,8 +263,9 @@ decltype(auto) with_warps_per_row(int warps, F&& f) {
 
 // WarpsPerRow warps per RowsPerWarp weight rows, TokenTile tokens. Each row's weights pass through
 // shared memory in chunks (weight_chunk), warp p of a row's group taking chunks p, p + WarpsPerRow,
-// ...; in a chunk, lane l decodes slices l, l + 32, ... (8 weights each) of each row and multiplies
-// them with the same slice of TokenTile activation rows. Warp sums, then (WarpsPerRow > 1) a sum
+// ...; in a chunk, lane l decodes steps l, l + 32, ... of each row (Activations::step weights each:
+// an 8-weight slice decoded to floats, or a 32-weight unit of integer codes) and multiplies them
+// with the same step of TokenTile activation rows. Warp sums, then (WarpsPerRow > 1) a sum
 // over the group's warps in a fixed order, finish each output. Decode (one token) streams each
 // weight once, its activation loads shared by the warp's rows; more warps per row keep enough
 // loads in flight when a matrix has few rows (an expert's 704); TokenTile > 1 reuses the decoded
@@ -223,8 +276,8 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
                               Activations x, matmul_output out) {
   static_assert(warps_per_block % WarpsPerRow == 0, "a block holds whole row groups");
   using block = typename Format::block_type;
-  using chunk = weight_chunk<Format, LaneBytes>;
-  using slice_weights = decltype(Activations::template decode<Format>(weights, 0));
+  using chunk = weight_chunk<Format, LaneBytes, Activations::step>;
+  using step_weights = decltype(Activations::template decode<Format>(weights, 0));
   __shared__ int4 staged[warps_per_block][RowsPerWarp][chunk::staged ? chunk::vectors : 1];
   const int warp = static_cast<int>(threadIdx.x / gpu::warp_size);
   const int lane = static_cast<int>(threadIdx.x % gpu::warp_size);
@@ -237,9 +290,9 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
   if (WarpsPerRow == 1 && !active) return;
   const std::size_t row_bytes = row_length / chunk::block_weights * chunk::block_bytes;
   // Whole units only; F32 / F16 / BF16 rows may end in a shorter tail, read below from global memory.
-  const std::size_t slices = row_length / unit_size * slices_per_unit;
-  const std::size_t staged_bytes = slices * slice_size / chunk::block_weights * chunk::block_bytes;
-  const std::size_t chunks = active ? (slices + chunk::slices - 1) / chunk::slices : 0;
+  const auto steps = static_cast<row_index>(row_length / unit_size * (unit_size / Activations::step));
+  const auto staged_bytes = static_cast<row_index>(steps * Activations::step / chunk::block_weights * chunk::block_bytes);
+  const row_index chunks = active ? (steps + chunk::steps - 1) / chunk::steps : 0;
   // A last group with fewer rows re-reads its last row rather than branching in the loop.
   const std::uint8_t* w_rows[RowsPerWarp];
 #pragma unroll
@@ -256,12 +309,12 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
   }
   int4 fetched[RowsPerWarp][chunk::staged ? chunk::vectors_per_lane : 1];
   if constexpr (chunk::staged) {
-    if (static_cast<std::size_t>(part) < chunks) {
+    if (static_cast<row_index>(part) < chunks) {
 #pragma unroll
       for (int r = 0; r < RowsPerWarp; ++r) fetch_vectors(chunk::begin(w_rows[r], part), chunk::length(staged_bytes, part), lane, fetched[r]);
     }
   }
-  for (std::size_t c = static_cast<std::size_t>(part); c < chunks; c += WarpsPerRow) {
+  for (auto c = static_cast<row_index>(part); c < chunks; c += WarpsPerRow) {
     // Where the lanes decode chunk c: its staged copy, which keeps each row's offset from 16-byte
     // alignment so blocks keep theirs, or (not staged) the weights themselves.
     const block* chunk_rows[RowsPerWarp];
@@ -278,7 +331,7 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
         const auto misalignment = reinterpret_cast<std::uintptr_t>(chunk::begin(w_rows[r], c)) & 15;
         chunk_rows[r] = reinterpret_cast<const block*>(reinterpret_cast<const std::uint8_t*>(staged[warp][r]) + misalignment);
       }
-      const std::size_t next = c + WarpsPerRow;
+      const row_index next = c + WarpsPerRow;
       if (next < chunks) {
 #pragma unroll
         for (int r = 0; r < RowsPerWarp; ++r) fetch_vectors(chunk::begin(w_rows[r], next), chunk::length(staged_bytes, next), lane, fetched[r]);
@@ -287,19 +340,19 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
 #pragma unroll
       for (int r = 0; r < RowsPerWarp; ++r) chunk_rows[r] = reinterpret_cast<const block*>(chunk::begin(w_rows[r], c));
     }
-    const std::size_t first_slice = c * chunk::slices;
-    const std::size_t count = slices - first_slice < chunk::slices ? slices - first_slice : chunk::slices;
+    const row_index first_step = c * chunk::steps;
+    const row_index count = steps - first_step < chunk::steps ? steps - first_step : chunk::steps;
 #pragma unroll
-    for (int i = 0; i < chunk::slices_per_lane; ++i) {
-      const auto slice = static_cast<std::size_t>(lane + i * gpu::warp_size);
-      if (slice >= count) break;
-      slice_weights w[RowsPerWarp];
+    for (int i = 0; i < chunk::steps_per_lane; ++i) {
+      const auto step = static_cast<row_index>(lane + i * gpu::warp_size);
+      if (step >= count) break;
+      step_weights w[RowsPerWarp];
 #pragma unroll
-      for (int r = 0; r < RowsPerWarp; ++r) w[r] = Activations::template decode<Format>(chunk_rows[r], slice);
+      for (int r = 0; r < RowsPerWarp; ++r) w[r] = Activations::template decode<Format>(chunk_rows[r], step);
 #pragma unroll
       for (int t = 0; t < TokenTile; ++t) {
         if (first_token + t >= out.tokens) break;
-        x.template accumulate<Format>(first_token + t, first_slice + slice, w, acc[t]);
+        x.template accumulate<Format>(first_token + t, first_step + step, w, acc[t]);
       }
     }
   }
@@ -308,7 +361,7 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
       const block* rows_tail[RowsPerWarp];
 #pragma unroll
       for (int r = 0; r < RowsPerWarp; ++r) rows_tail[r] = reinterpret_cast<const block*>(w_rows[r]);
-      x.template accumulate_tail<Format>(rows_tail, slices * slice_size + static_cast<std::size_t>(lane), row_length, first_token, out.tokens, acc);
+      x.template accumulate_tail<Format>(rows_tail, steps * Activations::step + static_cast<std::size_t>(lane), row_length, first_token, out.tokens, acc);
     }
   }
 #pragma unroll
@@ -364,7 +417,7 @@ __global__ void embedding_kernel(const typename Format::block_type* table, std::
     float w[slice_size];
     for (std::size_t slice = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; slice < row_length / slice_size;
          slice += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-      decoder::decode(row, slice, w);
+      decoder::decode(row, static_cast<row_index>(slice), w);
 #pragma unroll
       for (int k = 0; k < slice_size; ++k) y[slice * slice_size + k] = w[k] * scale;
     }

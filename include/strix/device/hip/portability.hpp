@@ -144,6 +144,16 @@ __device__ inline void sync_warp() {
 #endif
 }
 
+// The 32 bits at bit `shift` (0-31) of the 64-bit value hi:lo: one instruction on both vendors
+// (v_alignbit_b32, shf.r), used to read words at any byte offset from aligned ones.
+__device__ inline std::uint32_t funnel_shift_right(std::uint32_t lo, std::uint32_t hi, std::uint32_t shift) {
+#if STRIX_GPU_RUNTIME_HIP
+  return __builtin_amdgcn_alignbit(hi, lo, shift);
+#else
+  return __funnelshift_r(lo, hi, shift);
+#endif
+}
+
 // Every lane gets the sum over the warp.
 __device__ inline float warp_sum(float value) {
   for (int mask = warp_size / 2; mask > 0; mask /= 2) value += shuffle_xor(value, mask);

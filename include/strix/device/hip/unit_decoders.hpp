@@ -19,6 +19,11 @@ inline constexpr int unit_size = 32;
 inline constexpr int slice_size = 8;
 inline constexpr int slices_per_unit = unit_size / slice_size;
 
+// A position within one weight row (a slice, a unit, a byte): 32 bits, as the policy refuses rows
+// of 2^31 weights or more; 64-bit counters and offsets cost two instructions per operation, and the
+// matmul's inner loop is instruction-bound.
+using row_index = std::uint32_t;
+
 // The 8 bytes at p through loads of Align bytes (p must be Align-aligned): wide loads put more
 // bytes in flight per instruction than byte loads, and blocks guarantee different alignments.
 template <int Align>
@@ -72,7 +77,7 @@ struct element_format {
     else if constexpr (std::is_same_v<Format, f16_format>) return half_to_float(row[i]);
     else return bf16_to_float(row[i]);
   }
-  __device__ static void decode(const typename Format::block_type* row, std::size_t slice, float* w) {
+  __device__ static void decode(const typename Format::block_type* row, row_index slice, float* w) {
     const auto* first = row + slice * slice_size;
 #pragma unroll
     for (int k = 0; k < slice_size; ++k) w[k] = element(first, static_cast<std::size_t>(k));
@@ -89,7 +94,7 @@ template <>
 struct gpu_format<q8_0_format> {
   static constexpr int units_per_block = 1;
   static constexpr std::size_t row_alignment = 2;
-  __device__ static void decode(const block_q8_0* row, std::size_t slice, float* w) {
+  __device__ static void decode(const block_q8_0* row, row_index slice, float* w) {
     const block_q8_0& b = row[slice / slices_per_unit];
     const float d = half_to_float(b.d);
     const byte_slice<2> q(b.qs + slice_size * (slice % slices_per_unit));
@@ -113,7 +118,7 @@ template <>
 struct gpu_format<q4_0_format> {
   static constexpr int units_per_block = 1;
   static constexpr std::size_t row_alignment = 2;
-  __device__ static void decode(const block_q4_0* row, std::size_t slice, float* w) {
+  __device__ static void decode(const block_q4_0* row, row_index slice, float* w) {
     const block_q4_0& b = row[slice / slices_per_unit];
     const float d = half_to_float(b.d);
     const nibble_slice<2> q(b.qs, static_cast<int>(slice % slices_per_unit));
@@ -138,7 +143,7 @@ template <>
 struct gpu_format<mxfp4_format> {
   static constexpr int units_per_block = 1;
   static constexpr std::size_t row_alignment = 1;
-  __device__ static void decode(const block_mxfp4* row, std::size_t slice, float* w) {
+  __device__ static void decode(const block_mxfp4* row, row_index slice, float* w) {
     const block_mxfp4& b = row[slice / slices_per_unit];
     const float d = mxfp4_half_scale(b.e);
     const nibble_slice<1> q(b.qs, static_cast<int>(slice % slices_per_unit));
@@ -157,8 +162,8 @@ template <>
 struct gpu_format<iq4_xs_format> {
   static constexpr int units_per_block = 8;
   static constexpr std::size_t row_alignment = 4;  // 136-byte blocks, qs at 8: slices 4-aligned
-  __device__ static void decode(const block_iq4_xs* row, std::size_t slice, float* w) {
-    const std::size_t unit = slice / slices_per_unit;
+  __device__ static void decode(const block_iq4_xs* row, row_index slice, float* w) {
+    const row_index unit = slice / slices_per_unit;
     const block_iq4_xs& b = row[unit / 8];
     const int sub = static_cast<int>(unit % 8);
     const float dl = iq4_xs_scale(b, sub);
@@ -173,9 +178,16 @@ struct k4_scale_min {
   float scale, min;
   template <class Block>
   __device__ k4_scale_min(const Block& b, int j) {
+    // Sub-blocks 0-3: the low 6 bits of bytes j and j + 4; 4-7: a nibble of byte j + 4 and the top
+    // two bits of bytes j − 4 and j. Three byte loads and selects, no branch: the lanes of a warp
+    // decode different sub-blocks.
     const std::uint8_t* s = b.scales;
-    const int sc = j < 4 ? (s[j] & 63) : ((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4));
-    const int m = j < 4 ? (s[j + 4] & 63) : ((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    const int first = s[j % 4];
+    const int second = s[j % 4 + 4];
+    const int third = s[j % 4 + 8];
+    const bool upper = j >= 4;
+    const int sc = upper ? (third & 0x0f) | ((first >> 2) & 0x30) : first & 63;
+    const int m = upper ? (third >> 4) | ((second >> 2) & 0x30) : second & 63;
     scale = half_to_float(b.d) * static_cast<float>(sc);
     min = half_to_float(b.dmin) * static_cast<float>(m);
   }
@@ -188,8 +200,8 @@ struct k4_decoder {
   static constexpr int units_per_block = 8;
   static constexpr std::size_t row_alignment = 4;  // 144/176-byte blocks, qs at 16/48: slices 4-aligned
   template <class Block>
-  __device__ static void decode(const Block* row, std::size_t slice, float* w) {
-    const std::size_t unit = slice / slices_per_unit;
+  __device__ static void decode(const Block* row, row_index slice, float* w) {
+    const row_index unit = slice / slices_per_unit;
     const Block& b = row[unit / 8];
     const int j = static_cast<int>(unit % 8);
     const k4_scale_min sm(b, j);
@@ -221,8 +233,8 @@ template <>
 struct gpu_format<q6_k_format> {
   static constexpr int units_per_block = 8;
   static constexpr std::size_t row_alignment = 2;  // 210-byte blocks: every other one is only 2-aligned
-  __device__ static void decode(const block_q6_k* row, std::size_t slice, float* w) {
-    const std::size_t unit = slice / slices_per_unit;
+  __device__ static void decode(const block_q6_k* row, row_index slice, float* w) {
+    const row_index unit = slice / slices_per_unit;
     const block_q6_k& b = row[unit / 8];
     const int half = static_cast<int>(unit % 8) / 4;
     const int quarter = static_cast<int>(unit % 4);
