@@ -47,14 +47,20 @@ __device__ inline void load_words(const std::uint8_t* p, std::uint32_t (&w)[N]) 
 
 inline constexpr std::uint32_t low_nibbles = 0x0f0f0f0fu;
 
-// The 4-bit layouts of Q4_0, MXFP4 and IQ4_XS: a unit's 16 bytes hold weights 0-15 in their low
-// nibbles and 16-31 in their high ones; each code in the low half of its byte.
-__device__ inline void split_nibbles(const std::uint32_t (&packed)[4], std::uint32_t (&codes)[unit_size / 4]) {
+// The codes of a unit in the 4-bit layout of Q4_0, MXFP4 and IQ4_XS, whose 16 bytes start at qs
+// (Align-aligned): weights 0-15 in their low nibbles, 16-31 in their high ones; each code in the
+// low half of its byte.
+template <int Align>
+__device__ inline unit_codes nibble_unit(const std::uint8_t* qs) {
+  std::uint32_t packed[4];
+  load_words<4, Align>(qs, packed);
+  unit_codes u;
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    codes[i] = packed[i] & low_nibbles;
-    codes[i + 4] = (packed[i] >> 4) & low_nibbles;
+    u.words[i] = packed[i] & low_nibbles;
+    u.words[i + 4] = (packed[i] >> 4) & low_nibbles;
   }
+  return u;
 }
 
 // A 16-entry table of signed bytes packed as two 64-bit words (entries 0-7, 8-15): the bytes of
@@ -108,10 +114,7 @@ struct gpu_codes<q4_0_format> {
   static constexpr bool has_offset = true;
   __device__ static unit_codes decode(const block_q4_0* row, row_index unit) {
     const block_q4_0& b = row[unit];
-    std::uint32_t packed[4];
-    load_words<4, 2>(b.qs, packed);
-    unit_codes u;
-    split_nibbles(packed, u.words);
+    unit_codes u = nibble_unit<2>(b.qs);
     const float d = half_to_float(b.d);
     set_scale(u, d, 8.0f * d);  // d · (code − 8)
     return u;
@@ -123,10 +126,7 @@ struct gpu_codes<mxfp4_format> {
   static constexpr bool has_offset = false;
   __device__ static unit_codes decode(const block_mxfp4* row, row_index unit) {
     const block_mxfp4& b = row[unit];
-    std::uint32_t packed[4];
-    load_words<4, 1>(b.qs, packed);
-    unit_codes u;
-    split_nibbles(packed, u.words);
+    unit_codes u = nibble_unit<1>(b.qs);
     // E2M1 values doubled (0, 1, 2, 3, 4, 6, 8, 12 and their negatives) against half the scale.
     lookup_all<0x0C08060403020100ull, 0xF4F8FAFCFDFEFF00ull>(u.words);
     set_scale(u, mxfp4_half_scale(b.e), 0.0f);
@@ -140,10 +140,7 @@ struct gpu_codes<iq4_xs_format> {
   __device__ static unit_codes decode(const block_iq4_xs* row, row_index unit) {
     const block_iq4_xs& b = row[unit / 8];
     const int sub = static_cast<int>(unit % 8);
-    std::uint32_t packed[4];
-    load_words<4, 4>(b.qs + 16 * sub, packed);
-    unit_codes u;
-    split_nibbles(packed, u.words);
+    unit_codes u = nibble_unit<4>(b.qs + 16 * sub);
     // kvalues_iq4nl: -127 -104 -83 -65 -49 -35 -22 -10 | 1 13 25 38 53 69 89 113.
     lookup_all<0xF6EADDCFBFAD9881ull, 0x7159453526190D01ull>(u.words);
     set_scale(u, iq4_xs_scale(b, sub), 0.0f);
