@@ -12,7 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <strix/device/hip/portability.hpp>
+#include <strix/device/hip/host_device.hpp>
 #include <strix/device/hip/unit_decoders.hpp>
 #include <strix/quant/formats.hpp>
 
@@ -28,19 +28,19 @@ struct unit_codes {
 // (one more when p is not 4-aligned) joined by funnel shifts, rather than byte loads and shifts.
 // The unaligned case reads up to 3 bytes past the last word, inside the staged chunk's padding.
 template <int N, int Align>
-__device__ inline void load_words(const std::uint8_t* p, std::uint32_t (&w)[N]) {
+STRIX_HOST_DEVICE inline void load_words(const std::uint8_t* p, std::uint32_t (&w)[N]) {
   if constexpr (Align % 4 == 0) {
     const auto* words = reinterpret_cast<const std::uint32_t*>(p);
-#pragma unroll
+    STRIX_UNROLL
     for (int i = 0; i < N; ++i) w[i] = words[i];
   } else {
     // Pointer arithmetic rather than masking keeps the pointer's address space known.
     const auto misalignment = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(p) & 3);
     const auto* words = reinterpret_cast<const std::uint32_t*>(p - misalignment);
     std::uint32_t raw[N + 1];
-#pragma unroll
+    STRIX_UNROLL
     for (int i = 0; i <= N; ++i) raw[i] = words[i];
-#pragma unroll
+    STRIX_UNROLL
     for (int i = 0; i < N; ++i) w[i] = gpu::funnel_shift_right(raw[i], raw[i + 1], 8 * misalignment);
   }
 }
@@ -51,11 +51,11 @@ inline constexpr std::uint32_t low_nibbles = 0x0f0f0f0fu;
 // (Align-aligned): weights 0-15 in their low nibbles, 16-31 in their high ones; each code in the
 // low half of its byte.
 template <int Align>
-__device__ inline unit_codes nibble_unit(const std::uint8_t* qs) {
+STRIX_HOST_DEVICE inline unit_codes nibble_unit(const std::uint8_t* qs) {
   std::uint32_t packed[4];
   load_words<4, Align>(qs, packed);
   unit_codes u;
-#pragma unroll
+  STRIX_UNROLL
   for (int i = 0; i < 4; ++i) {
     u.words[i] = packed[i] & low_nibbles;
     u.words[i + 4] = (packed[i] >> 4) & low_nibbles;
@@ -66,9 +66,9 @@ __device__ inline unit_codes nibble_unit(const std::uint8_t* qs) {
 // A 16-entry table of signed bytes packed as two 64-bit words (entries 0-7, 8-15): the bytes of
 // `nibbles` (each < 16) replaced by their entries, with shifts rather than an indexed array (which
 // would live in slow per-thread memory).
-__device__ inline std::uint32_t table_lookup(std::uint32_t nibbles, std::uint64_t low, std::uint64_t high) {
+STRIX_HOST_DEVICE inline std::uint32_t table_lookup(std::uint32_t nibbles, std::uint64_t low, std::uint64_t high) {
   std::uint32_t out = 0;
-#pragma unroll
+  STRIX_UNROLL
   for (int k = 0; k < 4; ++k) {
     const std::uint32_t index = (nibbles >> (8 * k)) & 0x0fu;
     const std::uint64_t half = index < 8 ? low : high;
@@ -78,13 +78,13 @@ __device__ inline std::uint32_t table_lookup(std::uint32_t nibbles, std::uint64_
 }
 
 template <std::uint64_t Low, std::uint64_t High>
-__device__ inline void lookup_all(std::uint32_t (&codes)[unit_size / 4]) {
-#pragma unroll
+STRIX_HOST_DEVICE inline void lookup_all(std::uint32_t (&codes)[unit_size / 4]) {
+  STRIX_UNROLL
   for (auto& word : codes) word = table_lookup(word, Low, High);
 }
 
 // One scale and offset for the whole unit.
-__device__ inline void set_scale(unit_codes& u, float scale, float offset) {
+STRIX_HOST_DEVICE inline void set_scale(unit_codes& u, float scale, float offset) {
   u.scale[0] = u.scale[1] = scale;
   u.offset[0] = u.offset[1] = offset;
 }
@@ -100,7 +100,7 @@ concept has_gpu_codes = requires { gpu_codes<Format>::has_offset; };
 template <>
 struct gpu_codes<q8_0_format> {
   static constexpr bool has_offset = false;
-  __device__ static unit_codes decode(const block_q8_0* row, row_index unit) {
+  STRIX_HOST_DEVICE static unit_codes decode(const block_q8_0* row, row_index unit) {
     const block_q8_0& b = row[unit];
     unit_codes u;
     load_words<8, 2>(reinterpret_cast<const std::uint8_t*>(b.qs), u.words);
@@ -112,7 +112,7 @@ struct gpu_codes<q8_0_format> {
 template <>
 struct gpu_codes<q4_0_format> {
   static constexpr bool has_offset = true;
-  __device__ static unit_codes decode(const block_q4_0* row, row_index unit) {
+  STRIX_HOST_DEVICE static unit_codes decode(const block_q4_0* row, row_index unit) {
     const block_q4_0& b = row[unit];
     unit_codes u = nibble_unit<2>(b.qs);
     const float d = half_to_float(b.d);
@@ -124,7 +124,7 @@ struct gpu_codes<q4_0_format> {
 template <>
 struct gpu_codes<mxfp4_format> {
   static constexpr bool has_offset = false;
-  __device__ static unit_codes decode(const block_mxfp4* row, row_index unit) {
+  STRIX_HOST_DEVICE static unit_codes decode(const block_mxfp4* row, row_index unit) {
     const block_mxfp4& b = row[unit];
     unit_codes u = nibble_unit<1>(b.qs);
     // E2M1 values doubled (0, 1, 2, 3, 4, 6, 8, 12 and their negatives) against half the scale.
@@ -137,7 +137,7 @@ struct gpu_codes<mxfp4_format> {
 template <>
 struct gpu_codes<iq4_xs_format> {
   static constexpr bool has_offset = false;
-  __device__ static unit_codes decode(const block_iq4_xs* row, row_index unit) {
+  STRIX_HOST_DEVICE static unit_codes decode(const block_iq4_xs* row, row_index unit) {
     const block_iq4_xs& b = row[unit / 8];
     const int sub = static_cast<int>(unit % 8);
     unit_codes u = nibble_unit<4>(b.qs + 16 * sub);
@@ -153,7 +153,7 @@ template <int Bits>
 struct k4_codes {
   static constexpr bool has_offset = true;
   template <class Block>
-  __device__ static unit_codes decode(const Block* row, row_index unit) {
+  STRIX_HOST_DEVICE static unit_codes decode(const Block* row, row_index unit) {
     const Block& b = row[unit / 8];
     const int j = static_cast<int>(unit % 8);
     unit_codes u;
@@ -161,7 +161,7 @@ struct k4_codes {
     const int shift = 4 * (j % 2);
     std::uint32_t high[8] = {};
     if constexpr (Bits == 5) load_words<8, 4>(b.qh, high);
-#pragma unroll
+    STRIX_UNROLL
     for (int i = 0; i < 8; ++i) {
       u.words[i] = (u.words[i] >> shift) & low_nibbles;
       if constexpr (Bits == 5) u.words[i] |= ((high[i] >> j) & 0x01010101u) << 4;
@@ -180,7 +180,7 @@ struct gpu_codes<q5_k_format> : k4_codes<5> {};
 template <>
 struct gpu_codes<q6_k_format> {
   static constexpr bool has_offset = true;
-  __device__ static unit_codes decode(const block_q6_k* row, row_index unit) {
+  STRIX_HOST_DEVICE static unit_codes decode(const block_q6_k* row, row_index unit) {
     const block_q6_k& b = row[unit / 8];
     const int half = static_cast<int>(unit % 8) / 4;
     const int quarter = static_cast<int>(unit % 4);
@@ -190,10 +190,10 @@ struct gpu_codes<q6_k_format> {
     load_words<8, 2>(b.qh + 32 * half, high);
     const int low_shift = 4 * (quarter / 2);
     const int high_shift = 2 * quarter;
-#pragma unroll
+    STRIX_UNROLL
     for (int i = 0; i < 8; ++i) u.words[i] = ((u.words[i] >> low_shift) & low_nibbles) | (((high[i] >> high_shift) & 0x03030303u) << 4);
     const float d = half_to_float(b.d);
-#pragma unroll
+    STRIX_UNROLL
     for (int h = 0; h < 2; ++h) {
       u.scale[h] = d * static_cast<float>(b.scales[8 * half + 2 * quarter + h]);
       u.offset[h] = 32.0f * u.scale[h];

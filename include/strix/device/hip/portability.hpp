@@ -21,6 +21,7 @@
 #include <string>
 
 #include <strix/core/error.hpp>
+#include <strix/device/hip/host_device.hpp>
 
 namespace strix::gpu {
 
@@ -119,17 +120,6 @@ __device__ inline T shuffle_xor(T value, int lane_mask) {
 #endif
 }
 
-// IEEE binary16 bits → binary32 in one conversion instruction (exact, subnormals included): the
-// decoders convert a block scale or two per 8 weights, so a bit-manipulating version was a
-// visible share of the K-quant matmul's instructions.
-__device__ inline float half_bits_to_float(std::uint16_t bits) {
-#if STRIX_GPU_RUNTIME_HIP
-  return static_cast<float>(__builtin_bit_cast(_Float16, bits));
-#else
-  return __half2float(__ushort_as_half(bits));
-#endif
-}
-
 // Orders the warp's shared-memory writes before its later reads (and reads before later writes):
 // a barrier for the 32 lanes of one warp only.
 __device__ inline void sync_warp() {
@@ -141,16 +131,6 @@ __device__ inline void sync_warp() {
   __builtin_amdgcn_fence(__ATOMIC_ACQUIRE, "wavefront");
 #else
   __syncwarp();
-#endif
-}
-
-// The 32 bits at bit `shift` (0-31) of the 64-bit value hi:lo: one instruction on both vendors
-// (v_alignbit_b32, shf.r), used to read words at any byte offset from aligned ones.
-__device__ inline std::uint32_t funnel_shift_right(std::uint32_t lo, std::uint32_t hi, std::uint32_t shift) {
-#if STRIX_GPU_RUNTIME_HIP
-  return __builtin_amdgcn_alignbit(hi, lo, shift);
-#else
-  return __funnelshift_r(lo, hi, shift);
 #endif
 }
 

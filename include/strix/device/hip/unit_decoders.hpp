@@ -9,8 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
-#include <strix/device/hip/portability.hpp>
+#include <strix/device/hip/host_device.hpp>
 #include <strix/quant/formats.hpp>
 
 namespace strix::hip_kernels {
@@ -29,34 +30,34 @@ using row_index = std::uint32_t;
 template <int Align>
 struct byte_slice {
   std::uint8_t b[slice_size];
-  __device__ explicit byte_slice(const void* p) {
+  STRIX_HOST_DEVICE explicit byte_slice(const void* p) {
     if constexpr (Align == 4) {
       const auto* words = static_cast<const std::uint32_t*>(p);
-#pragma unroll
+      STRIX_UNROLL
       for (int w = 0; w < 2; ++w) {
         const std::uint32_t v = words[w];
-#pragma unroll
+        STRIX_UNROLL
         for (int k = 0; k < 4; ++k) b[4 * w + k] = static_cast<std::uint8_t>(v >> (8 * k));
       }
     } else if constexpr (Align == 2) {
       const auto* halves = static_cast<const std::uint16_t*>(p);
-#pragma unroll
+      STRIX_UNROLL
       for (int h = 0; h < 4; ++h) {
         const std::uint16_t v = halves[h];
         b[2 * h] = static_cast<std::uint8_t>(v);
         b[2 * h + 1] = static_cast<std::uint8_t>(v >> 8);
       }
     } else {
-#pragma unroll
+      STRIX_UNROLL
       for (int k = 0; k < slice_size; ++k) b[k] = static_cast<const std::uint8_t*>(p)[k];
     }
   }
-  __device__ std::uint8_t operator[](int k) const { return b[k]; }
+  STRIX_HOST_DEVICE std::uint8_t operator[](int k) const { return b[k]; }
 };
 
-__device__ inline float half_to_float(f16 h) { return gpu::half_bits_to_float(h.bits); }
+STRIX_HOST_DEVICE inline float half_to_float(f16 h) { return gpu::half_bits_to_float(h.bits); }
 
-__device__ inline float bf16_to_float(bf16 b) { return __uint_as_float(static_cast<std::uint32_t>(b.bits) << 16); }
+STRIX_HOST_DEVICE inline float bf16_to_float(bf16 b) { return gpu::float_from_bits(static_cast<std::uint32_t>(b.bits) << 16); }
 
 // gpu_format<Format>: units_per_block (0 for one-element formats), row_alignment (what decode
 // assumes of the weights' address beyond the block's own alignment; the policy checks it) and
@@ -72,14 +73,14 @@ template <class Format>
 struct element_format {
   static constexpr int units_per_block = 0;
   static constexpr std::size_t row_alignment = alignof(typename Format::block_type);
-  __device__ static float element(const typename Format::block_type* row, std::size_t i) {
+  STRIX_HOST_DEVICE static float element(const typename Format::block_type* row, std::size_t i) {
     if constexpr (std::is_same_v<Format, f32_format>) return row[i];
     else if constexpr (std::is_same_v<Format, f16_format>) return half_to_float(row[i]);
     else return bf16_to_float(row[i]);
   }
-  __device__ static void decode(const typename Format::block_type* row, row_index slice, float* w) {
+  STRIX_HOST_DEVICE static void decode(const typename Format::block_type* row, row_index slice, float* w) {
     const auto* first = row + slice * slice_size;
-#pragma unroll
+    STRIX_UNROLL
     for (int k = 0; k < slice_size; ++k) w[k] = element(first, static_cast<std::size_t>(k));
   }
 };
@@ -94,11 +95,11 @@ template <>
 struct gpu_format<q8_0_format> {
   static constexpr int units_per_block = 1;
   static constexpr std::size_t row_alignment = 2;
-  __device__ static void decode(const block_q8_0* row, row_index slice, float* w) {
+  STRIX_HOST_DEVICE static void decode(const block_q8_0* row, row_index slice, float* w) {
     const block_q8_0& b = row[slice / slices_per_unit];
     const float d = half_to_float(b.d);
     const byte_slice<2> q(b.qs + slice_size * (slice % slices_per_unit));
-#pragma unroll
+    STRIX_UNROLL
     for (int k = 0; k < slice_size; ++k) w[k] = d * static_cast<float>(static_cast<std::int8_t>(q[k]));
   }
 };
@@ -110,50 +111,50 @@ template <int Align>
 struct nibble_slice {
   byte_slice<Align> bytes;
   int shift;
-  __device__ nibble_slice(const std::uint8_t* unit_bytes, int part) : bytes(unit_bytes + slice_size * (part % 2)), shift(4 * (part / 2)) {}
-  __device__ std::uint32_t operator[](int k) const { return (bytes[k] >> shift) & 0x0fu; }
+  STRIX_HOST_DEVICE nibble_slice(const std::uint8_t* unit_bytes, int part) : bytes(unit_bytes + slice_size * (part % 2)), shift(4 * (part / 2)) {}
+  STRIX_HOST_DEVICE std::uint32_t operator[](int k) const { return (bytes[k] >> shift) & 0x0fu; }
 };
 
 template <>
 struct gpu_format<q4_0_format> {
   static constexpr int units_per_block = 1;
   static constexpr std::size_t row_alignment = 2;
-  __device__ static void decode(const block_q4_0* row, row_index slice, float* w) {
+  STRIX_HOST_DEVICE static void decode(const block_q4_0* row, row_index slice, float* w) {
     const block_q4_0& b = row[slice / slices_per_unit];
     const float d = half_to_float(b.d);
     const nibble_slice<2> q(b.qs, static_cast<int>(slice % slices_per_unit));
-#pragma unroll
+    STRIX_UNROLL
     for (int k = 0; k < slice_size; ++k) w[k] = d * static_cast<float>(static_cast<int>(q[k]) - 8);
   }
 };
 
 // Shared by the two 16-entry non-linear tables (MXFP4's E2M1 values doubled, IQ4's kvalues).
-__device__ inline float table_value(std::uint32_t nibble, bool iq4) {
+STRIX_HOST_DEVICE inline float table_value(std::uint32_t nibble, bool iq4) {
   const std::int8_t mxfp4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
   const std::int8_t iq4_table[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
   return static_cast<float>(iq4 ? iq4_table[nibble] : mxfp4[nibble]);
 }
 
 // Half of MXFP4's E8M0 scale, as mxfp4_half_scale: 2^(e-128), subnormal below e = 2.
-__device__ inline float mxfp4_half_scale(std::uint8_t e) {
-  return __uint_as_float(e < 2 ? (0x00200000u << e) : (static_cast<std::uint32_t>(e - 1) << 23));
+STRIX_HOST_DEVICE inline float mxfp4_half_scale(std::uint8_t e) {
+  return gpu::float_from_bits(e < 2 ? (0x00200000u << e) : (static_cast<std::uint32_t>(e - 1) << 23));
 }
 
 template <>
 struct gpu_format<mxfp4_format> {
   static constexpr int units_per_block = 1;
   static constexpr std::size_t row_alignment = 1;
-  __device__ static void decode(const block_mxfp4* row, row_index slice, float* w) {
+  STRIX_HOST_DEVICE static void decode(const block_mxfp4* row, row_index slice, float* w) {
     const block_mxfp4& b = row[slice / slices_per_unit];
     const float d = mxfp4_half_scale(b.e);
     const nibble_slice<1> q(b.qs, static_cast<int>(slice % slices_per_unit));
-#pragma unroll
+    STRIX_UNROLL
     for (int k = 0; k < slice_size; ++k) w[k] = table_value(q[k], false) * d;
   }
 };
 
 // The scale of IQ4_XS sub-block `sub` (6 bits: 4 in scales_l, 2 in scales_h, offset 32) times d.
-__device__ inline float iq4_xs_scale(const block_iq4_xs& b, int sub) {
+STRIX_HOST_DEVICE inline float iq4_xs_scale(const block_iq4_xs& b, int sub) {
   const int ls = ((b.scales_l[sub / 2] >> (4 * (sub % 2))) & 0x0f) | (((b.scales_h >> (2 * sub)) & 3) << 4);
   return half_to_float(b.d) * static_cast<float>(ls - 32);
 }
@@ -162,13 +163,13 @@ template <>
 struct gpu_format<iq4_xs_format> {
   static constexpr int units_per_block = 8;
   static constexpr std::size_t row_alignment = 4;  // 136-byte blocks, qs at 8: slices 4-aligned
-  __device__ static void decode(const block_iq4_xs* row, row_index slice, float* w) {
+  STRIX_HOST_DEVICE static void decode(const block_iq4_xs* row, row_index slice, float* w) {
     const row_index unit = slice / slices_per_unit;
     const block_iq4_xs& b = row[unit / 8];
     const int sub = static_cast<int>(unit % 8);
     const float dl = iq4_xs_scale(b, sub);
     const nibble_slice<4> q(b.qs + 16 * sub, static_cast<int>(slice % slices_per_unit));
-#pragma unroll
+    STRIX_UNROLL
     for (int k = 0; k < slice_size; ++k) w[k] = dl * table_value(q[k], true);
   }
 };
@@ -177,7 +178,7 @@ struct gpu_format<iq4_xs_format> {
 struct k4_scale_min {
   float scale, min;
   template <class Block>
-  __device__ k4_scale_min(const Block& b, int j) {
+  STRIX_HOST_DEVICE k4_scale_min(const Block& b, int j) {
     // Sub-blocks 0-3: the low 6 bits of bytes j and j + 4; 4-7: a nibble of byte j + 4 and the top
     // two bits of bytes j − 4 and j. Three byte loads and selects, no branch: the lanes of a warp
     // decode different sub-blocks.
@@ -200,7 +201,7 @@ struct k4_decoder {
   static constexpr int units_per_block = 8;
   static constexpr std::size_t row_alignment = 4;  // 144/176-byte blocks, qs at 16/48: slices 4-aligned
   template <class Block>
-  __device__ static void decode(const Block* row, row_index slice, float* w) {
+  STRIX_HOST_DEVICE static void decode(const Block* row, row_index slice, float* w) {
     const row_index unit = slice / slices_per_unit;
     const Block& b = row[unit / 8];
     const int j = static_cast<int>(unit % 8);
@@ -213,10 +214,10 @@ struct k4_decoder {
     int fifth_bit[slice_size] = {};
     if constexpr (Bits == 5) {
       const byte_slice<4> high(b.qh + first);
-#pragma unroll
+      STRIX_UNROLL
       for (int k = 0; k < slice_size; ++k) fifth_bit[k] = ((high[k] >> j) & 1) << 4;
     }
-#pragma unroll
+    STRIX_UNROLL
     for (int k = 0; k < slice_size; ++k) {
       const int code = ((q[k] >> shift) & 0x0f) + fifth_bit[k];
       w[k] = dl * static_cast<float>(code) - ml;
@@ -233,7 +234,7 @@ template <>
 struct gpu_format<q6_k_format> {
   static constexpr int units_per_block = 8;
   static constexpr std::size_t row_alignment = 2;  // 210-byte blocks: every other one is only 2-aligned
-  __device__ static void decode(const block_q6_k* row, row_index slice, float* w) {
+  STRIX_HOST_DEVICE static void decode(const block_q6_k* row, row_index slice, float* w) {
     const row_index unit = slice / slices_per_unit;
     const block_q6_k& b = row[unit / 8];
     const int half = static_cast<int>(unit % 8) / 4;
@@ -244,7 +245,7 @@ struct gpu_format<q6_k_format> {
     const float d = half_to_float(b.d) * static_cast<float>(b.scales[8 * half + 2 * quarter + first / 16]);
     const int low_shift = 4 * (quarter / 2);
     const int high_shift = 2 * quarter;
-#pragma unroll
+    STRIX_UNROLL
     for (int k = 0; k < slice_size; ++k) {
       const int code = (((ql[k] >> low_shift) & 0x0f) | (((qh[k] >> high_shift) & 3) << 4)) - 32;
       w[k] = d * static_cast<float>(code);
