@@ -1,8 +1,9 @@
-// The one place where HIP and CUDA differ for strix's GPU code. The kernels are written once in
-// HIP's dialect (__global__, threadIdx, <<<>>> launches, which both compilers accept); this header
-// includes the right runtime and gives the handful of runtime calls and intrinsics that are spelt
-// differently a common name in strix::gpu. Compiled by hipcc / clang -x hip (AMD, wave32 on
-// gfx11) or by nvcc (NVIDIA); both have 32-lane warps here, and nothing assumes wave64.
+// Where HIP and CUDA differ for strix's GPU code. The kernels are written once in HIP's dialect
+// (__global__, threadIdx, <<<>>> launches, which both compilers accept); this header includes the
+// right runtime and gives the handful of runtime calls and intrinsics that are spelt differently a
+// common name in strix::gpu (the ones the weight decoders use, which also have host forms, are in
+// host_device.hpp). Compiled by hipcc / clang -x hip (AMD, wave32 on gfx11) or by nvcc (NVIDIA);
+// both have 32-lane warps here, and nothing assumes wave64.
 #pragma once
 
 #if defined(__HIP__) || defined(__HIPCC__)
