@@ -124,6 +124,12 @@ struct activation_buffers {
   float* y;
 };
 
+// The activation-quantizing launch of an int8 matmul with `tokens` rows of `cols` activations.
+void quantize_launch(const activation_buffers& a, std::size_t tokens, std::size_t cols) {
+  const auto blocks = static_cast<unsigned>((hip_kernels::quantize_q8_threads(tokens, cols) + hip_kernels::block_threads - 1) / hip_kernels::block_threads);
+  hip_kernels::quantize_q8_kernel<hip_kernels::block_threads><<<blocks, hip_kernels::block_threads>>>(a.x, cols, tokens, cols, a.codes, a.units);
+}
+
 // One matmul as the policy launches it: with int8 activations (Int8, block formats) the activations
 // are quantized first (counted in the time), else the kernel reads the f32 rows.
 template <class Format, int WarpsPerRow, int TokenTile, bool Int8 = hip_device::int8_matmul<Format>()>
@@ -131,12 +137,10 @@ double matmul_ms(const device_weights<Format>& w, std::size_t tokens, bool one_m
   const hip_kernels::matmul_output out{a.y, w.rows, tokens};
   constexpr std::size_t rows_per_block = hip_kernels::warps_per_block / WarpsPerRow;
   const dim3 grid(static_cast<unsigned>((w.rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>((tokens + TokenTile - 1) / TokenTile));
-  const auto units = static_cast<unsigned>(tokens * w.cols / hip_kernels::unit_size);
   return time_ms(tokens == 1 ? 200 : 5, [&](int i) {
     const auto* weights = w.copy(one_matrix ? 0 : static_cast<std::size_t>(i));
     if constexpr (Int8) {
-      hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>
-          <<<(8 * units + hip_kernels::block_threads - 1) / hip_kernels::block_threads, hip_kernels::block_threads>>>(a.x, w.cols, tokens, w.cols, a.codes, a.units);
+      quantize_launch(a, tokens, w.cols);
       hip_kernels::matmul_kernel<Format, 1, WarpsPerRow, TokenTile, hip_device::stage_lane_bytes, hip_kernels::q8_activations>
           <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::q8_activations{a.codes, a.units, w.cols}, out);
     } else {
@@ -199,11 +203,7 @@ void bench_format(double bandwidth, const hip_device& policy, const std::string&
       }
     }
     if constexpr (hip_device::int8_matmul<Format>()) {
-      const auto unit_count = static_cast<unsigned>(s.cols / hip_kernels::unit_size);
-      const double quantize = time_ms(200, [&](int) {
-        hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>
-            <<<(8 * unit_count + hip_kernels::block_threads - 1) / hip_kernels::block_threads, hip_kernels::block_threads>>>(a.x, s.cols, 1, s.cols, a.codes, a.units);
-      });
+      const double quantize = time_ms(200, [&](int) { quantize_launch(a, 1, s.cols); });
       std::printf(" %5.1f |", quantize * 1e3);
     } else {
       std::printf("     — |");

@@ -19,10 +19,13 @@ using namespace strix;
 
 namespace {
 
-// One policy per memory mode this GPU supports.
-std::vector<std::unique_ptr<hip_device>> policies() {
+// One policy per memory mode this GPU supports, with `options` otherwise.
+std::vector<std::unique_ptr<hip_device>> policies(hip_options options = {}) {
   std::vector<std::unique_ptr<hip_device>> result;
-  for (const hip_memory_mode mode : testing::testable_hip_modes()) result.push_back(std::make_unique<hip_device>(hip_options{0, mode}));
+  for (const hip_memory_mode mode : testing::testable_hip_modes()) {
+    options.memory = mode;
+    result.push_back(std::make_unique<hip_device>(options));
+  }
   return result;
 }
 
@@ -37,10 +40,7 @@ double norm(std::span<const float> v) {
 // that); copied mode once more with f32 activations for every format and 4 warps per row, and once
 // with 2.
 std::vector<std::unique_ptr<hip_device>> matmul_policies() {
-  std::vector<std::unique_ptr<hip_device>> result;
-  for (const hip_memory_mode mode : testing::testable_hip_modes()) {
-    result.push_back(std::make_unique<hip_device>(hip_options{0, mode, true, 0, 0}));
-  }
+  std::vector<std::unique_ptr<hip_device>> result = policies({.int8_decode_min_weights = 0});
   result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, false, 4}));
   result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, true, 2, 0}));
   return result;

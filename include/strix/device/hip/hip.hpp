@@ -205,7 +205,7 @@ class hip_device {
         if (int8) {
           auto* codes = c.template scratch<std::int8_t>(tokens * row_length);
           auto* units = c.template scratch<hip_kernels::q8_unit>(tokens * row_length / hip_kernels::unit_size);
-          launch(hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>, blocks_for(tokens * row_length / 4),
+          launch(hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>, blocks_for(hip_kernels::quantize_q8_threads(tokens, row_length)),
                  in.data, in.stride, tokens, row_length, codes, units);
           matmul_launch<Format>(rows, tokens, weights, row_length, hip_kernels::q8_activations{codes, units, row_length}, o);
           c.finish("matmul", y, out);

@@ -153,6 +153,12 @@ struct q8_activations {
   }
 };
 
+// Lanes quantize_q8_kernel gives each 32 activations, and so the threads it runs for `tokens` rows.
+inline constexpr int quantize_q8_lanes = unit_size / 4;
+constexpr std::size_t quantize_q8_threads(std::size_t tokens, std::size_t row_length) noexcept {
+  return tokens * (row_length / unit_size) * quantize_q8_lanes;
+}
+
 // x rows → what q8_activations reads: per 32 activations a scale d = absmax / 127 and codes
 // round(x / d), exactly as the host's quantize_int8_absmax (so tests can form the same operands),
 // and the codes' half sums. Eight lanes per 32 activations, four each, so a warp's loads are
@@ -162,11 +168,10 @@ struct q8_activations {
 template <int BlockThreads>
 __global__ void quantize_q8_kernel(const float* __restrict__ x, std::size_t x_stride, std::size_t tokens, std::size_t row_length,
                                    std::int8_t* __restrict__ codes, q8_unit* __restrict__ units_out) {
-  constexpr int lanes_per_unit = unit_size / 4;
   const auto units = static_cast<row_index>(row_length / unit_size);
   const std::size_t thread = static_cast<std::size_t>(blockIdx.x) * BlockThreads + threadIdx.x;
-  const std::size_t index = thread / lanes_per_unit;
-  const int part = static_cast<int>(thread % lanes_per_unit);
+  const std::size_t index = thread / quantize_q8_lanes;
+  const int part = static_cast<int>(thread % quantize_q8_lanes);
   const bool active = index < tokens * units;
   const std::size_t token = active ? index / units : 0;
   const auto unit = static_cast<row_index>(active ? index % units : 0);
@@ -178,7 +183,7 @@ __global__ void quantize_q8_kernel(const float* __restrict__ x, std::size_t x_st
   }
   float amax = fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3])));
 #pragma unroll
-  for (int mask = 1; mask < lanes_per_unit; mask *= 2) amax = fmaxf(amax, gpu::shuffle_xor(amax, mask));
+  for (int mask = 1; mask < quantize_q8_lanes; mask *= 2) amax = fmaxf(amax, gpu::shuffle_xor(amax, mask));
   const float d = amax / 127.0f;
   const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
   std::uint32_t word = 0;
