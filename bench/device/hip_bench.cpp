@@ -238,6 +238,119 @@ void bench_policy_call() {
               to_string(dev.memory_mode()).data(), us);
 }
 
+// The attention kernel alone over a device-resident f16 cache (16-position blocks, blocks in
+// order), Gemma 4 E4B's shapes: 8 query heads on 2 KV heads of dim 256 (sliding layers, window 512)
+// or 512 (global layers). GB/s counts the K and V rows the query rows see, each KV head's once.
+template <std::size_t Window>
+void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std::size_t resident_warps, double bandwidth) {
+  constexpr std::size_t heads = 8, kv_heads = 2, block_size = 16;
+  const std::size_t row_bytes = dim * sizeof(f16);
+  const std::size_t run = kv_heads * block_size * row_bytes;
+  const std::size_t blocks = (context + block_size - 1) / block_size;
+  device_bytes cache(blocks * 2 * run);
+  std::vector<f16> host(blocks * 2 * run / sizeof(f16));
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (f16& v : host) v = f16(dist(rng));
+  gpu::check(gpu::copy(cache.p, host.data(), blocks * 2 * run, gpu::copy_host_to_device), "uploading the cache");
+  std::vector<kv_block_id> table(blocks);
+  for (std::size_t b = 0; b < blocks; ++b) table[b] = static_cast<kv_block_id>(b);
+  std::vector<hip_kernels::attention_query_row> query_rows(rows);
+  for (std::size_t r = 0; r < rows; ++r) query_rows[r] = {0, static_cast<std::uint32_t>(context - rows + r)};
+  device_bytes table_d(table.size() * sizeof(kv_block_id)), rows_d(rows * sizeof(hip_kernels::attention_query_row));
+  device_bytes q(rows * heads * dim * sizeof(float)), out(rows * heads * dim * sizeof(float));
+  gpu::check(gpu::fill_zero(q.p, rows * heads * dim * sizeof(float)), "clearing queries");
+  gpu::check(gpu::copy(table_d.p, table.data(), table.size() * sizeof(kv_block_id), gpu::copy_host_to_device), "uploading the table");
+  gpu::check(gpu::copy(rows_d.p, query_rows.data(), rows * sizeof(hip_kernels::attention_query_row), gpu::copy_host_to_device), "uploading rows");
+  hip_kernels::attention_problem problem;
+  problem.q = {static_cast<const float*>(q.p), heads * dim, dim};
+  problem.out = {static_cast<float*>(out.p), heads * dim, dim};
+  problem.group = heads / kv_heads;
+  problem.head_dim = static_cast<std::uint32_t>(dim);
+  problem.rows = static_cast<const hip_kernels::attention_query_row*>(rows_d.p);
+  problem.tables = static_cast<const kv_block_id*>(table_d.p);
+  problem.kv = {static_cast<const std::byte*>(cache.p), 2 * run, 0, run, row_bytes, static_cast<std::uint32_t>(block_size)};
+  problem.scale = 1.0f / std::sqrt(static_cast<float>(dim));
+  problem.heads = heads;
+  const std::size_t most_keys = Window == 0 ? context : std::min(context, Window);
+  const auto split = hip_device::attention_splits(rows * heads, most_keys, resident_warps);
+  problem.splits = static_cast<std::uint32_t>(split.count);
+  problem.keys_per_split = static_cast<std::uint32_t>(split.keys);
+  const std::size_t partials = split.count > 1 ? rows * heads * split.count : 1;
+  device_bytes partial_max(partials * sizeof(float)), partial_sum(partials * sizeof(float)), partial_acc(partials * dim * sizeof(float));
+  problem.partial_max = static_cast<float*>(partial_max.p);
+  problem.partial_sum = static_cast<float*>(partial_sum.p);
+  problem.partial_acc = static_cast<float*>(partial_acc.p);
+  const double ms = time_ms(20, [&](int) {
+    hip_kernels::attention_kernel<f16_format, Window, hip_kernels::block_threads>
+        <<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads), static_cast<unsigned>(split.count)), hip_kernels::block_threads>>>(problem);
+    if (split.count > 1) {
+      hip_kernels::attention_combine_kernel<hip_kernels::block_threads>
+          <<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads)), hip_kernels::block_threads>>>(problem);
+    }
+  });
+  gpu::check(gpu::get_last_error(), "attention kernel");
+  const std::size_t first = Window == 0 ? 0 : (context - rows + 1 > Window ? context - rows + 1 - Window : 0);
+  const double bytes = static_cast<double>((context - first) * kv_heads * 2 * row_bytes);
+  std::printf("| %-6s | %7zu | %4zu | %3zu | %6zu | %9.1f | %7.0f | %5.1f %% |\n", Window == 0 ? "global" : "window", context, rows, dim, split.count, ms * 1e3,
+              bytes / (ms * 1e6), 100.0 * bytes / (ms * 1e6) / bandwidth);
+  std::fflush(stdout);
+}
+
+// One Gated DeltaNet step (decode) and a 512-token prefill, Qwen3.5's linear-attention shapes:
+// 16 key heads, 32 value heads, dk = dv = 128. GB/s counts the state read and written once.
+void bench_deltanet(std::size_t tokens, double bandwidth) {
+  constexpr std::size_t key_heads = 16, heads = 32, dk = 128, dv = 128;
+  device_bytes q(tokens * key_heads * dk * sizeof(float)), k(tokens * key_heads * dk * sizeof(float)), v(tokens * heads * dv * sizeof(float));
+  device_bytes gates(tokens * heads * sizeof(float)), state(heads * dk * dv * sizeof(float)), out(tokens * heads * dv * sizeof(float));
+  gpu::check(gpu::fill_zero(q.p, tokens * key_heads * dk * sizeof(float)), "clearing q");
+  gpu::check(gpu::fill_zero(k.p, tokens * key_heads * dk * sizeof(float)), "clearing k");
+  gpu::check(gpu::fill_zero(v.p, tokens * heads * dv * sizeof(float)), "clearing v");
+  gpu::check(gpu::fill_zero(gates.p, tokens * heads * sizeof(float)), "clearing gates");
+  gpu::check(gpu::fill_zero(state.p, heads * dk * dv * sizeof(float)), "clearing the state");
+  hip_kernels::deltanet_problem problem;
+  problem.q = {static_cast<const float*>(q.p), key_heads * dk, dk};
+  problem.k = {static_cast<const float*>(k.p), key_heads * dk, dk};
+  problem.v = {static_cast<const float*>(v.p), heads * dv, dv};
+  problem.log_decay = static_cast<const float*>(gates.p);
+  problem.beta = static_cast<const float*>(gates.p);
+  problem.decay_stride = heads;
+  problem.beta_stride = heads;
+  problem.state = static_cast<float*>(state.p);
+  problem.out = {static_cast<float*>(out.p), heads * dv, dv};
+  problem.tokens = static_cast<std::uint32_t>(tokens);
+  problem.key_heads = key_heads;
+  problem.value_heads = heads;
+  problem.key_dim = dk;
+  problem.value_dim = dv;
+  constexpr std::size_t columns = hip_kernels::block_threads / hip_kernels::deltanet_lanes_per_column;
+  const double ms = time_ms(20, [&](int) {
+    hip_kernels::deltanet_kernel<hip_kernels::block_threads>
+        <<<dim3(static_cast<unsigned>(heads), static_cast<unsigned>((dv + columns - 1) / columns)), hip_kernels::block_threads>>>(problem);
+  });
+  gpu::check(gpu::get_last_error(), "deltanet kernel");
+  const double bytes = 2.0 * heads * dk * dv * sizeof(float);
+  std::printf("| %6zu | %9.1f | %7.2f | %7.0f | %5.1f %% |\n", tokens, ms * 1e3, ms * 1e3 / static_cast<double>(tokens), bytes / (ms * 1e6),
+              100.0 * bytes / (ms * 1e6) / bandwidth);
+  std::fflush(stdout);
+}
+
+void bench_layers(const hip_device& dev, double bandwidth) {
+  const std::size_t warps = dev.resident_warps();
+  std::printf("\n| attention | context | rows | dim | splits | us | GB/s | of bw |\n|---|---|---|---|---|---|---|---|\n");
+  for (std::size_t context : {std::size_t{1024}, std::size_t{4096}, std::size_t{32768}}) {
+    bench_attention<512>(context, 1, 256, warps, bandwidth);
+    bench_attention<0>(context, 1, 512, warps, bandwidth);
+  }
+  bench_attention<512>(512, 512, 256, warps, bandwidth);
+  bench_attention<0>(512, 512, 512, warps, bandwidth);
+  bench_attention<512>(4096, 4096, 256, warps, bandwidth);
+  bench_attention<0>(4096, 4096, 512, warps, bandwidth);
+  std::printf("\n| deltanet tokens | us | us/token | state GB/s | of bw |\n|---|---|---|---|---|\n");
+  bench_deltanet(1, bandwidth);
+  bench_deltanet(512, bandwidth);
+}
+
 template <std::size_t... Windows>
 void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode, hip_options options = {}) {
   const models::model_preset preset = models::find_preset(preset_name);
@@ -275,18 +388,19 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
 }  // namespace
 
 int main(int argc, char** argv) {
-  // --models-only: the E4B model with int8 and with f32 activations, nothing else; --matmuls-only
-  // [format]: bandwidth, matmuls (of that format only, e.g. q4_K) and the policy call, no models.
+  // --matmuls-only [format]: bandwidth, matmuls (of that format only, e.g. q4_K) and the policy
+  // call; --layers-only: bandwidth, the attention and DeltaNet kernels; --models-only [preset
+  // [prompt]]: the E4B model (int8 and f32 activations, prompts of 512 and 4096) and the 26B-A4B
+  // one, or only the preset named. Default: all.
   const std::string option = argc > 1 ? argv[1] : "";
   const std::string only = argc > 2 ? argv[2] : "";
-  const bool models_only = option == "--models-only";
-  const bool matmuls_only = option == "--matmuls-only";
+  const bool all = option.empty();
   try {
     hip_device probe;
     std::printf("device: %s\n", probe.memory_mode_reason().c_str());
-    if (!models_only) {
-      const double bandwidth = read_bandwidth_gbps();
-      std::printf("read bandwidth (4 GiB streaming read): %.0f GB/s\n\n", bandwidth);
+    const double bandwidth = option == "--models-only" ? 0.0 : read_bandwidth_gbps();
+    if (bandwidth > 0) std::printf("read bandwidth (4 GiB streaming read): %.0f GB/s\n\n", bandwidth);
+    if (all || option == "--matmuls-only") {
       std::printf("| format  | shape                          | warps/row | activations | decode us | GB/s   | of bw | int8 1 w/r us | 2 w/r | 4 w/r | 8 w/r | "
                   "f32 1 w/r us | 2 w/r | 4 w/r | 8 w/r | quantize us | L2 us    | GB/s   | read us | pp512 ms | GFLOP/s |\n");
       std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -300,14 +414,17 @@ int main(int argc, char** argv) {
       bench_format<bf16_format>(bandwidth, probe, only);
       bench_policy_call();
     }
-    if (matmuls_only) return 0;
-    std::printf("\n| model           | mode   | activations | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|---|\n");
-    // Short prompts: attention still runs on the host (reference kernels) and dominates long ones.
-    bench_model<512, 1024>("gemma4-e4b", 128, 16);
-    if (models_only) {
-      bench_model<512, 1024>("gemma4-e4b", 128, 16, {.int8_activations = false});
-    } else {
-      bench_model<512, 1024>("gemma4-26b-a4b", 128, 16);
+    if (all || option == "--layers-only") bench_layers(probe, bandwidth);
+    if (all || option == "--models-only") {
+      std::printf("\n| model           | mode   | activations | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|---|\n");
+      if (!only.empty()) {
+        bench_model<512, 1024>(only.c_str(), argc > 3 ? std::stoul(argv[3]) : 512, 16);
+      } else {
+        bench_model<512, 1024>("gemma4-e4b", 512, 16);
+        bench_model<512, 1024>("gemma4-e4b", 512, 16, {.int8_activations = false});
+        bench_model<512, 1024>("gemma4-e4b", 4096, 16);
+        bench_model<512, 1024>("gemma4-26b-a4b", 512, 16);
+      }
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hip_bench: %s\n", e.what());

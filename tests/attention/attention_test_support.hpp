@@ -1,14 +1,19 @@
 // Attention test scenarios: a paged cache holding several sequences of random K/V (written in
 // chunks, some truncated and re-appended), the dense K/V each sequence ends with, and random
-// queries for each sequence's newest rows.
+// queries for each sequence's newest rows; and the sweep every fast policy's attention kernel is
+// held to against the reference one.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include <strix/device/attention_params.hpp>
+#include <strix/device/reference/reference.hpp>
 #include <strix/kv/paged_kv_cache.hpp>
 
 #include "test_data.hpp"
@@ -91,6 +96,54 @@ inline attention_scenario make_scenario(const attention_shape& shape, const std:
   }
   s.q = gaussian(s.rows * shape.heads * shape.head_dim, seed + 1);
   return s;
+}
+
+// A fast policy's attention equals the reference one over the same cache, within fp32 accumulation.
+template <attention_window Window, class Policy>
+void expect_attention_matches_reference(Policy& fast, attention_shape shape, const std::vector<std::size_t>& lengths,
+                                        const std::vector<std::size_t>& rows, float softcap) {
+  shape.window = Window::size;
+  auto s = make_scenario(shape, lengths, rows, static_cast<std::uint32_t>(shape.head_dim * 31 + lengths.size()));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+  std::vector<float> expected(s.q.size(), NAN), actual(s.q.size(), NAN);
+  const tensor_view<float, 3> expected_view(expected.data(), {s.rows, shape.heads, shape.head_dim});
+  const tensor_view<float, 3> actual_view(actual.data(), {s.rows, shape.heads, shape.head_dim});
+  reference ref;
+  ref.attention<Window>({s.queries(), expected_view, s.sequences, s.cache.layer_view(0), scale, softcap});
+  fast.template attention<Window>({s.queries(), actual_view, s.sequences, s.cache.layer_view(0), scale, softcap});
+  INFO(Policy::name << ": type " << to_string(shape.type) << ", window " << Window::size << ", heads " << shape.heads << "/"
+                    << shape.kv_heads << ", dim " << shape.head_dim << ", block " << shape.block_size);
+  // Outputs are convex combinations of value rows (|v| ≲ 5): absolute error at fp32 accumulation.
+  for (std::size_t i = 0; i < expected.size(); ++i) REQUIRE(std::abs(actual[i] - expected[i]) <= 2e-5f);
+}
+
+// Every KV type, global and sliding windows smaller and larger than the sequences, GQA ratios,
+// head dims with and without a tail (20: not a multiple of 8 or 16), block sizes 16 and 32,
+// decode / verify / prefill rows, soft-capping, Gemma 4's global head dim 512, an empty batch, and
+// long contexts beside short ones.
+template <class Policy>
+void expect_attention_sweep_matches_reference(Policy& fast) {
+  const std::vector<std::size_t> lengths{1, 5, 37, 130, 300};
+  const std::vector<std::size_t> rows{1, 4, 37, 1, 70};
+  for (kv_type type : {kv_type::f32, kv_type::f16, kv_type::bf16, kv_type::q8_0, kv_type::q4_0}) {
+    for (std::size_t block_size : {std::size_t{16}, std::size_t{32}}) {
+      const bool quantized = type == kv_type::q8_0 || type == kv_type::q4_0;
+      for (std::size_t dim : {quantized ? std::size_t{32} : std::size_t{20}, std::size_t{96}, std::size_t{256}}) {
+        expect_attention_matches_reference<global_attention>(fast, {4, 2, dim, 0, type, block_size}, lengths, rows, 0.0f);
+        expect_attention_matches_reference<sliding_window<7>>(fast, {8, 1, dim, 0, type, block_size}, lengths, rows, 0.0f);
+        expect_attention_matches_reference<sliding_window<64>>(fast, {6, 3, dim, 0, type, block_size}, lengths, rows, 30.0f);
+        expect_attention_matches_reference<sliding_window<1024>>(fast, {2, 2, dim, 0, type, block_size}, lengths, rows, 0.0f);
+      }
+    }
+  }
+  expect_attention_matches_reference<global_attention>(fast, {8, 2, 512, 0, kv_type::f16, 16}, {600, 3}, {1, 3}, 0.0f);
+  expect_attention_matches_reference<global_attention>(fast, {8, 2, 512, 0, kv_type::q8_0, 32}, {129}, {129}, 0.0f);
+  expect_attention_matches_reference<sliding_window<512>>(fast, {16, 8, 256, 0, kv_type::bf16, 16}, {700}, {64}, 0.0f);
+  expect_attention_matches_reference<global_attention>(fast, {4, 2, 32, 0, kv_type::f32, 16}, {}, {}, 0.0f);
+  // Decode of a long context beside short ones (a GPU splits the long row's keys over blocks; the
+  // short rows' later splits are empty), with and without a window.
+  expect_attention_matches_reference<global_attention>(fast, {8, 2, 128, 0, kv_type::f16, 16}, {3000, 40, 1}, {1, 2, 1}, 0.0f);
+  expect_attention_matches_reference<sliding_window<700>>(fast, {4, 4, 64, 0, kv_type::q4_0, 32}, {2000, 900}, {2, 1}, 50.0f);
 }
 
 }  // namespace strix::testing

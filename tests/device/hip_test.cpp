@@ -12,8 +12,10 @@
 #include <strix/device/reference/reference.hpp>
 #include <strix/quant/formats.hpp>
 
+#include "attention/attention_test_support.hpp"
 #include "device/hip_test_support.hpp"
 #include "device/kernel_test_support.hpp"
+#include "linear/deltanet_test_support.hpp"
 
 using namespace strix;
 
@@ -335,4 +337,51 @@ TEST_CASE("hip row gather and weighted scatter-add agree with reference", "[devi
       require_close(out_a, out_b, 1e-6f);
     }
   }
+}
+
+TEST_CASE("hip attention agrees with reference on every KV type, window and shape", "[device][hip][attention]") {
+  for (const auto& dev : policies()) testing::expect_attention_sweep_matches_reference(*dev);
+}
+
+TEST_CASE("hip attention leaves rows no sequence claims alone and refuses shapes the cache does not have", "[device][hip][attention]") {
+  const testing::attention_shape shape{4, 2, 32, 0, kv_type::q8_0, 16};
+  auto s = testing::make_scenario(shape, {40, 9}, {3, 2}, 7);
+  // Five query rows; the second sequence's two rows move to 3-4, and the first claims only 0-1.
+  std::vector<attention_sequence> sequences{s.sequences[0], s.sequences[1]};
+  sequences[0].rows = 2;
+  sequences[0].kv.length -= 1;
+  std::vector<float> expected(s.q.size(), 7.0f), actual(s.q.size(), 7.0f);
+  const tensor_view<float, 3> expected_view(expected.data(), {s.rows, shape.heads, shape.head_dim});
+  const tensor_view<float, 3> actual_view(actual.data(), {s.rows, shape.heads, shape.head_dim});
+  reference oracle;
+  oracle.attention<global_attention>({s.queries(), expected_view, sequences, s.cache.layer_view(0), 0.2f, 0.0f});
+  for (const auto& dev : policies()) {
+    std::fill(actual.begin(), actual.end(), 7.0f);
+    dev->attention<global_attention>({s.queries(), actual_view, sequences, s.cache.layer_view(0), 0.2f, 0.0f});
+    require_close(actual, expected, 2e-5f);
+    CHECK(actual[2 * shape.heads * shape.head_dim] == 7.0f);  // row 2: no sequence's
+
+    const tensor_view<const float, 3> wrong_heads(s.q.data(), {s.rows, 3, shape.head_dim});
+    std::vector<float> out(s.rows * 3 * shape.head_dim);
+    CHECK_THROWS_WITH(dev->attention<global_attention>({wrong_heads, tensor_view<float, 3>(out.data(), {s.rows, 3, shape.head_dim}), sequences,
+                                                         s.cache.layer_view(0), 0.2f, 0.0f}),
+                      Catch::Contains("do not fit a cache of 2 KV heads"));
+  }
+}
+
+TEST_CASE("hip Gated DeltaNet agrees with reference", "[device][hip][deltanet]") {
+  for (const auto& dev : policies()) testing::expect_deltanet_sweep_matches_reference(*dev);
+}
+
+TEST_CASE("hip attention splits keys over blocks only when rows and heads leave the GPU idle", "[device][hip][attention]") {
+  // 8448 resident warps (an H100): 1056 blocks of 8 warps.
+  constexpr auto decode = hip_device::attention_splits(8, 4096, 8448);
+  CHECK(decode.count == 16);  // one split per 256 keys: 128 blocks
+  CHECK(decode.keys == 256);
+  constexpr auto long_decode = hip_device::attention_splits(8, 100000, 8448);
+  CHECK(long_decode.count == 132);  // 1056 blocks
+  CHECK(long_decode.count * long_decode.keys >= 100000);
+  CHECK(hip_device::attention_splits(4096 * 8, 4096, 8448).count == 1);  // prefill fills the GPU by itself
+  CHECK(hip_device::attention_splits(8, 300, 8448).count == 1);          // too few keys to split
+  CHECK(hip_device::attention_splits(8, 0, 8448).count == 1);
 }

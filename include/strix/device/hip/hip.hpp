@@ -15,10 +15,11 @@
 //
 // GPU kernels: matmul and embedding for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_XS and
 // MXFP4 (weights decoded in registers), rmsnorm, rope, activations, gated products, soft-cap,
-// softmax, argmax, add, scale, row gather and weighted scatter-add. Documented fallbacks to the
-// reference kernels on the host (after the GPU has finished): matmul/embedding of other formats,
-// top-k, attention and Gated DeltaNet. Every call is synchronous: when it returns, its outputs are
-// in host memory. Not thread-safe (one stream, one arena per policy object).
+// softmax, argmax, add, scale, row gather, weighted scatter-add, attention over the paged KV cache
+// (every KV type) and the Gated DeltaNet recurrence. Documented fallbacks to the reference kernels
+// on the host (after the GPU has finished): matmul/embedding of other formats, top-k, and DeltaNet
+// key heads longer than 256. Every call is synchronous: when it returns, its outputs are in host
+// memory. Not thread-safe (one stream, one arena per policy object).
 #pragma once
 
 #include <algorithm>
@@ -31,9 +32,12 @@
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <strix/core/buffer.hpp>
 #include <strix/device/concepts.hpp>
+#include <strix/device/hip/attention_kernel.hpp>
+#include <strix/device/hip/deltanet_kernel.hpp>
 #include <strix/device/hip/kernels.hpp>
 #include <strix/device/hip/portability.hpp>
 #include <strix/device/reference/reference.hpp>
@@ -336,12 +340,124 @@ class hip_device {
   void top_k(std::span<const float> x, std::span<std::int32_t> indices, std::span<float> values) {
     reference_kernels::top_k(x, indices, values);
   }
+  // How attention splits each row's keys over blocks: enough blocks for the GPU's `resident_warps`
+  // once, each split at least one round of a block's tiles (256 keys), so decode of a long context
+  // spreads over the GPU instead of running on `heads` blocks. `blocks`: rows × heads.
+  struct attention_split {
+    std::size_t count;
+    std::size_t keys;  // per split
+  };
+  static constexpr attention_split attention_splits(std::size_t blocks, std::size_t most_keys, std::size_t resident_warps) noexcept {
+    const std::size_t resident_blocks = resident_warps / hip_kernels::warps_per_block;
+    const std::size_t most_splits = std::max<std::size_t>(1, most_keys / hip_kernels::block_threads);
+    const std::size_t wanted = blocks >= resident_blocks ? 1 : std::min((resident_blocks + blocks - 1) / blocks, most_splits);
+    const std::size_t keys = std::max<std::size_t>(1, (most_keys + wanted - 1) / wanted);
+    return {std::max<std::size_t>(1, (most_keys + keys - 1) / keys), keys};
+  }
+
+  // Attention over the paged cache (hip_kernels::attention_kernel). Direct mode reads the cache
+  // where it lies; copied mode gathers this layer's K and V rows of every block a query row can
+  // see into one upload per call — the cost of a cache in host memory on a discrete GPU.
   template <attention_window Window>
   void attention(const attention_args& args) {
-    reference_kernels::attention<Window>(args);
+    const kv_layer_view& kv = args.kv;
+    const std::size_t rows = args.q.extent(0);
+    const std::size_t heads = args.q.extent(1);
+    const std::size_t dim = kv.head_dim;
+    if (rows == 0 || heads == 0) return;
+    if (kv.kv_heads == 0 || heads % kv.kv_heads != 0 || args.q.extent(2) != dim || dim == 0 || dim > max_attention_head_dim ||
+        args.out.extents() != args.q.extents()) {
+      throw error(error_category::shape, "hip attention: queries [" + std::to_string(rows) + "][" + std::to_string(heads) + "][" +
+                                             std::to_string(args.q.extent(2)) + "] do not fit a cache of " + std::to_string(kv.kv_heads) +
+                                             " KV heads of dim " + std::to_string(dim) + " (at most " +
+                                             std::to_string(max_attention_head_dim) + "), or the output's shape differs");
+    }
+    const matrix_view<const float> q = rows_of_heads(args.q, "attention");
+    const matrix_view<float> out = rows_of_heads(args.out, "attention");
+    const bool copied = mode_ == hip_memory_mode::copied;
+    const std::size_t run = kv.kv_heads * kv.block_size * kv.row_bytes;  // one block's K (or V) rows of this layer
+    attention_rows_.assign(rows, {0, hip_kernels::attention_query_row::no_position});
+    attention_tables_.clear();
+    kv_staging_.clear();
+    std::size_t claimed_rows = 0;
+    std::size_t most_keys = 0;  // the most keys one query row sees
+    for (const attention_sequence& seq : args.sequences) {
+      if (seq.rows == 0) continue;
+      if (seq.first_row + seq.rows > rows || seq.rows > seq.kv.length || seq.kv.length > std::numeric_limits<std::uint32_t>::max()) {
+        throw error(error_category::shape, "hip attention: a sequence's query rows " + std::to_string(seq.first_row) + "+" + std::to_string(seq.rows) +
+                                               " fall outside the " + std::to_string(rows) + " rows, or its " + std::to_string(seq.kv.length) +
+                                               " cached positions do not cover them");
+      }
+      const std::size_t first_position = seq.kv.length - seq.rows;
+      const std::size_t first_block = first_visible_key<Window>(first_position) / kv.block_size;
+      most_keys = std::max(most_keys, seq.kv.length - first_visible_key<Window>(seq.kv.length - 1));
+      const std::size_t last_block = (seq.kv.length - 1) / kv.block_size;
+      const auto table = static_cast<std::uint32_t>(attention_tables_.size());
+      for (std::size_t b = 0; b <= last_block; ++b) {
+        kv_block_id id = seq.kv.blocks[b];
+        if (copied) {
+          // Blocks no row sees (slid out of the window) are never read: any index will do.
+          if (b < first_block) {
+            id = 0;
+          } else {
+            id = static_cast<kv_block_id>(kv_staging_.size() / (2 * run));
+            const std::byte* block = kv.base + static_cast<std::size_t>(seq.kv.blocks[b]) * kv.block_bytes;
+            kv_staging_.insert(kv_staging_.end(), block + kv.k_offset, block + kv.k_offset + run);
+            kv_staging_.insert(kv_staging_.end(), block + kv.v_offset, block + kv.v_offset + run);
+          }
+        }
+        attention_tables_.push_back(id);
+      }
+      for (std::size_t i = 0; i < seq.rows; ++i) {
+        attention_rows_[seq.first_row + i] = {table, static_cast<std::uint32_t>(first_position + i)};
+      }
+      claimed_rows += seq.rows;
+    }
+    const std::span<const hip_kernels::attention_query_row> query_rows(attention_rows_);
+    const std::span<const kv_block_id> tables(attention_tables_);
+    const std::size_t blocks = rows * heads;
+    const attention_split split = attention_splits(blocks, most_keys, resident_warps_);
+    const std::size_t partials = split.count > 1 ? blocks * split.count : 0;
+    call c(*this, staged_bytes(q) + staged_bytes(out) + query_rows.size_bytes() + tables.size_bytes() + kv_staging_.size(), partials * (dim + 2) * sizeof(float));
+    hip_kernels::attention_problem problem;
+    const auto in = c.stage_in(q);
+    // Rows no sequence claims keep their values, so then the output goes in as well as out.
+    const auto result = claimed_rows == rows ? c.stage_out(out) : c.stage_in_out(out);
+    problem.q = device_heads(in, args.q);
+    problem.out = device_heads(result, args.out);
+    problem.group = static_cast<std::uint32_t>(heads / kv.kv_heads);
+    problem.head_dim = static_cast<std::uint32_t>(dim);
+    problem.rows = c.stage_in(query_rows);
+    problem.tables = c.stage_in(tables);
+    problem.kv = {copied ? c.stage_in(std::span<const std::byte>(kv_staging_)) : kv.base,
+                  copied ? 2 * run : kv.block_bytes,
+                  copied ? 0 : kv.k_offset,
+                  copied ? run : kv.v_offset,
+                  kv.row_bytes,
+                  static_cast<std::uint32_t>(kv.block_size)};
+    problem.scale = args.scale;
+    problem.softcap = args.softcap;
+    problem.splits = static_cast<std::uint32_t>(split.count);
+    problem.keys_per_split = static_cast<std::uint32_t>(split.keys);
+    problem.heads = static_cast<std::uint32_t>(heads);
+    if (partials != 0) {
+      problem.partial_max = c.template scratch<float>(partials);
+      problem.partial_sum = c.template scratch<float>(partials);
+      problem.partial_acc = c.template scratch<float>(partials * dim);
+    }
+    const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(heads), static_cast<unsigned>(split.count));
+    visit_kv_type(kv.type, [&]<class Format>() {
+      launch(hip_kernels::attention_kernel<Format, Window::size, hip_kernels::block_threads>, grid, problem);
+    });
+    if (partials != 0) launch(hip_kernels::attention_combine_kernel<hip_kernels::block_threads>, dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads)), problem);
+    c.finish("attention", out, result);
   }
-  void deltanet_recurrent(const deltanet_args& args) { reference_kernels::deltanet_recurrent(args); }
-  void deltanet_chunked(const deltanet_args& args, std::size_t chunk) { reference_kernels::deltanet_chunked(args, chunk); }
+  // Gated DeltaNet (hip_kernels::deltanet_kernel): the recurrence, token by token, for decode and
+  // prefill alike — the chunked form computes the same outputs and state, which the GPU reaches
+  // with one launch per call either way (a chunked GPU kernel would make long prefills
+  // matmul-shaped; not written yet). Key heads longer than deltanet_max_key_dim use the reference.
+  void deltanet_recurrent(const deltanet_args& args) { deltanet(args); }
+  void deltanet_chunked(const deltanet_args& args, std::size_t /*chunk*/) { deltanet(args); }
 
  private:
   // Grid of a matmul: groups of warps_per_row warps sharing rows_per_warp rows, token tiles along y.
@@ -433,12 +549,18 @@ class hip_device {
     // Rows the kernel writes; finish() copies them back.
     device_rows<float> stage_out(matrix_view<float> m) { return device_rows_for(matrix_view<const float>(m)); }
 
-    // Waits for the kernel (and copies back `out` from its staged rows, in copied mode).
-    void finish(const char* what, matrix_view<float> out = {}, device_rows<float> staged = {nullptr, 0}) {
-      gpu::check(gpu::get_last_error(), what);
+    // Queues the copy of `out` back from its staged rows (copied mode), for a call with more than
+    // one output; finish() copies the last one.
+    void copy_back(matrix_view<float> out, device_rows<float> staged) {
       if (staged.data != nullptr && dev_.mode_ == hip_memory_mode::copied) {
         copy_rows(out.data(), out.stride(0), staged.data, staged.stride, out, gpu::copy_device_to_host);
       }
+    }
+
+    // Waits for the kernel (and copies back `out` from its staged rows, in copied mode).
+    void finish(const char* what, matrix_view<float> out = {}, device_rows<float> staged = {nullptr, 0}) {
+      gpu::check(gpu::get_last_error(), what);
+      copy_back(out, staged);
       gpu::check(gpu::stream_synchronize(dev_.stream_), what);
     }
 
@@ -477,6 +599,75 @@ class hip_device {
   static std::size_t staged_bytes(tensor_view<T, 2> m) noexcept {
     return (m.extent(0) * m.extent(1) * sizeof(float) + 255) / 256 * 256;
   }
+  void deltanet(const deltanet_args& args) {
+    const std::size_t tokens = args.v.extent(0);
+    const std::size_t heads = args.v.extent(1);
+    const std::size_t dv = args.v.extent(2);
+    const std::size_t key_heads = args.k.extent(1);
+    const std::size_t dk = args.k.extent(2);
+    if (tokens == 0 || heads == 0 || dv == 0) return;
+    if (dk > hip_kernels::deltanet_max_key_dim) {
+      reference_kernels::deltanet_recurrent(args);
+      return;
+    }
+    const auto& state = args.state;
+    if (key_heads == 0 || heads % key_heads != 0 || args.q.extents() != args.k.extents() || args.k.extent(0) != tokens ||
+        args.out.extents() != args.v.extents() || args.log_decay.extent(0) != tokens || args.log_decay.extent(1) != heads ||
+        args.beta.extents() != args.log_decay.extents() || state.extent(0) != heads || state.extent(1) != dk || state.extent(2) != dv ||
+        state.stride(2) != 1 || state.stride(1) != dv || state.stride(0) != dk * dv || tokens > std::numeric_limits<std::uint32_t>::max()) {
+      throw error(error_category::shape, "hip deltanet: q/k [" + std::to_string(args.k.extent(0)) + "][" + std::to_string(key_heads) + "][" +
+                                             std::to_string(dk) + "], v/out [" + std::to_string(tokens) + "][" + std::to_string(heads) + "][" +
+                                             std::to_string(dv) + "], gates and a contiguous state [heads][key_dim][value_dim] must agree");
+    }
+    const matrix_view<const float> q = rows_of_heads(args.q, "deltanet");
+    const matrix_view<const float> k = rows_of_heads(args.k, "deltanet");
+    const matrix_view<const float> v = rows_of_heads(args.v, "deltanet");
+    const matrix_view<float> out = rows_of_heads(args.out, "deltanet");
+    const matrix_view<float> state_rows(state.data(), {heads, dk * dv});
+    call c(*this, staged_bytes(q) + staged_bytes(k) + staged_bytes(v) + staged_bytes(out) + staged_bytes(state_rows) +
+                      staged_bytes(args.log_decay) + staged_bytes(args.beta));
+    const auto staged_state = c.stage_in_out(state_rows);
+    const auto staged_out = c.stage_out(out);
+    const auto decay = c.stage_in(args.log_decay);
+    const auto beta = c.stage_in(args.beta);
+    hip_kernels::deltanet_problem problem;
+    problem.q = device_heads(c.stage_in(q), args.q);
+    problem.k = device_heads(c.stage_in(k), args.k);
+    problem.v = device_heads(c.stage_in(v), args.v);
+    problem.log_decay = decay.data;
+    problem.decay_stride = decay.stride;
+    problem.beta = beta.data;
+    problem.beta_stride = beta.stride;
+    problem.state = staged_state.data;
+    problem.out = device_heads(staged_out, args.out);
+    problem.tokens = static_cast<std::uint32_t>(tokens);
+    problem.key_heads = static_cast<std::uint32_t>(key_heads);
+    problem.value_heads = static_cast<std::uint32_t>(heads);
+    problem.key_dim = static_cast<std::uint32_t>(dk);
+    problem.value_dim = static_cast<std::uint32_t>(dv);
+    problem.order = args.order;
+    constexpr std::size_t columns = hip_kernels::block_threads / hip_kernels::deltanet_lanes_per_column;
+    launch(hip_kernels::deltanet_kernel<hip_kernels::block_threads>, dim3(static_cast<unsigned>(heads), static_cast<unsigned>((dv + columns - 1) / columns)),
+           problem);
+    c.copy_back(state_rows, staged_state);
+    c.finish("deltanet", out, staged_out);
+  }
+
+  // A [row][head][dim] tensor's rows as a matrix (heads at their stride within each row), so that
+  // copied mode stages them like any rows; device_heads() says where the kernel finds them.
+  template <class T>
+  static matrix_view<T> rows_of_heads(tensor_view<T, 3> x, const char* what) {
+    if (x.extent(2) > 1 && x.stride(2) != 1) {
+      throw error(error_category::shape, std::string("hip ") + what + ": each head's values must be contiguous (inner stride 1)");
+    }
+    const std::size_t width = x.extent(1) == 0 ? 0 : (x.extent(1) - 1) * x.stride(1) + x.extent(2);
+    return matrix_view<T>(x.data(), {x.extent(0), width}, {x.stride(0), 1});
+  }
+  template <class T, class U>
+  static hip_kernels::head_rows<T> device_heads(device_rows<T> staged, tensor_view<U, 3> x) noexcept {
+    return {staged.data, staged.stride, x.stride(1)};
+  }
+
   static unsigned blocks_for(std::size_t threads) noexcept {
     return static_cast<unsigned>((threads + hip_kernels::block_threads - 1) / hip_kernels::block_threads);
   }
@@ -559,6 +750,11 @@ class hip_device {
   std::size_t arena_bytes_ = 0;
   std::unordered_map<const void*, upload> uploads_;
   std::size_t uploaded_bytes_ = 0;
+  // An attention call's query rows, block tables and (copied mode) gathered KV rows, kept so their
+  // capacity is reused from call to call.
+  std::vector<hip_kernels::attention_query_row> attention_rows_;
+  std::vector<kv_block_id> attention_tables_;
+  std::vector<std::byte> kv_staging_;
 };
 
 static_assert(device_policy<hip_device>);

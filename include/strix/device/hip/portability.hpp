@@ -121,6 +121,16 @@ __device__ inline T shuffle_xor(T value, int lane_mask) {
 #endif
 }
 
+// Lane `source`'s value, to every lane (all lanes active).
+template <class T>
+__device__ inline T shuffle(T value, int source) {
+#if STRIX_GPU_RUNTIME_HIP
+  return __shfl(value, source, warp_size);
+#else
+  return __shfl_sync(0xffffffffu, value, source, warp_size);
+#endif
+}
+
 // Orders the warp's shared-memory writes before its later reads (and reads before later writes):
 // a barrier for the 32 lanes of one warp only.
 __device__ inline void sync_warp() {
@@ -138,6 +148,12 @@ __device__ inline void sync_warp() {
 // Every lane gets the sum over the warp.
 __device__ inline float warp_sum(float value) {
   for (int mask = warp_size / 2; mask > 0; mask /= 2) value += shuffle_xor(value, mask);
+  return value;
+}
+
+// Every lane gets the maximum over the warp (fmaxf: a NaN lane is ignored while a number is left).
+__device__ inline float warp_max(float value) {
+  for (int mask = warp_size / 2; mask > 0; mask /= 2) value = fmaxf(value, shuffle_xor(value, mask));
   return value;
 }
 

@@ -1,0 +1,229 @@
+// The hip policy's attention over a paged KV cache (decode, verify and prefill rows alike): one
+// block per query row, head and key split, online softmax (flash-attention style) so the scores
+// never leave registers. Each warp takes its own tiles of 32 keys: lane l scores key l of the tile
+// against the query (held in shared memory), the warp agrees on the running maximum and rescales,
+// then walks the tile's keys, each lane accumulating its slices of the value rows (contiguous
+// loads across the warp). The warps' partial results meet in shared memory at the end. When a
+// batch has too few rows and heads to fill the GPU (decode), the visible keys are split over
+// several blocks (flash-decoding), each writing its unnormalised partial result, and
+// attention_combine_kernel merges them.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include <strix/device/attention_params.hpp>
+#include <strix/device/hip/head_rows.hpp>
+#include <strix/device/hip/portability.hpp>
+#include <strix/device/hip/unit_decoders.hpp>
+
+namespace strix::hip_kernels {
+
+// One query row: where its sequence's block table starts in the launch's table array, and its
+// position (the newest key it sees).
+struct attention_query_row {
+  // A row no sequence claims: its block leaves the output untouched, as the reference does.
+  static constexpr std::uint32_t no_position = 0xffffffffu;
+  std::uint32_t table = 0;
+  std::uint32_t position = 0;
+};
+
+// One layer's KV storage as the kernel reads it: block b's K rows of head h start at
+// base + b·block_bytes + k_offset + h·block_size·row_bytes (V likewise at v_offset).
+struct attention_kv {
+  const std::byte* base = nullptr;
+  std::size_t block_bytes = 0;
+  std::size_t k_offset = 0;
+  std::size_t v_offset = 0;
+  std::size_t row_bytes = 0;
+  std::uint32_t block_size = 0;
+};
+
+struct attention_problem {
+  head_rows<const float> q;
+  head_rows<float> out;
+  std::uint32_t group = 0;   // query heads per KV head
+  std::uint32_t head_dim = 0;
+  const attention_query_row* rows = nullptr;
+  const kv_block_id* tables = nullptr;
+  attention_kv kv;
+  float scale = 1.0f;
+  float softcap = 0.0f;
+  // Key splits (grid z): split z takes keys [first + z·keys_per_split, +keys_per_split) of each
+  // row's visible range. With more than one, blocks write partials: per (row, head, split) the
+  // maximum and sum of the split's softmax terms and its dim unnormalised sums.
+  std::uint32_t splits = 1;
+  std::uint32_t keys_per_split = 0;
+  float* partial_max = nullptr;  // [row][head][split]
+  float* partial_sum = nullptr;
+  float* partial_acc = nullptr;  // [row][head][split][head_dim]
+  std::uint32_t heads = 0;
+};
+
+// Slices of 8 a lane owns in the value accumulation: head dims up to max_attention_head_dim.
+inline constexpr int attention_lane_slices = static_cast<int>(max_attention_head_dim) / slice_size / gpu::warp_size;
+
+// Slice `slice` of a stored K or V row of `dim` elements; for element formats the last slice may be
+// partial (head dims that are not a multiple of 8), its missing elements read as 0.
+template <class Format>
+__device__ inline void decode_kv_slice(const typename Format::block_type* row, int slice, int dim, float* w) {
+  using decoder = gpu_format<Format>;
+  if constexpr (decoder::units_per_block == 0) {
+    if ((slice + 1) * slice_size > dim) {
+#pragma unroll
+      for (int k = 0; k < slice_size; ++k) {
+        const int i = slice * slice_size + k;
+        w[k] = i < dim ? decoder::element(row, static_cast<std::size_t>(i)) : 0.0f;
+      }
+      return;
+    }
+  }
+  decoder::decode(row, static_cast<row_index>(slice), w);
+}
+
+template <class Format, std::size_t Window, int BlockThreads>
+__global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_problem a) {
+  using block_type = typename Format::block_type;
+  constexpr int warps = BlockThreads / gpu::warp_size;
+  constexpr int max_dim = static_cast<int>(max_attention_head_dim);
+  __shared__ float query[max_dim];
+  __shared__ float partial_acc[warps][max_dim];
+  __shared__ float partial_max[warps];
+  __shared__ float partial_sum[warps];
+
+  const int warp = static_cast<int>(threadIdx.x) / gpu::warp_size;
+  const int lane = static_cast<int>(threadIdx.x) % gpu::warp_size;
+  const int dim = static_cast<int>(a.head_dim);
+  const int slices = (dim + slice_size - 1) / slice_size;
+  const attention_query_row row = a.rows[blockIdx.x];
+  if (row.position == attention_query_row::no_position) return;
+  const std::uint32_t head = blockIdx.y;
+  const float* q = a.q.at(blockIdx.x, head);
+  // Zeros past dim, up to the last slice's end: a partial slice's missing keys read as 0, and
+  // 0 · (whatever the shared memory held) could be NaN.
+  for (int d = static_cast<int>(threadIdx.x); d < slices * slice_size; d += BlockThreads) query[d] = d < dim ? q[d] : 0.0f;
+  __syncthreads();
+
+  const std::uint32_t position = row.position;
+  const std::uint32_t first = Window == 0 || position + 1 <= Window ? 0u : position + 1 - static_cast<std::uint32_t>(Window);
+  // This block's keys: [begin, end), empty for splits past the row's visible range.
+  const std::uint32_t visible = position + 1 - first;
+  const std::uint32_t skip = blockIdx.z * a.keys_per_split;
+  const std::uint32_t begin = first + (skip < visible ? skip : visible);
+  const std::uint32_t end = first + (skip + a.keys_per_split < visible ? skip + a.keys_per_split : visible);
+  const std::size_t head_rows = (head / a.group) * a.kv.block_size * a.kv.row_bytes;
+  auto stored_row = [&](std::uint32_t p, std::size_t part) {
+    const kv_block_id block = a.tables[row.table + p / a.kv.block_size];
+    return reinterpret_cast<const block_type*>(a.kv.base + block * a.kv.block_bytes + part + head_rows + (p % a.kv.block_size) * a.kv.row_bytes);
+  };
+
+  float running_max = -INFINITY;
+  float running_sum = 0.0f;
+  float acc[attention_lane_slices][slice_size] = {};
+  for (std::uint32_t tile = begin + static_cast<std::uint32_t>(warp * gpu::warp_size); tile < end; tile += static_cast<std::uint32_t>(BlockThreads)) {
+    const std::uint32_t key = tile + static_cast<std::uint32_t>(lane);
+    const bool in_tile = key < end;
+    float score = -INFINITY;
+    if (in_tile) {
+      const block_type* k = stored_row(key, a.kv.k_offset);
+      float dot = 0.0f;
+#pragma unroll 4
+      for (int s = 0; s < slices; ++s) {
+        float w[slice_size];
+        decode_kv_slice<Format>(k, s, dim, w);
+#pragma unroll
+        for (int e = 0; e < slice_size; ++e) dot = fmaf(query[s * slice_size + e], w[e], dot);
+      }
+      score = dot * a.scale;
+      if (a.softcap != 0.0f) score = a.softcap * tanhf(score / a.softcap);
+    }
+    // Lane 0's key is in the tile, so the tile's maximum is a number (unless scores are NaN).
+    const float new_max = fmaxf(running_max, gpu::warp_max(score));
+    const float correction = expf(running_max - new_max);
+    const float weight = in_tile ? expf(score - new_max) : 0.0f;
+    running_sum = running_sum * correction + gpu::warp_sum(weight);
+    running_max = new_max;
+#pragma unroll
+    for (int i = 0; i < attention_lane_slices; ++i) {
+#pragma unroll
+      for (int e = 0; e < slice_size; ++e) acc[i][e] *= correction;
+    }
+    const int keys = static_cast<int>(end - tile < static_cast<std::uint32_t>(gpu::warp_size) ? end - tile : gpu::warp_size);
+    for (int j = 0; j < keys; ++j) {
+      const float p = gpu::shuffle(weight, j);
+      const block_type* v = stored_row(tile + static_cast<std::uint32_t>(j), a.kv.v_offset);
+#pragma unroll
+      for (int i = 0; i < attention_lane_slices; ++i) {
+        const int s = lane + i * gpu::warp_size;
+        if (s < slices) {
+          float w[slice_size];
+          decode_kv_slice<Format>(v, s, dim, w);
+#pragma unroll
+          for (int e = 0; e < slice_size; ++e) acc[i][e] = fmaf(p, w[e], acc[i][e]);
+        }
+      }
+    }
+  }
+
+  if (lane == 0) {
+    partial_max[warp] = running_max;
+    partial_sum[warp] = running_sum;
+  }
+#pragma unroll
+  for (int i = 0; i < attention_lane_slices; ++i) {
+    const int s = lane + i * gpu::warp_size;
+#pragma unroll
+    for (int e = 0; e < slice_size; ++e) {
+      if (s * slice_size + e < dim) partial_acc[warp][s * slice_size + e] = acc[i][e];
+    }
+  }
+  __syncthreads();
+  // Warps that had no tile hold max -inf and sum 0: their factor is 0 (and every factor is 0 in a
+  // block whose split is empty).
+  float block_max = -INFINITY;
+  for (int w = 0; w < warps; ++w) block_max = fmaxf(block_max, partial_max[w]);
+  float factor[warps];
+  float total = 0.0f;
+  for (int w = 0; w < warps; ++w) {
+    factor[w] = partial_max[w] == -INFINITY ? 0.0f : expf(partial_max[w] - block_max);
+    total += partial_sum[w] * factor[w];
+  }
+  const std::size_t split = (static_cast<std::size_t>(blockIdx.x) * a.heads + head) * a.splits + blockIdx.z;
+  if (a.splits > 1 && threadIdx.x == 0) {
+    a.partial_max[split] = block_max;
+    a.partial_sum[split] = total;
+  }
+  float* out = a.splits > 1 ? a.partial_acc + split * a.head_dim : a.out.at(blockIdx.x, head);
+  const float normaliser = a.splits > 1 ? 1.0f : 1.0f / total;
+  for (int d = static_cast<int>(threadIdx.x); d < dim; d += BlockThreads) {
+    float sum = 0.0f;
+    for (int w = 0; w < warps; ++w) sum = fmaf(partial_acc[w][d], factor[w], sum);
+    out[d] = sum * normaliser;
+  }
+}
+
+// Merges the key splits of each (row, head): grid (rows, heads).
+template <int BlockThreads>
+__global__ void __launch_bounds__(BlockThreads) attention_combine_kernel(attention_problem a) {
+  if (a.rows[blockIdx.x].position == attention_query_row::no_position) return;
+  const std::size_t first_split = (static_cast<std::size_t>(blockIdx.x) * a.heads + blockIdx.y) * a.splits;
+  float max = -INFINITY;
+  for (std::uint32_t z = 0; z < a.splits; ++z) max = fmaxf(max, a.partial_max[first_split + z]);
+  float total = 0.0f;
+  for (std::uint32_t z = 0; z < a.splits; ++z) {
+    const float m = a.partial_max[first_split + z];
+    if (m != -INFINITY) total += a.partial_sum[first_split + z] * expf(m - max);
+  }
+  float* out = a.out.at(blockIdx.x, blockIdx.y);
+  for (std::uint32_t d = threadIdx.x; d < a.head_dim; d += BlockThreads) {
+    float sum = 0.0f;
+    for (std::uint32_t z = 0; z < a.splits; ++z) {
+      const float m = a.partial_max[first_split + z];
+      if (m != -INFINITY) sum = fmaf(a.partial_acc[(first_split + z) * a.head_dim + d], expf(m - max), sum);
+    }
+    out[d] = sum / total;
+  }
+}
+
+}  // namespace strix::hip_kernels
