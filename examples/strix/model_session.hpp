@@ -361,6 +361,16 @@ std::unique_ptr<model_session<Device>> open_session(const run_options& o, std::s
   return open_session<Device>(open_model(o.model), o, context, max_rollback);
 }
 
+// Compiled once, in model_session.cpp: every command that opens a session would otherwise compile
+// every model for every policy again (minutes per file with the sanitizers on).
+extern template std::unique_ptr<model_session<reference>> open_session<reference>(const model_spec&, const run_options&, std::size_t, std::size_t);
+#if STRIX_TOOL_ZEN5
+extern template std::unique_ptr<model_session<zen5>> open_session<zen5>(const model_spec&, const run_options&, std::size_t, std::size_t);
+#endif
+#if STRIX_TOOL_HIP
+extern template std::unique_ptr<model_session<hip_device>> open_session<hip_device>(const model_spec&, const run_options&, std::size_t, std::size_t);
+#endif
+
 // Calls f(device) with the chosen policy.
 template <class F>
 void with_device(const run_options& o, F&& f) {
