@@ -376,12 +376,13 @@ TEST_CASE("hip Gated DeltaNet agrees with reference", "[device][hip][deltanet]")
 TEST_CASE("hip attention splits keys over blocks only when rows and heads leave the GPU idle", "[device][hip][attention]") {
   // 8448 resident warps (an H100): 1056 blocks of 8 warps.
   constexpr auto decode = hip_device::attention_splits(8, 4096, 8448);
-  CHECK(decode.count == 16);  // one split per 256 keys: 128 blocks
-  CHECK(decode.keys == 256);
+  CHECK(decode.count == 64);  // one split per 64 keys (a round of 8 warps' batches of 8): 512 blocks
+  CHECK(decode.keys == 64);
   constexpr auto long_decode = hip_device::attention_splits(8, 100000, 8448);
   CHECK(long_decode.count == 132);  // 1056 blocks
   CHECK(long_decode.count * long_decode.keys >= 100000);
   CHECK(hip_device::attention_splits(4096 * 8, 4096, 8448).count == 1);  // prefill fills the GPU by itself
-  CHECK(hip_device::attention_splits(8, 300, 8448).count == 1);          // too few keys to split
+  CHECK(hip_device::attention_splits(8, 300, 8448).count == 4);
+  CHECK(hip_device::attention_splits(8, 100, 8448).count == 1);          // too few keys to split
   CHECK(hip_device::attention_splits(8, 0, 8448).count == 1);
 }

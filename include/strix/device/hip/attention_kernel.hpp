@@ -1,17 +1,18 @@
 // The hip policy's attention over a paged KV cache (decode, verify and prefill rows alike): one
 // block per query row, head and key split, online softmax (flash-attention style) so the scores
-// never leave registers. Each warp takes its own tiles of 32 keys: lane l scores key l of the tile
-// against the query (held in shared memory), the warp agrees on the running maximum and rescales,
-// then walks the tile's keys, each lane accumulating its slices of the value rows (contiguous
-// loads across the warp). The warps' partial results meet in shared memory at the end. When a
-// batch has too few rows and heads to fill the GPU (decode), the visible keys are split over
-// several blocks (flash-decoding), each writing its unnormalised partial result, and
-// attention_combine_kernel merges them.
+// never leave registers. Lanes own slices of 8 dims (lane l: dims 8l…8l+7, and 256 on for head
+// dims over 256), so every K and V row is read by one contiguous warp-wide load; each warp takes
+// its own batches of 8 keys — their loads in flight together, their dot products finished by warp
+// sums — rescales its running maximum and sum, and accumulates the batch's value rows. The warps'
+// partial results meet in shared memory at the end. When a batch has too few rows and heads to
+// fill the GPU (decode), the visible keys are split over several blocks (flash-decoding), each
+// writing its unnormalised partial result, and attention_combine_kernel merges them.
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <strix/device/attention_params.hpp>
 #include <strix/device/hip/head_rows.hpp>
@@ -61,8 +62,10 @@ struct attention_problem {
   std::uint32_t heads = 0;
 };
 
-// Slices of 8 a lane owns in the value accumulation: head dims up to max_attention_head_dim.
+// Slices of 8 dims a lane owns: head dims up to max_attention_head_dim.
 inline constexpr int attention_lane_slices = static_cast<int>(max_attention_head_dim) / slice_size / gpu::warp_size;
+// Keys a warp scores together.
+inline constexpr int attention_key_batch = 8;
 
 // Slice `slice` of a stored K or V row of `dim` elements; for element formats the last slice may be
 // partial (head dims that are not a multiple of 8), its missing elements read as 0.
@@ -79,6 +82,31 @@ __device__ inline void decode_kv_slice(const typename Format::block_type* row, i
       return;
     }
   }
+  if constexpr (decoder::units_per_block == 0) {
+    // Element rows are usually 16-byte aligned (head dims of 8k f16 / 4k f32): one load per slice.
+    const auto* first = row + slice * slice_size;
+    if ((reinterpret_cast<std::uintptr_t>(first) & 15) == 0) {
+      if constexpr (sizeof(typename Format::block_type) == 2) {
+        const uint4 v = *reinterpret_cast<const uint4*>(first);
+        const std::uint32_t words[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          if constexpr (std::is_same_v<Format, f16_format>) {
+            w[2 * k] = gpu::half_bits_to_float(static_cast<std::uint16_t>(words[k]));
+            w[2 * k + 1] = gpu::half_bits_to_float(static_cast<std::uint16_t>(words[k] >> 16));
+          } else {
+            w[2 * k] = gpu::float_from_bits(words[k] << 16);
+            w[2 * k + 1] = gpu::float_from_bits(words[k] & 0xffff0000u);
+          }
+        }
+      } else {
+        const float4 a = reinterpret_cast<const float4*>(first)[0];
+        const float4 b = reinterpret_cast<const float4*>(first)[1];
+        w[0] = a.x, w[1] = a.y, w[2] = a.z, w[3] = a.w, w[4] = b.x, w[5] = b.y, w[6] = b.z, w[7] = b.w;
+      }
+      return;
+    }
+  }
   decoder::decode(row, static_cast<row_index>(slice), w);
 }
 
@@ -87,7 +115,6 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
   using block_type = typename Format::block_type;
   constexpr int warps = BlockThreads / gpu::warp_size;
   constexpr int max_dim = static_cast<int>(max_attention_head_dim);
-  __shared__ float query[max_dim];
   __shared__ float partial_acc[warps][max_dim];
   __shared__ float partial_max[warps];
   __shared__ float partial_sum[warps];
@@ -99,11 +126,6 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
   const attention_query_row row = a.rows[blockIdx.x];
   if (row.position == attention_query_row::no_position) return;
   const std::uint32_t head = blockIdx.y;
-  const float* q = a.q.at(blockIdx.x, head);
-  // Zeros past dim, up to the last slice's end: a partial slice's missing keys read as 0, and
-  // 0 · (whatever the shared memory held) could be NaN.
-  for (int d = static_cast<int>(threadIdx.x); d < slices * slice_size; d += BlockThreads) query[d] = d < dim ? q[d] : 0.0f;
-  __syncthreads();
 
   const std::uint32_t position = row.position;
   const std::uint32_t first = Window == 0 || position + 1 <= Window ? 0u : position + 1 - static_cast<std::uint32_t>(Window);
@@ -118,49 +140,75 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
     return reinterpret_cast<const block_type*>(a.kv.base + block * a.kv.block_bytes + part + head_rows + (p % a.kv.block_size) * a.kv.row_bytes);
   };
 
+  // The lane's slices of the query; zeros past the head dim (where a partial slice of an element
+  // format reads zeros too).
+  const float* q = a.q.at(blockIdx.x, head);
+  float query_slices[attention_lane_slices][slice_size];
+#pragma unroll
+  for (int i = 0; i < attention_lane_slices; ++i) {
+    const int s = lane + i * gpu::warp_size;
+#pragma unroll
+    for (int e = 0; e < slice_size; ++e) query_slices[i][e] = s * slice_size + e < dim ? q[s * slice_size + e] : 0.0f;
+  }
+
   float running_max = -INFINITY;
   float running_sum = 0.0f;
   float acc[attention_lane_slices][slice_size] = {};
-  for (std::uint32_t tile = begin + static_cast<std::uint32_t>(warp * gpu::warp_size); tile < end; tile += static_cast<std::uint32_t>(BlockThreads)) {
-    const std::uint32_t key = tile + static_cast<std::uint32_t>(lane);
-    const bool in_tile = key < end;
-    float score = -INFINITY;
-    if (in_tile) {
-      const block_type* k = stored_row(key, a.kv.k_offset);
-      float dot = 0.0f;
-#pragma unroll 4
-      for (int s = 0; s < slices; ++s) {
-        float w[slice_size];
-        decode_kv_slice<Format>(k, s, dim, w);
+  constexpr auto block_keys = static_cast<std::uint32_t>(warps * attention_key_batch);
+  for (std::uint32_t batch = begin + static_cast<std::uint32_t>(warp * attention_key_batch); batch < end; batch += block_keys) {
+    const int keys = static_cast<int>(end - batch < static_cast<std::uint32_t>(attention_key_batch) ? end - batch : attention_key_batch);
+    float score[attention_key_batch];
 #pragma unroll
-        for (int e = 0; e < slice_size; ++e) dot = fmaf(query[s * slice_size + e], w[e], dot);
+    for (int j = 0; j < attention_key_batch; ++j) {
+      float dot = 0.0f;
+      if (j < keys) {
+        const block_type* k = stored_row(batch + static_cast<std::uint32_t>(j), a.kv.k_offset);
+#pragma unroll
+        for (int i = 0; i < attention_lane_slices; ++i) {
+          const int s = lane + i * gpu::warp_size;
+          if (s < slices) {
+            float w[slice_size];
+            decode_kv_slice<Format>(k, s, dim, w);
+#pragma unroll
+            for (int e = 0; e < slice_size; ++e) dot = fmaf(query_slices[i][e], w[e], dot);
+          }
+        }
       }
-      score = dot * a.scale;
-      if (a.softcap != 0.0f) score = a.softcap * tanhf(score / a.softcap);
+      score[j] = dot;
     }
-    // Lane 0's key is in the tile, so the tile's maximum is a number (unless scores are NaN).
-    const float new_max = fmaxf(running_max, gpu::warp_max(score));
+    float batch_max = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < attention_key_batch; ++j) {
+      float sc = gpu::warp_sum(score[j]) * a.scale;
+      if (a.softcap != 0.0f) sc = a.softcap * tanhf(sc / a.softcap);
+      score[j] = j < keys ? sc : -INFINITY;
+      batch_max = fmaxf(batch_max, score[j]);
+    }
+    // Key 0 of the batch is visible, so the maximum is a number (unless scores are NaN).
+    const float new_max = fmaxf(running_max, batch_max);
     const float correction = expf(running_max - new_max);
-    const float weight = in_tile ? expf(score - new_max) : 0.0f;
-    running_sum = running_sum * correction + gpu::warp_sum(weight);
     running_max = new_max;
+    running_sum *= correction;
 #pragma unroll
     for (int i = 0; i < attention_lane_slices; ++i) {
 #pragma unroll
       for (int e = 0; e < slice_size; ++e) acc[i][e] *= correction;
     }
-    const int keys = static_cast<int>(end - tile < static_cast<std::uint32_t>(gpu::warp_size) ? end - tile : gpu::warp_size);
-    for (int j = 0; j < keys; ++j) {
-      const float p = gpu::shuffle(weight, j);
-      const block_type* v = stored_row(tile + static_cast<std::uint32_t>(j), a.kv.v_offset);
 #pragma unroll
-      for (int i = 0; i < attention_lane_slices; ++i) {
-        const int s = lane + i * gpu::warp_size;
-        if (s < slices) {
-          float w[slice_size];
-          decode_kv_slice<Format>(v, s, dim, w);
+    for (int j = 0; j < attention_key_batch; ++j) {
+      if (j < keys) {
+        const float p = expf(score[j] - new_max);
+        running_sum += p;
+        const block_type* v = stored_row(batch + static_cast<std::uint32_t>(j), a.kv.v_offset);
 #pragma unroll
-          for (int e = 0; e < slice_size; ++e) acc[i][e] = fmaf(p, w[e], acc[i][e]);
+        for (int i = 0; i < attention_lane_slices; ++i) {
+          const int s = lane + i * gpu::warp_size;
+          if (s < slices) {
+            float w[slice_size];
+            decode_kv_slice<Format>(v, s, dim, w);
+#pragma unroll
+            for (int e = 0; e < slice_size; ++e) acc[i][e] = fmaf(p, w[e], acc[i][e]);
+          }
         }
       }
     }
@@ -179,7 +227,7 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
     }
   }
   __syncthreads();
-  // Warps that had no tile hold max -inf and sum 0: their factor is 0 (and every factor is 0 in a
+  // Warps that had no batch hold max -inf and sum 0: their factor is 0 (and every factor is 0 in a
   // block whose split is empty).
   float block_max = -INFINITY;
   for (int w = 0; w < warps; ++w) block_max = fmaxf(block_max, partial_max[w]);

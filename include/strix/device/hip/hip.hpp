@@ -341,15 +341,15 @@ class hip_device {
     reference_kernels::top_k(x, indices, values);
   }
   // How attention splits each row's keys over blocks: enough blocks for the GPU's `resident_warps`
-  // once, each split at least one round of a block's tiles (256 keys), so decode of a long context
-  // spreads over the GPU instead of running on `heads` blocks. `blocks`: rows × heads.
+  // once, each split at least one round of a block's key batches (64 keys), so decode of a long
+  // context spreads over the GPU instead of running on `heads` blocks. `blocks`: rows × heads.
   struct attention_split {
     std::size_t count;
     std::size_t keys;  // per split
   };
   static constexpr attention_split attention_splits(std::size_t blocks, std::size_t most_keys, std::size_t resident_warps) noexcept {
     const std::size_t resident_blocks = resident_warps / hip_kernels::warps_per_block;
-    const std::size_t most_splits = std::max<std::size_t>(1, most_keys / hip_kernels::block_threads);
+    const std::size_t most_splits = std::max<std::size_t>(1, most_keys / (hip_kernels::warps_per_block * hip_kernels::attention_key_batch));
     const std::size_t wanted = blocks >= resident_blocks ? 1 : std::min((resident_blocks + blocks - 1) / blocks, most_splits);
     const std::size_t keys = std::max<std::size_t>(1, (most_keys + wanted - 1) / wanted);
     return {std::max<std::size_t>(1, (most_keys + keys - 1) / keys), keys};
