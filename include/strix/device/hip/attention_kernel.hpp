@@ -140,6 +140,19 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
     return reinterpret_cast<const block_type*>(a.kv.base + block * a.kv.block_bytes + part + head_rows + (p % a.kv.block_size) * a.kv.row_bytes);
   };
 
+  // f(i, w) with w the decoded values of the lane's slice i of a stored row.
+  auto for_lane_slices = [&](const block_type* stored, auto&& f) {
+#pragma unroll
+    for (int i = 0; i < attention_lane_slices; ++i) {
+      const int s = lane + i * gpu::warp_size;
+      if (s < slices) {
+        float w[slice_size];
+        decode_kv_slice<Format>(stored, s, dim, w);
+        f(i, w);
+      }
+    }
+  };
+
   // The lane's slices of the query; zeros past the head dim (where a partial slice of an element
   // format reads zeros too).
   const float* q = a.q.at(blockIdx.x, head);
@@ -162,17 +175,10 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
     for (int j = 0; j < attention_key_batch; ++j) {
       float dot = 0.0f;
       if (j < keys) {
-        const block_type* k = stored_row(batch + static_cast<std::uint32_t>(j), a.kv.k_offset);
+        for_lane_slices(stored_row(batch + static_cast<std::uint32_t>(j), a.kv.k_offset), [&](int i, const float* w) {
 #pragma unroll
-        for (int i = 0; i < attention_lane_slices; ++i) {
-          const int s = lane + i * gpu::warp_size;
-          if (s < slices) {
-            float w[slice_size];
-            decode_kv_slice<Format>(k, s, dim, w);
-#pragma unroll
-            for (int e = 0; e < slice_size; ++e) dot = fmaf(query_slices[i][e], w[e], dot);
-          }
-        }
+          for (int e = 0; e < slice_size; ++e) dot = fmaf(query_slices[i][e], w[e], dot);
+        });
       }
       score[j] = dot;
     }
@@ -199,17 +205,10 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
       if (j < keys) {
         const float p = expf(score[j] - new_max);
         running_sum += p;
-        const block_type* v = stored_row(batch + static_cast<std::uint32_t>(j), a.kv.v_offset);
+        for_lane_slices(stored_row(batch + static_cast<std::uint32_t>(j), a.kv.v_offset), [&](int i, const float* w) {
 #pragma unroll
-        for (int i = 0; i < attention_lane_slices; ++i) {
-          const int s = lane + i * gpu::warp_size;
-          if (s < slices) {
-            float w[slice_size];
-            decode_kv_slice<Format>(v, s, dim, w);
-#pragma unroll
-            for (int e = 0; e < slice_size; ++e) acc[i][e] = fmaf(p, w[e], acc[i][e]);
-          }
-        }
+          for (int e = 0; e < slice_size; ++e) acc[i][e] = fmaf(p, w[e], acc[i][e]);
+        });
       }
     }
   }

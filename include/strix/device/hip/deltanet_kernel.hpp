@@ -50,6 +50,7 @@ __global__ void __launch_bounds__(BlockThreads) deltanet_kernel(deltanet_problem
   __shared__ float key[max_dk];
   __shared__ float query[max_dk];
   const std::uint32_t head = blockIdx.x;
+  // key_head_of's rule (a host function: nvcc would need relaxed constexpr to call it here).
   const std::uint32_t key_head = a.order == value_head_order::grouped ? head / (a.value_heads / a.key_heads) : head % a.key_heads;
   const int part = static_cast<int>(threadIdx.x) % deltanet_lanes_per_column;
   const std::uint32_t column = blockIdx.y * (BlockThreads / deltanet_lanes_per_column) + threadIdx.x / deltanet_lanes_per_column;
