@@ -5,6 +5,7 @@
 // ‖w_row‖·‖x_row‖ (Cauchy-Schwarz), so a row whose result cancels to near zero is judged fairly.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -99,6 +100,43 @@ TEMPLATE_TEST_CASE("zen5 matmul agrees with reference on every fast format and s
           }
         }
       }
+    }
+  }
+}
+
+// The vectorised activation quantizers must equal the scalar ones bit for bit (same scale, codes
+// and sums), ties included: batch invariance and the "as the kernel sees" checks above rely on it.
+TEST_CASE("zen5 activation quantizers equal the scalar quantizers bit for bit", "[device][zen5]") {
+  if (!testing::zen5_cpu_ready()) return;
+  const std::size_t n = 3 * 256;
+  std::vector<std::vector<float>> rows;
+  for (float sigma : {1e-3f, 1.0f, 1e6f}) rows.push_back(testing::gaussian(n, 7, sigma));
+  rows.emplace_back(n, 0.0f);
+  // amax 127 makes the scale exactly 1, so k + 0.5 is a tie in both directions of zero.
+  std::vector<float> ties(n);
+  for (std::size_t i = 0; i < n; ++i) ties[i] = (i % 32 == 0) ? 127.0f : static_cast<float>(static_cast<int>(i % 97) - 48) + 0.5f;
+  rows.push_back(ties);
+  for (const auto& x : rows) {
+    std::vector<std::byte> q8_32(zen5_kernels::act_q8_32_row::bytes(n));
+    zen5_kernels::quantize_act_q8_32(x, q8_32.data());
+    const auto view = zen5_kernels::act_q8_32_row::at(q8_32.data(), n);
+    for (std::size_t b = 0; b < n / 32; ++b) {
+      std::int8_t codes[32];
+      const float d = detail::quantize_int8_absmax(x.data() + 32 * b, 32, codes);
+      std::int32_t sum = 0;
+      for (std::int8_t c : codes) sum += c;
+      CHECK(view.d[b] == d);
+      CHECK(view.sum[b] == sum);
+      CHECK(std::equal(codes, codes + 32, view.qs + 32 * b));
+    }
+    std::vector<block_q8_k> fast(n / 256);
+    zen5_kernels::quantize_act_q8_k(x, fast.data());
+    for (std::size_t b = 0; b < n / 256; ++b) {
+      block_q8_k expected;
+      q8_k_format::quantize(x.data() + 256 * b, expected);
+      CHECK(fast[b].d == expected.d);
+      CHECK(std::equal(expected.qs, expected.qs + 256, fast[b].qs));
+      CHECK(std::equal(expected.bsums, expected.bsums + 16, fast[b].bsums));
     }
   }
 }

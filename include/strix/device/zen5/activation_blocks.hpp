@@ -9,6 +9,7 @@
 #include <span>
 
 #include <strix/core/bf16.hpp>
+#include <strix/device/zen5/intrinsics.hpp>
 #include <strix/quant/q8_formats.hpp>
 
 namespace strix::zen5_kernels {
@@ -29,6 +30,38 @@ struct act_q8_32_row {
   }
 };
 
+namespace simd {
+// roundf on 16 lanes (half away from zero, as detail::quantize_int8_absmax rounds): the fraction
+// left by truncation is exact, so comparing it with 0.5 decides exactly.
+inline __m512 round_half_away(__m512 v) noexcept {
+  const __m512 truncated = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, truncated)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m512 signed_one = _mm512_or_ps(_mm512_and_ps(v, _mm512_set1_ps(-0.0f)), _mm512_set1_ps(1.0f));
+  return _mm512_mask_add_ps(truncated, up, truncated, signed_one);
+}
+
+// detail::quantize_int8_absmax on Lanes x 16 values, bit for bit (the same operations on the same
+// floats; the maximum does not depend on order): writes the codes, returns the scale and leaves
+// each 16 codes' sum in sums[]. NaN inputs are skipped by the maximum, as std::fmax skips them.
+template <std::size_t Lanes>
+inline float quantize_int8_absmax(const float* x, std::int8_t* qs, std::int32_t* sums) noexcept {
+  __m512 v[Lanes];
+  __m512 amax = _mm512_setzero_ps();
+  for (std::size_t i = 0; i < Lanes; ++i) {
+    v[i] = _mm512_loadu_ps(x + 16 * i);
+    amax = _mm512_max_ps(_mm512_abs_ps(v[i]), amax);  // second operand wins over NaN
+  }
+  const float d = _mm512_reduce_max_ps(amax) / 127.0f;
+  const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+  for (std::size_t i = 0; i < Lanes; ++i) {
+    const __m512i codes = _mm512_cvtps_epi32(round_half_away(_mm512_mul_ps(v[i], id)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16 * i), _mm512_cvtsepi32_epi8(codes));
+    sums[i] = _mm512_reduce_add_epi32(codes);
+  }
+  return d;
+}
+}  // namespace simd
+
 // Quantizes x (a multiple of 32 long) into the act_q8_32_row layout at dst (4-byte aligned).
 inline void quantize_act_q8_32(std::span<const float> x, std::byte* dst) noexcept {
   const std::size_t blocks = x.size() / 32;
@@ -36,15 +69,19 @@ inline void quantize_act_q8_32(std::span<const float> x, std::byte* dst) noexcep
   auto* d = reinterpret_cast<float*>(dst + 32 * blocks);
   auto* sums = reinterpret_cast<std::int32_t*>(dst + 36 * blocks);
   for (std::size_t b = 0; b < blocks; ++b) {
-    d[b] = detail::quantize_int8_absmax(x.data() + 32 * b, 32, qs + 32 * b);
-    std::int32_t sum = 0;
-    for (int j = 0; j < 32; ++j) sum += qs[32 * b + j];
-    sums[b] = sum;
+    std::int32_t half_sums[2];
+    d[b] = simd::quantize_int8_absmax<2>(x.data() + 32 * b, qs + 32 * b, half_sums);
+    sums[b] = half_sums[0] + half_sums[1];
   }
 }
 
+// q8_k_format::quantize per block, vectorised.
 inline void quantize_act_q8_k(std::span<const float> x, block_q8_k* out) noexcept {
-  for (std::size_t b = 0; b < x.size() / 256; ++b) q8_k_format::quantize(x.data() + 256 * b, out[b]);
+  for (std::size_t b = 0; b < x.size() / 256; ++b) {
+    std::int32_t sums[16];
+    out[b].d = simd::quantize_int8_absmax<16>(x.data() + 256 * b, out[b].qs, sums);
+    for (int g = 0; g < 16; ++g) out[b].bsums[g] = static_cast<std::int16_t>(sums[g]);
+  }
 }
 
 inline void convert_act_bf16(std::span<const float> x, bf16* out) noexcept {
