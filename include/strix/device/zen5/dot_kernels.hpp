@@ -55,6 +55,13 @@ inline __m512i dot_signed(__m512i w, __m512i x) noexcept {
   return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), x_signed);
 }
 
+// A 16-entry code table plus `shift` (mod 256) in every 128-bit lane, for vpshufb lookups: tables
+// shifted to non-negative codes multiply with one vpdpbusd, and an offset term removes the shift.
+inline __m512i shifted_table(const std::array<std::int8_t, 16>& table, int shift) noexcept {
+  return _mm512_add_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(table.data()))),
+                         _mm512_set1_epi8(static_cast<char>(shift)));
+}
+
 inline __m512i dot_unsigned(__m512i w_unsigned, __m512i x) noexcept {
   return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w_unsigned, x);
 }
@@ -227,9 +234,7 @@ struct dot_kernel<mxfp4_format> : dot_kernel_32<dot_kernel<mxfp4_format>, block_
   static constexpr bool is_signed = false;
   static constexpr float code_offset = 12.0f;
   static __m512i codes(const block_mxfp4& a, const block_mxfp4& b) noexcept {
-    const __m512i table = _mm512_add_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mxfp4_code_table.data()))),
-                                          _mm512_set1_epi8(12));
-    return _mm512_shuffle_epi8(table, simd::nibbles_of_two_blocks(a.qs, b.qs));
+    return _mm512_shuffle_epi8(simd::shifted_table(mxfp4_code_table, 12), simd::nibbles_of_two_blocks(a.qs, b.qs));
   }
   // mxfp4_half_scale on 16 exponents at once.
   static __m512 scales_of_16(const block_mxfp4* w) noexcept {
@@ -400,9 +405,7 @@ struct dot_kernel<iq4_xs_format> : dot_kernel_256<dot_kernel<iq4_xs_format>, blo
       scales = _mm512_castps256_ps512(_mm256_mul_ps(ls, _mm256_set1_ps(simd::f16_to_float(w.d))));
     }
     __m512i codes(const block_iq4_xs& w, int p) const noexcept {
-      const __m512i table = _mm512_add_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(iq4_code_table.data()))),
-                                            _mm512_set1_epi8(static_cast<char>(0x80)));
-      return _mm512_shuffle_epi8(table, simd::nibbles_of_two_blocks(w.qs + 32 * p, w.qs + 32 * p + 16));
+      return _mm512_shuffle_epi8(simd::shifted_table(iq4_code_table, 128), simd::nibbles_of_two_blocks(w.qs + 32 * p, w.qs + 32 * p + 16));
     }
     static __m512 lane_scales(__m512 scaled, int p) noexcept { return simd::pair_scales(scaled, p); }
     __m256 offsets(const std::int16_t* bsums) const noexcept {
