@@ -19,6 +19,7 @@
 #include <strix/quant/formats.hpp>
 
 #include "common/matmul_shapes.hpp"
+#include "common/timed_policy.hpp"
 #include "models/gemma4.hpp"
 #include "models/gemma4_config.hpp"
 #include "models/presets.hpp"
@@ -357,12 +358,13 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
   models::gemma4_config config = models::gemma4_config::from_json(preset.config, preset.name);
   const models::random_weights source(models::tensor_naming::hugging_face, models::weight_scheme::named("q4_k_m"));
   models::gemma4_weights weights = models::gemma4_weights::load(source, config);
-  using model_type = models::gemma4<hip_device, Windows...>;
+  using device_type = bench::timed_policy<hip_device>;
+  using model_type = models::gemma4<device_type, Windows...>;
   model_type model(std::move(config), std::move(weights));
   const kv_layout layout = model.cache_layout({kv_type::f16, 16, 1, prompt, 0});
-  models::sequence_runner<hip_device, model_type, paged_kv_cache> runner(std::move(model),
+  models::sequence_runner<device_type, model_type, paged_kv_cache> runner(std::move(model),
                                                                           paged_kv_cache(layout, layout.budget_for_context(prompt + decode + 16)), prompt);
-  hip_device dev(options);
+  device_type dev(options);
   std::mt19937 rng(1);
   std::vector<std::int32_t> tokens(prompt);
   for (auto& t : tokens) t = static_cast<std::int32_t>(rng() % 262144);
@@ -372,16 +374,22 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
   auto start = std::chrono::steady_clock::now();
   auto logits = runner.run(dev, tokens, false);
   const double prefill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  dev.start_timing();
   start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < decode; ++i) {
     const auto next = static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     logits = runner.run(dev, std::span(&next, 1), false);
   }
   const double decode_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  dev.stop_timing();
+  std::printf("\n| model           | mode   | activations | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|---|\n");
   std::printf("| %-15s | %s | %s | %6zu | %8.1f | %6zu | %7.1f | %.2f GB uploaded |\n", preset_name, to_string(dev.memory_mode()).data(),
               options.int8_activations ? "int8" : "f32 ", prompt,
               static_cast<double>(prompt) / prefill_s, decode, static_cast<double>(decode) / decode_s,
               static_cast<double>(dev.uploaded_weight_bytes()) / 1e9);
+  std::printf("\nWhere a decode step of %s (prompt %zu) goes, per policy call:\n\n", preset_name, prompt);
+  dev.print_tallies(decode, decode_s * 1e6 / static_cast<double>(decode));
+  std::printf("\n");
   std::fflush(stdout);
 }
 
@@ -416,7 +424,6 @@ int main(int argc, char** argv) {
     }
     if (all || option == "--layers-only") bench_layers(probe, bandwidth);
     if (all || option == "--models-only") {
-      std::printf("\n| model           | mode   | activations | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|---|\n");
       if (!only.empty()) {
         bench_model<512, 1024>(only.c_str(), argc > 3 ? std::stoul(argv[3]) : 512, 16);
       } else {

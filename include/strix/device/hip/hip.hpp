@@ -9,7 +9,7 @@
 //    file, with no second copy, and activations in place.
 //  - copied: weights are uploaded once on first use (kept per host address and byte count; they must
 //    not change while the policy lives, as a mapped model file does not) and each call stages its
-//    activations through a device arena (copy in, kernel, copy out).
+//    activations through a device arena and its page-locked host side (copy in, kernel, copy out).
 // The constructor picks direct when the device reports pageable memory access and says why in
 // memory_mode_reason(); hip_options can force either.
 //
@@ -23,6 +23,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -80,6 +81,9 @@ class hip_device {
   static constexpr int token_tile = 8;
   // Bytes of weights each lane of a matmul has in flight per chunk (hip_kernels::weight_chunk).
   static constexpr int stage_lane_bytes = 32;
+  // Page-locked host memory per policy object through which copied mode stages a call's pieces
+  // (`call`): room for a decode step's activations and a few thousand positions of gathered KV.
+  static constexpr std::size_t pinned_staging_bytes = std::size_t{16} << 20;
   // Weight rows per warp in a decode matmul with f32 activations. Two rows share each activation
   // load, which pays only where decoding is compute-bound (IQ4_XS's and MXFP4's float table
   // lookups: 1.2-1.45x on the H100); elsewhere it halves the warps and was up to 1.8x slower, and
@@ -146,13 +150,20 @@ class hip_device {
       reason_ = device_name_ + ", " + kind + ": " + std::string(to_string(mode_)) + " chosen by the caller";
     }
     gpu::check(gpu::stream_create(&stream_), "creating a GPU stream");
+    if (mode_ == hip_memory_mode::copied) {
+      void* host = nullptr;
+      gpu::check(gpu::allocate_pinned(&host, pinned_staging_bytes),
+                 ("allocating " + std::to_string(pinned_staging_bytes) + " bytes of page-locked host memory to stage through").c_str());
+      staging_ = static_cast<std::byte*>(host);
+    }
   }
 
   hip_device(const hip_device&) = delete;
   hip_device& operator=(const hip_device&) = delete;
   ~hip_device() {
     forget_weights();
-    if (arena_ != nullptr) (void)gpu::release(arena_);
+    release_arena();
+    if (staging_ != nullptr) (void)gpu::release_pinned(staging_);
     (void)gpu::stream_destroy(stream_);
   }
 
@@ -378,7 +389,7 @@ class hip_device {
     const std::size_t run = kv.kv_heads * kv.block_size * kv.row_bytes;  // one block's K (or V) rows of this layer
     attention_rows_.assign(rows, {0, hip_kernels::attention_query_row::no_position});
     attention_tables_.clear();
-    kv_staging_.clear();
+    kv_sources_.clear();
     std::size_t claimed_rows = 0;
     std::size_t most_keys = 0;  // the most keys one query row sees
     for (const attention_sequence& seq : args.sequences) {
@@ -400,10 +411,8 @@ class hip_device {
           if (b < first_block) {
             id = 0;
           } else {
-            id = static_cast<kv_block_id>(kv_staging_.size() / (2 * run));
-            const std::byte* block = kv.base + static_cast<std::size_t>(seq.kv.blocks[b]) * kv.block_bytes;
-            kv_staging_.insert(kv_staging_.end(), block + kv.k_offset, block + kv.k_offset + run);
-            kv_staging_.insert(kv_staging_.end(), block + kv.v_offset, block + kv.v_offset + run);
+            id = static_cast<kv_block_id>(kv_sources_.size());
+            kv_sources_.push_back(kv.base + static_cast<std::size_t>(seq.kv.blocks[b]) * kv.block_bytes);
           }
         }
         attention_tables_.push_back(id);
@@ -418,7 +427,8 @@ class hip_device {
     const std::size_t blocks = rows * heads;
     const attention_split split = attention_splits(blocks, most_keys, resident_warps_);
     const std::size_t partials = split.count > 1 ? blocks * split.count : 0;
-    call c(*this, staged_bytes(q) + staged_bytes(out) + query_rows.size_bytes() + tables.size_bytes() + kv_staging_.size(), partials * (dim + 2) * sizeof(float));
+    const std::size_t gathered = kv_sources_.size() * 2 * run;
+    call c(*this, staged_bytes(q) + staged_bytes(out) + query_rows.size_bytes() + tables.size_bytes() + gathered, partials * (dim + 2) * sizeof(float));
     hip_kernels::attention_problem problem;
     const auto in = c.stage_in(q);
     // Rows no sequence claims keep their values, so then the output goes in as well as out.
@@ -429,7 +439,24 @@ class hip_device {
     problem.head_dim = static_cast<std::uint32_t>(dim);
     problem.rows = c.stage_in(query_rows);
     problem.tables = c.stage_in(tables);
-    problem.kv = {copied ? c.stage_in(std::span<const std::byte>(kv_staging_)) : kv.base,
+    const std::byte* kv_rows = kv.base;
+    if (copied) {
+      // Each visible block's K rows, then its V rows, gathered into page-locked memory where it has
+      // room, else into kv_staging_.
+      std::byte* gather = c.template pinned<std::byte>(gathered);
+      if (gather == nullptr) {
+        kv_staging_.resize(gathered);
+        gather = kv_staging_.data();
+      }
+      for (std::size_t i = 0; i < kv_sources_.size(); ++i) {
+        std::copy_n(kv_sources_[i] + kv.k_offset, run, gather + 2 * i * run);
+        std::copy_n(kv_sources_[i] + kv.v_offset, run, gather + (2 * i + 1) * run);
+      }
+      std::byte* device = c.template scratch<std::byte>(gathered);
+      c.upload(device, gather, gathered);
+      kv_rows = device;
+    }
+    problem.kv = {kv_rows,
                   copied ? 2 * run : kv.block_bytes,
                   copied ? 0 : kv.k_offset,
                   copied ? run : kv.v_offset,
@@ -505,6 +532,12 @@ class hip_device {
 
   // One kernel call's staging: reserves the arena, copies inputs in (copied mode), copies outputs back
   // and waits for the stream when finished. In direct mode every stage is the host pointer itself.
+  // Copied mode moves pieces of up to `pinned_staging_bytes` in all through page-locked host memory
+  // (`staging_`): an input is copied there on the host, then by DMA, asynchronously, to the arena;
+  // an output comes back the same way and reaches its rows once the stream has finished. Larger
+  // pieces are copied from and to their pageable rows, where the driver pipelines its own bounce
+  // buffer and each copy waits for the stream (~25-30 µs per small call on the H100; measured in
+  // docs/performance.md).
   class call {
    public:
     // `staged`: what the call stages (copied mode); `scratch`: device scratch it needs in either
@@ -512,10 +545,17 @@ class hip_device {
     call(hip_device& dev, std::size_t staged, std::size_t scratch_bytes = 0) : dev_(dev) {
       dev_.ensure_arena((dev_.mode_ == hip_memory_mode::copied ? staged : 0) + scratch_bytes + max_pieces * piece_alignment);
     }
+    call(const call&) = delete;
+    call& operator=(const call&) = delete;
+    // A call left by an exception may still have copies from `staging_` in flight, which the next
+    // call would overwrite.
+    ~call() {
+      if (!finished_) (void)gpu::stream_synchronize(dev_.stream_);
+    }
 
     template <class T>
     T* scratch(std::size_t n) {
-      const std::size_t bytes = (n * sizeof(T) + piece_alignment - 1) / piece_alignment * piece_alignment;
+      const std::size_t bytes = rounded(n * sizeof(T));
       if (used_ + bytes > dev_.arena_bytes_) {
         throw error(error_category::memory, "hip policy: a call staged more than it reserved (a bug in hip.hpp)");
       }
@@ -524,12 +564,33 @@ class hip_device {
       return p;
     }
 
+    // Page-locked host memory for n values to copy through, or null when staging_ has no room left
+    // (or in direct mode).
+    template <class T>
+    T* pinned(std::size_t n) {
+      const std::size_t bytes = rounded(n * sizeof(T));
+      if (dev_.staging_ == nullptr || pinned_used_ + bytes > pinned_staging_bytes) return nullptr;
+      auto* p = reinterpret_cast<T*>(dev_.staging_ + pinned_used_);
+      pinned_used_ += bytes;
+      return p;
+    }
+    // Queues the copy of n values from host memory (page-locked or not) to the GPU.
+    template <class T>
+    void upload(T* device, const T* host, std::size_t n) {
+      if (n != 0) gpu::check(gpu::copy_async(device, host, n * sizeof(T), gpu::copy_host_to_device, dev_.stream_), "copying to the GPU");
+    }
+
     template <class T>
     const T* stage_in(std::span<const T> values) {
       if (dev_.mode_ == hip_memory_mode::direct || values.empty()) return values.data();
-      T* p = scratch<T>(values.size());
-      gpu::check(gpu::copy_async(p, values.data(), values.size_bytes(), gpu::copy_host_to_device, dev_.stream_), "copying to the GPU");
-      return p;
+      T* device = scratch<T>(values.size());
+      const T* host = values.data();
+      if (T* page_locked = pinned<T>(values.size())) {
+        std::copy(values.begin(), values.end(), page_locked);
+        host = page_locked;
+      }
+      upload(device, host, values.size());
+      return device;
     }
     template <class T>
     const T* stage_in(std::span<T> values) {
@@ -538,12 +599,12 @@ class hip_device {
 
     device_rows<const float> stage_in(matrix_view<const float> m) {
       const auto rows = device_rows_for(m);
-      copy_rows(rows.data, rows.stride, m.data(), m.stride(0), m, gpu::copy_host_to_device);
+      upload_rows(rows.data, m);
       return {rows.data, rows.stride};
     }
     device_rows<float> stage_in_out(matrix_view<float> m) {
       const auto rows = device_rows_for(matrix_view<const float>(m));
-      copy_rows(rows.data, rows.stride, m.data(), m.stride(0), m, gpu::copy_host_to_device);
+      upload_rows(rows.data, m);
       return rows;
     }
     // Rows the kernel writes; finish() copies them back.
@@ -552,7 +613,12 @@ class hip_device {
     // Queues the copy of `out` back from its staged rows (copied mode), for a call with more than
     // one output; finish() copies the last one.
     void copy_back(matrix_view<float> out, device_rows<float> staged) {
-      if (staged.data != nullptr && dev_.mode_ == hip_memory_mode::copied) {
+      if (staged.data == nullptr || dev_.mode_ != hip_memory_mode::copied || out.extent(0) == 0 || out.extent(1) == 0) return;
+      const std::size_t n = out.extent(0) * staged.stride;
+      if (float* page_locked = pinned<float>(n); page_locked != nullptr && returns_ < max_pieces) {
+        gpu::check(gpu::copy_async(page_locked, staged.data, n * sizeof(float), gpu::copy_device_to_host, dev_.stream_), "copying from the GPU");
+        returns_at_[returns_++] = {out, page_locked};
+      } else {
         copy_rows(out.data(), out.stride(0), staged.data, staged.stride, out, gpu::copy_device_to_host);
       }
     }
@@ -561,15 +627,21 @@ class hip_device {
     void finish(const char* what, matrix_view<float> out = {}, device_rows<float> staged = {nullptr, 0}) {
       gpu::check(gpu::get_last_error(), what);
       copy_back(out, staged);
+      finished_ = true;
       gpu::check(gpu::stream_synchronize(dev_.stream_), what);
+      for (std::size_t i = 0; i < returns_; ++i) {
+        const matrix_view<float> rows = returns_at_[i].rows;
+        for (std::size_t r = 0; r < rows.extent(0); ++r) std::copy_n(returns_at_[i].host + r * rows.extent(1), rows.extent(1), &rows(r, 0));
+      }
     }
 
    private:
     static constexpr std::size_t piece_alignment = 256;
     static constexpr std::size_t max_pieces = 8;
+    static constexpr std::size_t rounded(std::size_t bytes) noexcept { return (bytes + piece_alignment - 1) / piece_alignment * piece_alignment; }
 
-    // Where the kernel finds the rows of `m`: `m` itself in direct mode, else arena space (filled
-    // by the caller for inputs).
+    // Where the kernel finds the rows of `m`: `m` itself in direct mode, else contiguous arena rows
+    // (filled by the caller for inputs).
     device_rows<float> device_rows_for(matrix_view<const float> m) {
       if (m.extent(1) > 1 && m.stride(1) != 1) {
         throw error(error_category::shape, "hip policy: matrix rows must be contiguous (inner stride 1)");
@@ -577,16 +649,34 @@ class hip_device {
       if (dev_.mode_ == hip_memory_mode::direct) return {const_cast<float*>(m.data()), m.stride(0)};
       return {scratch<float>(m.extent(0) * m.extent(1)), m.extent(1)};
     }
+    void upload_rows(float* device, matrix_view<const float> m) {
+      if (dev_.mode_ == hip_memory_mode::direct || m.extent(0) == 0 || m.extent(1) == 0) return;
+      const std::size_t width = m.extent(1);
+      if (float* page_locked = pinned<float>(m.extent(0) * width)) {
+        for (std::size_t r = 0; r < m.extent(0); ++r) std::copy_n(&m(r, 0), width, page_locked + r * width);
+        upload(device, page_locked, m.extent(0) * width);
+      } else {
+        copy_rows(device, width, m.data(), m.stride(0), m, gpu::copy_host_to_device);
+      }
+    }
     template <class T, class Kind>
     void copy_rows(float* dst, std::size_t dst_stride, T* src, std::size_t src_stride, tensor_view<const float, 2> shape, Kind kind) {
-      if (dev_.mode_ == hip_memory_mode::direct || shape.extent(0) == 0 || shape.extent(1) == 0) return;
       gpu::check(gpu::copy_2d_async(dst, dst_stride * sizeof(float), src, src_stride * sizeof(float), shape.extent(1) * sizeof(float),
                                     shape.extent(0), kind, dev_.stream_),
                  "copying rows between host and GPU");
     }
 
+    struct pending_return {
+      matrix_view<float> rows;
+      const float* host;
+    };
+
     hip_device& dev_;
     std::size_t used_ = 0;
+    std::size_t pinned_used_ = 0;
+    bool finished_ = false;
+    std::size_t returns_ = 0;
+    std::array<pending_return, max_pieces> returns_at_{};
   };
 
   // Scratch of a matmul's int8 activations: codes and a q8_unit per 32, each piece aligned.
@@ -723,13 +813,16 @@ class hip_device {
   void ensure_arena(std::size_t bytes) {
     if (bytes <= arena_bytes_) return;
     gpu::check(gpu::stream_synchronize(stream_), "waiting before growing the GPU arena");
-    if (arena_ != nullptr) (void)gpu::release(arena_);
-    arena_ = nullptr;
-    arena_bytes_ = 0;
+    release_arena();
     void* p = nullptr;
     gpu::check(gpu::allocate(&p, bytes), ("allocating a " + std::to_string(bytes) + "-byte GPU arena").c_str());
     arena_ = static_cast<std::byte*>(p);
     arena_bytes_ = bytes;
+  }
+  void release_arena() noexcept {
+    if (arena_ != nullptr) (void)gpu::release(arena_);
+    arena_ = nullptr;
+    arena_bytes_ = 0;
   }
 
   struct upload {
@@ -747,13 +840,15 @@ class hip_device {
   std::string reason_;
   gpu::stream_t stream_{};
   std::byte* arena_ = nullptr;
+  std::byte* staging_ = nullptr;
   std::size_t arena_bytes_ = 0;
   std::unordered_map<const void*, upload> uploads_;
   std::size_t uploaded_bytes_ = 0;
-  // An attention call's query rows, block tables and (copied mode) gathered KV rows, kept so their
+  // An attention call's query rows, block tables and (copied mode) the blocks it gathers, kept so their
   // capacity is reused from call to call.
   std::vector<hip_kernels::attention_query_row> attention_rows_;
   std::vector<kv_block_id> attention_tables_;
+  std::vector<const std::byte*> kv_sources_;
   std::vector<std::byte> kv_staging_;
 };
 

@@ -49,6 +49,16 @@ inline error_t set_device(int d) { return STRIX_GPU_API(SetDevice)(d); }
 inline error_t device_count(int* n) { return STRIX_GPU_API(GetDeviceCount)(n); }
 inline error_t allocate(void** p, std::size_t bytes) { return STRIX_GPU_API(Malloc)(p, bytes); }
 inline error_t release(void* p) { return STRIX_GPU_API(Free)(p); }
+// Page-locked host memory: copies from and to it are DMA, asynchronous to the host. Copies from
+// pageable memory wait for the stream and go through the driver's bounce buffer; copies to it wait
+// for the stream.
+#if STRIX_GPU_RUNTIME_HIP
+inline error_t allocate_pinned(void** p, std::size_t bytes) { return hipHostMalloc(p, bytes, hipHostMallocDefault); }
+inline error_t release_pinned(void* p) { return hipHostFree(p); }
+#else
+inline error_t allocate_pinned(void** p, std::size_t bytes) { return cudaMallocHost(p, bytes); }
+inline error_t release_pinned(void* p) { return cudaFreeHost(p); }
+#endif
 inline error_t fill_zero(void* p, std::size_t bytes) { return STRIX_GPU_API(Memset)(p, 0, bytes); }
 inline error_t copy(void* dst, const void* src, std::size_t bytes, copy_kind kind) { return STRIX_GPU_API(Memcpy)(dst, src, bytes, kind); }
 inline error_t copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind, stream_t s) {

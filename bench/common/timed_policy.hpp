@@ -1,0 +1,145 @@
+// timed_policy<Base>: a device policy that forwards every kernel call to Base and adds up the
+// wall-clock time of the calls per kernel (matmuls per shape), so that a model step can be broken
+// down by kernel. Meant for policies whose calls return when their outputs are in host memory (hip,
+// reference, zen5): there a call's wall time is what it costs the step, staging and waiting
+// included.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <utility>
+
+#include <strix/device/concepts.hpp>
+
+namespace strix::bench {
+
+template <device_policy Base>
+class timed_policy : public Base {
+ public:
+  using Base::Base;
+
+  struct tally {
+    double microseconds = 0;
+    std::size_t calls = 0;
+  };
+
+  // Clears the tallies and counts calls from now on, until stop_timing().
+  void start_timing() {
+    tallies_.clear();
+    timing_ = true;
+  }
+  void stop_timing() { timing_ = false; }
+  [[nodiscard]] const std::map<std::string, tally>& tallies() const noexcept { return tallies_; }
+
+  // One line per kernel: calls, µs per step and µs per call over `steps` steps that took
+  // `step_microseconds` each, then what the calls add up to and the time spent outside them.
+  void print_tallies(std::size_t steps, double step_microseconds) const {
+    double inside = 0;
+    std::size_t calls = 0;
+    std::printf("| kernel | calls/step | us/step | us/call |\n|---|---|---|---|\n");
+    for (const auto& [kernel, t] : tallies_) {
+      std::printf("| %s | %.0f | %.0f | %.1f |\n", kernel.c_str(), static_cast<double>(t.calls) / static_cast<double>(steps),
+                  t.microseconds / static_cast<double>(steps), t.microseconds / static_cast<double>(t.calls));
+      inside += t.microseconds;
+      calls += t.calls;
+    }
+    inside /= static_cast<double>(steps);
+    std::printf("| all calls | %.0f | %.0f | %.1f |\n| outside the calls | | %.0f | |\n", static_cast<double>(calls) / static_cast<double>(steps),
+                inside, inside * static_cast<double>(steps) / static_cast<double>(calls), step_microseconds - inside);
+  }
+
+  template <block_format Format>
+  void matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
+    timed([&] { return std::string(x.extent(0) == 1 ? "matmul 1 row x " : "matmul rows x ") + std::to_string(w.rows()) + "x" + std::to_string(w.row_length()); },
+          [&] { Base::matmul(w, x, y); });
+  }
+  template <class... Args>
+  void embedding(Args&&... args) {
+    timed([] { return std::string("embedding"); }, [&] { Base::embedding(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void rmsnorm(Args&&... args) {
+    timed([] { return std::string("rmsnorm"); }, [&] { Base::rmsnorm(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void rope(Args&&... args) {
+    timed([] { return std::string("rope"); }, [&] { Base::rope(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void apply_activation(Args&&... args) {
+    timed([] { return std::string("activation"); }, [&] { Base::apply_activation(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void gated_activation(Args&&... args) {
+    timed([] { return std::string("gated activation"); }, [&] { Base::gated_activation(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void softcap(Args&&... args) {
+    timed([] { return std::string("softcap"); }, [&] { Base::softcap(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void gather_rows(Args&&... args) {
+    timed([] { return std::string("gather_rows"); }, [&] { Base::gather_rows(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void scatter_add_rows(Args&&... args) {
+    timed([] { return std::string("scatter_add_rows"); }, [&] { Base::scatter_add_rows(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void softmax(Args&&... args) {
+    timed([] { return std::string("softmax"); }, [&] { Base::softmax(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  std::size_t argmax(Args&&... args) {
+    std::size_t index = 0;
+    timed([] { return std::string("argmax"); }, [&] { index = Base::argmax(std::forward<Args>(args)...); });
+    return index;
+  }
+  template <class... Args>
+  void top_k(Args&&... args) {
+    timed([] { return std::string("top_k"); }, [&] { Base::top_k(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void add(Args&&... args) {
+    timed([] { return std::string("add"); }, [&] { Base::add(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void scale(Args&&... args) {
+    timed([] { return std::string("scale"); }, [&] { Base::scale(std::forward<Args>(args)...); });
+  }
+  template <attention_window Window>
+  void attention(const attention_args& args) {
+    timed([] { return Window::size == 0 ? std::string("attention, global") : "attention, window " + std::to_string(Window::size); },
+          [&] { Base::template attention<Window>(args); });
+  }
+  template <class... Args>
+  void deltanet_recurrent(Args&&... args) {
+    timed([] { return std::string("deltanet"); }, [&] { Base::deltanet_recurrent(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void deltanet_chunked(Args&&... args) {
+    timed([] { return std::string("deltanet"); }, [&] { Base::deltanet_chunked(std::forward<Args>(args)...); });
+  }
+
+ private:
+  template <class Name, class Call>
+  void timed(Name&& name, Call&& call) {
+    if (!timing_) {
+      call();
+      return;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    call();
+    tally& t = tallies_[name()];
+    t.microseconds += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    ++t.calls;
+  }
+
+  bool timing_ = false;
+  std::map<std::string, tally> tallies_;
+};
+
+}  // namespace strix::bench
