@@ -383,10 +383,10 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
   const double decode_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   dev.stop_timing();
   std::printf("\n| model           | mode   | activations | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|---|\n");
-  std::printf("| %-15s | %s | %s | %6zu | %8.1f | %6zu | %7.1f | %.2f GB uploaded |\n", preset_name, to_string(dev.memory_mode()).data(),
-              options.int8_activations ? "int8" : "f32 ", prompt,
+  std::printf("| %-15s | %s | %s | %6zu | %8.1f | %6zu | %7.1f | %.2f GB uploaded, host calls up to %zu values |\n", preset_name,
+              to_string(dev.memory_mode()).data(), options.int8_activations ? "int8" : "f32 ", prompt,
               static_cast<double>(prompt) / prefill_s, decode, static_cast<double>(decode) / decode_s,
-              static_cast<double>(dev.uploaded_weight_bytes()) / 1e9);
+              static_cast<double>(dev.uploaded_weight_bytes()) / 1e9, options.host_call_max_values);
   std::printf("\nWhere a decode step of %s (prompt %zu) goes, per policy call:\n\n", preset_name, prompt);
   dev.print_tallies(decode, decode_s * 1e6 / static_cast<double>(decode));
   std::printf("\n");
@@ -398,8 +398,8 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
 int main(int argc, char** argv) {
   // --matmuls-only [format]: bandwidth, matmuls (of that format only, e.g. q4_K) and the policy
   // call; --layers-only: bandwidth, the attention and DeltaNet kernels; --models-only [preset
-  // [prompt]]: the E4B model (int8 and f32 activations, prompts of 512 and 4096) and the 26B-A4B
-  // one, or only the preset named. Default: all.
+  // [prompt [host_call_max_values]]]: the E4B model (int8 and f32 activations, prompts of 512 and
+  // 4096) and the 26B-A4B one, or only the preset named. Default: all.
   const std::string option = argc > 1 ? argv[1] : "";
   const std::string only = argc > 2 ? argv[2] : "";
   const bool all = option.empty();
@@ -425,7 +425,8 @@ int main(int argc, char** argv) {
     if (all || option == "--layers-only") bench_layers(probe, bandwidth);
     if (all || option == "--models-only") {
       if (!only.empty()) {
-        bench_model<512, 1024>(only.c_str(), argc > 3 ? std::stoul(argv[3]) : 512, 16);
+        bench_model<512, 1024>(only.c_str(), argc > 3 ? std::stoul(argv[3]) : 512, 16,
+                               {.host_call_max_values = argc > 4 ? std::stoul(argv[4]) : hip_options{}.host_call_max_values});
       } else {
         bench_model<512, 1024>("gemma4-e4b", 512, 16);
         bench_model<512, 1024>("gemma4-e4b", 512, 16, {.int8_activations = false});

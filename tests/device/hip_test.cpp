@@ -21,11 +21,13 @@ using namespace strix;
 
 namespace {
 
-// One policy per memory mode this GPU supports, with `options` otherwise.
+// One policy per memory mode this GPU supports, with `options` otherwise; every call on the GPU
+// (small calls would run the reference kernels on the host in copied mode by default).
 std::vector<std::unique_ptr<hip_device>> policies(hip_options options = {}) {
   std::vector<std::unique_ptr<hip_device>> result;
   for (const hip_memory_mode mode : testing::testable_hip_modes()) {
     options.memory = mode;
+    options.host_call_max_values = 0;
     result.push_back(std::make_unique<hip_device>(options));
   }
   return result;
@@ -163,6 +165,42 @@ TEST_CASE("hip decode of small matrices keeps f32 activations unless told otherw
   for (std::size_t o = 0; o < 33; ++o) {
     w.view().dequantize_row(o, w_row);
     CHECK(std::fabs(actual[o] - exact[o]) <= 1e-5 * norm(w_row) * norm(x));
+  }
+}
+
+TEST_CASE("hip runs calls too small to pay for staging on the host in copied mode", "[device][hip]") {
+  const hip_device copied(hip_options{.memory = hip_memory_mode::copied});
+  const hip_device all_on_gpu(hip_options{.memory = hip_memory_mode::copied, .host_call_max_values = 0});
+  const std::size_t limit = hip_options{}.host_call_max_values;
+  CHECK(copied.runs_on_host(limit));
+  CHECK_FALSE(copied.runs_on_host(limit + 1));
+  CHECK(copied.runs_on_host(limit / hip_device::transcendental_cost, hip_device::transcendental_cost));
+  CHECK_FALSE(copied.runs_on_host(limit / hip_device::transcendental_cost + 1, hip_device::transcendental_cost));
+  CHECK_FALSE(all_on_gpu.runs_on_host(1));
+  for (const hip_memory_mode mode : testing::testable_hip_modes()) {
+    if (mode == hip_memory_mode::direct) CHECK_FALSE(hip_device(hip_options{.memory = mode}).runs_on_host(1));
+  }
+
+  // Both sides of the limit through the default policy: the host side is the reference kernel itself.
+  hip_device dev(hip_options{.memory = hip_memory_mode::copied});
+  reference oracle;
+  for (const std::size_t width : {std::size_t{2560}, limit + 96}) {
+    INFO("width " << width);
+    const auto x = testing::gaussian(width, 31);
+    const auto y = testing::gaussian(width, 32);
+    const auto w = testing::gaussian(width, 33);
+    std::vector<float> actual(width), expected(width);
+    dev.rmsnorm(matrix_view<const float>(x.data(), {1, width}), w, norm_weight::plain, 1e-6f, matrix_view<float>(actual.data(), {1, width}));
+    oracle.rmsnorm(matrix_view<const float>(x.data(), {1, width}), w, norm_weight::plain, 1e-6f, matrix_view<float>(expected.data(), {1, width}));
+    require_close(actual, expected, 1e-5f);
+    dev.add(x, y, actual);
+    oracle.add(x, y, expected);
+    require_close(actual, expected, 0.0f);
+    const std::size_t gated = width / hip_device::transcendental_cost;
+    dev.gated_activation(activation::gelu_tanh, std::span(x).first(gated), std::span(y).first(gated), std::span(actual).first(gated));
+    oracle.gated_activation(activation::gelu_tanh, std::span(x).first(gated), std::span(y).first(gated), std::span(expected).first(gated));
+    require_close(std::vector<float>(actual.begin(), actual.begin() + static_cast<std::ptrdiff_t>(gated)),
+                  std::vector<float>(expected.begin(), expected.begin() + static_cast<std::ptrdiff_t>(gated)), 1e-5f);
   }
 }
 

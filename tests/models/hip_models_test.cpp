@@ -1,9 +1,10 @@
 // The tiny Gemma 4 and Qwen3.5 fixture models on the hip policy against transformers' outputs
 // (full prefill, prefill then decode, greedy continuation), within 2e-3 of the largest logit, in
-// every memory mode the GPU allows. Built only with -DSTRIX_GPU=cuda or hip.
+// every memory mode the GPU allows, with small calls on the host (the default) and on the GPU. Built only with -DSTRIX_GPU=cuda or hip.
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 #include <strix/device/hip/hip.hpp>
 
@@ -18,19 +19,30 @@ namespace {
 
 constexpr float tolerance = 2e-3f;
 
-void check_gemma4(const std::string& name) {
+// Every memory mode the GPU allows, each with the default dispatch (small calls on the host in
+// copied mode) and with every call on the GPU.
+std::vector<hip_options> model_test_options() {
+  std::vector<hip_options> result;
   for (hip_memory_mode mode : testable_hip_modes()) {
-    hip_device dev(hip_options{0, mode});
-    INFO(name << " on hip, " << to_string(mode));
+    result.push_back({.memory = mode});
+    result.push_back({.memory = mode, .host_call_max_values = 0});
+  }
+  return result;
+}
+
+void check_gemma4(const std::string& name) {
+  for (const hip_options& options : model_test_options()) {
+    hip_device dev(options);
+    INFO(name << " on hip, " << to_string(options.memory) << ", host calls up to " << options.host_call_max_values << " values");
     check_against_transformers(dev, expected_run(name), [&] { return open_gemma4_runner<hip_device>(data_path(name.c_str())); }, 20,
                                tolerance);
   }
 }
 
 void check_qwen35(const std::string& name) {
-  for (hip_memory_mode mode : testable_hip_modes()) {
-    hip_device dev(hip_options{0, mode});
-    INFO(name << " on hip, " << to_string(mode));
+  for (const hip_options& options : model_test_options()) {
+    hip_device dev(options);
+    INFO(name << " on hip, " << to_string(options.memory) << ", host calls up to " << options.host_call_max_values << " values");
     check_against_transformers(dev, expected_run(name), [&] { return open_qwen35_runner<hip_device>(data_path(name.c_str()), 0); }, 30,
                                tolerance);
   }

@@ -17,8 +17,10 @@
 // MXFP4 (weights decoded in registers), rmsnorm, rope, activations, gated products, soft-cap,
 // softmax, argmax, add, scale, row gather, weighted scatter-add, attention over the paged KV cache
 // (every KV type) and the Gated DeltaNet recurrence. Documented fallbacks to the reference kernels
-// on the host (after the GPU has finished): matmul/embedding of other formats, top-k, and DeltaNet
-// key heads longer than 256. Every call is synchronous: when it returns, its outputs are in host
+// on the host (after the GPU has finished): matmul/embedding of other formats, top-k, DeltaNet key
+// heads longer than 256, and in copied mode the element-wise, norm, rope, softmax, gather/scatter,
+// argmax and embedding calls too small to pay for staging (hip_options::host_call_max_values; a
+// decode step makes hundreds). Every call is synchronous: when it returns, its outputs are in host
 // memory. Not thread-safe (one stream, one arena per policy object).
 #pragma once
 
@@ -69,6 +71,13 @@ struct hip_options {
   // does not win back (an expert's 704x2816: 5.7-6.1 µs with f32, 7-9.5 with int8; 10240x2560
   // Q4_K: 18.8 with f32, 12.9 with int8; docs/performance.md). 0: int8 at every size.
   std::size_t int8_decode_min_weights = std::size_t{1} << 23;
+  // Copied mode: a call of an element-wise kernel, a norm, rope, softmax, a row gather or scatter
+  // or an embedding lookup with at most this much work runs on the host (the reference kernels),
+  // counted in output values, each transcendental one (activations, soft-cap, softmax) as
+  // hip_device::transcendental_cost. Staging and waiting for a GPU call costs ~20-25 µs on the H100
+  // whatever its size, while the host adds or normalises a few thousand values in 1-3 µs: a decode
+  // step makes hundreds of such calls (docs/performance.md). 0: every call on the GPU.
+  std::size_t host_call_max_values = 8192;
 };
 
 class hip_device {
@@ -81,6 +90,9 @@ class hip_device {
   static constexpr int token_tile = 8;
   // Bytes of weights each lane of a matmul has in flight per chunk (hip_kernels::weight_chunk).
   static constexpr int stage_lane_bytes = 32;
+  // What one value of an activation, soft-cap or softmax costs the host, in additions (the
+  // reference kernels on a Zen 4 core: gelu-tanh ~10 ns per value, an add ~0.3, rmsnorm ~1).
+  static constexpr std::size_t transcendental_cost = 8;
   // Page-locked host memory per policy object through which copied mode stages a call's pieces
   // (`call`): room for a decode step's activations and a few thousand positions of gathered KV.
   static constexpr std::size_t pinned_staging_bytes = std::size_t{16} << 20;
@@ -116,7 +128,8 @@ class hip_device {
       : device_(options.device),
         int8_activations_(options.int8_activations),
         int8_decode_min_weights_(options.int8_decode_min_weights),
-        forced_warps_per_row_(options.decode_warps_per_row) {
+        forced_warps_per_row_(options.decode_warps_per_row),
+        host_call_max_values_(options.host_call_max_values) {
     if (forced_warps_per_row_ != 0 && forced_warps_per_row_ != 1 && forced_warps_per_row_ != 2 && forced_warps_per_row_ != 4 &&
         forced_warps_per_row_ != 8) {
       throw error(error_category::device, "hip_options::decode_warps_per_row is " + std::to_string(forced_warps_per_row_) +
@@ -176,6 +189,11 @@ class hip_device {
     return int8_matmul<Format>() && int8_activations_ && (tokens > 1 || rows * row_length >= int8_decode_min_weights_);
   }
   [[nodiscard]] const std::string& memory_mode_reason() const noexcept { return reason_; }
+  // Whether a call producing `values` output values, each costing `cost` additions, runs on the host
+  // (hip_options::host_call_max_values).
+  [[nodiscard]] bool runs_on_host(std::size_t values, std::size_t cost = 1) const noexcept {
+    return mode_ == hip_memory_mode::copied && values * cost <= host_call_max_values_;
+  }
   [[nodiscard]] std::size_t uploaded_weight_bytes() const noexcept { return uploaded_bytes_; }
   [[nodiscard]] std::size_t resident_warps() const noexcept { return resident_warps_; }
   // What a decode matmul with `rows` rows uses on this GPU (hip_options::decode_warps_per_row, or
@@ -248,6 +266,7 @@ class hip_device {
     }
     if constexpr (hip_kernels::has_gpu_decoder<Format>) {
       if (tokens.empty()) return;
+      if (runs_on_host(tokens.size() * table.row_length())) return reference_kernels::embedding(table, tokens, scale, out);
       call c(*this, staged_bytes(out) + tokens.size_bytes());
       const auto* weights = resident(table);
       const auto* ids = c.stage_in(tokens);
@@ -263,6 +282,7 @@ class hip_device {
 
   void rmsnorm(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, matrix_view<float> y) {
     if (x.extent(0) == 0) return;
+    if (runs_on_host(x.extent(0) * x.extent(1))) return reference_kernels::rmsnorm(x, weight, kind, eps, y);
     call c(*this, staged_bytes(x) + staged_bytes(y) + weight.size_bytes());
     const auto in = c.stage_in(x);
     const auto* w = c.stage_in(weight);
@@ -277,6 +297,7 @@ class hip_device {
     if (x.stride(2) != 1 || x.stride(0) != x.extent(1) * x.stride(1)) {
       throw error(error_category::shape, "hip rope: heads must be contiguous rows of a [token][head][dim] tensor");
     }
+    if (runs_on_host(x.extent(0) * x.extent(1) * x.extent(2))) return reference_kernels::rope(x, positions, freq);
     const matrix_view<float> rows(x.data(), {x.extent(0), x.extent(1) * x.stride(1)});
     call c(*this, staged_bytes(rows) + positions.size_bytes() + freq.inv_freq.size_bytes());
     const auto data = c.stage_in_out(rows);
@@ -288,18 +309,27 @@ class hip_device {
   }
 
   void apply_activation(activation act, std::span<const float> x, std::span<float> y) {
+    if (runs_on_host(y.size(), transcendental_cost)) return reference_kernels::apply_activation(act, x, y);
     elementwise_call("activation", y, [&](call& c, float* out) {
       launch(hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(y.size()), act, c.stage_in(x), nullptr, out, y.size());
     }, x.size_bytes());
   }
   void gated_activation(activation act, std::span<const float> gate, std::span<const float> up, std::span<float> out) {
+    if (runs_on_host(out.size(), transcendental_cost)) return reference_kernels::gated_activation(act, gate, up, out);
     elementwise_call("gated activation", out, [&](call& c, float* result) {
       launch(hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(out.size()), act, c.stage_in(gate), c.stage_in(up), result, out.size());
     }, gate.size_bytes() + up.size_bytes());
   }
-  void softcap(std::span<float> x, float cap) { in_place(hip_kernels::elementwise::softcap, x, cap); }
-  void scale(std::span<float> x, float factor) { in_place(hip_kernels::elementwise::scale, x, factor); }
+  void softcap(std::span<float> x, float cap) {
+    if (runs_on_host(x.size(), transcendental_cost)) return reference_kernels::softcap(x, cap);
+    in_place(hip_kernels::elementwise::softcap, x, cap);
+  }
+  void scale(std::span<float> x, float factor) {
+    if (runs_on_host(x.size())) return reference_kernels::scale(x, factor);
+    in_place(hip_kernels::elementwise::scale, x, factor);
+  }
   void add(std::span<const float> a, std::span<const float> b, std::span<float> out) {
+    if (runs_on_host(out.size())) return reference_kernels::add(a, b, out);
     elementwise_call("add", out, [&](call& c, float* result) {
       launch(hip_kernels::elementwise_kernel<hip_kernels::block_threads>, blocks_for(out.size()), hip_kernels::elementwise::add, c.stage_in(a), c.stage_in(b), 0.0f, result, out.size());
     }, a.size_bytes() + b.size_bytes());
@@ -307,6 +337,7 @@ class hip_device {
 
   void gather_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, matrix_view<float> out) {
     if (rows.empty()) return;
+    if (runs_on_host(rows.size() * x.extent(1))) return reference_kernels::gather_rows(x, rows, out);
     call c(*this, staged_bytes(x) + rows.size_bytes() + staged_bytes(out));
     const auto in = c.stage_in(x);
     const auto* ids = c.stage_in(rows);
@@ -318,6 +349,7 @@ class hip_device {
   void scatter_add_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, std::span<const float> weights,
                         matrix_view<float> out) {
     if (rows.empty()) return;
+    if (runs_on_host(rows.size() * x.extent(1))) return reference_kernels::scatter_add_rows(x, rows, weights, out);
     call c(*this, staged_bytes(x) + rows.size_bytes() + weights.size_bytes() + staged_bytes(out));
     const auto in = c.stage_in(x);
     const auto* ids = c.stage_in(rows);
@@ -329,6 +361,7 @@ class hip_device {
 
   void softmax(matrix_view<float> rows, float cap) {
     if (rows.extent(0) == 0) return;
+    if (runs_on_host(rows.extent(0) * rows.extent(1), transcendental_cost)) return reference_kernels::softmax(rows, cap);
     call c(*this, staged_bytes(rows));
     const auto data = c.stage_in_out(rows);
     launch(hip_kernels::softmax_kernel<hip_kernels::block_threads>, static_cast<unsigned>(rows.extent(0)), data.data, data.stride, rows.extent(1), cap);
@@ -337,6 +370,7 @@ class hip_device {
 
   std::size_t argmax(std::span<const float> x) {
     if (x.empty()) return 0;
+    if (runs_on_host(x.size())) return reference_kernels::argmax(x);
     call c(*this, x.size_bytes() + sizeof(std::int64_t));
     const auto* in = c.stage_in(x);
     auto* result = c.template scratch<std::int64_t>(1);
@@ -835,6 +869,7 @@ class hip_device {
   bool int8_activations_;
   std::size_t int8_decode_min_weights_;
   int forced_warps_per_row_;
+  std::size_t host_call_max_values_;
   std::string device_name_;
   hip_memory_mode mode_ = hip_memory_mode::copied;
   std::string reason_;
