@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include <strix/device/hip/hip.hpp>
@@ -379,6 +380,58 @@ TEST_CASE("hip row gather and weighted scatter-add agree with reference", "[devi
 
 TEST_CASE("hip attention agrees with reference on every KV type, window and shape", "[device][hip][attention]") {
   for (const auto& dev : policies()) testing::expect_attention_sweep_matches_reference(*dev);
+}
+
+// Copied mode keeps its own copy of the cache on the GPU and uploads only blocks whose stamps
+// moved: every way a block's bytes change must reach it.
+TEST_CASE("hip attention follows every write to a cache: decode steps, rollback, forks and a new cache", "[device][hip][attention]") {
+  const testing::attention_shape shape{4, 2, 64, 0, kv_type::f16, 16};
+  const kv_layout layout = testing::scenario_layout(shape, 2);
+  const std::size_t width = shape.kv_heads * shape.head_dim;
+  reference oracle;
+  for (const auto& dev : policies()) {
+    std::mt19937 rng(5);
+    // Two caches one after the other, the second likely where the first was.
+    for (int round = 0; round < 2; ++round) {
+      INFO("cache " << round);
+      paged_kv_cache cache(layout, layout.budget_for_context(256));
+      auto append = [&](kv_sequence_id id, std::size_t n) {
+        const std::size_t at = cache.length(id);
+        REQUIRE(cache.append(id, std::vector<std::int32_t>(n, 1)) == kv_status::ok);
+        const auto k = testing::gaussian(n * width, static_cast<std::uint32_t>(rng()));
+        const auto v = testing::gaussian(n * width, static_cast<std::uint32_t>(rng()));
+        cache.write(id, 0, at, matrix_view<const float>(k.data(), {n, width}), matrix_view<const float>(v.data(), {n, width}));
+      };
+      // One query row at the newest position of `id`, on the GPU and on the reference.
+      auto expect_attention = [&](kv_sequence_id id) {
+        INFO("sequence " << id << " at " << cache.length(id) << " positions");
+        const auto q = testing::gaussian(shape.heads * shape.head_dim, static_cast<std::uint32_t>(rng()));
+        const std::vector<attention_sequence> sequences{{cache.sequence_view(id, 0), 0, 1}};
+        std::vector<float> expected(q.size()), actual(q.size());
+        const tensor_view<const float, 3> queries(q.data(), {1, shape.heads, shape.head_dim});
+        oracle.attention<global_attention>({queries, {expected.data(), {1, shape.heads, shape.head_dim}}, sequences, cache.layer_view(0), 0.125f, 0.0f});
+        dev->attention<global_attention>({queries, {actual.data(), {1, shape.heads, shape.head_dim}}, sequences, cache.layer_view(0), 0.125f, 0.0f});
+        for (std::size_t i = 0; i < q.size(); ++i) REQUIRE(std::abs(actual[i] - expected[i]) <= 2e-5f);
+      };
+      const kv_sequence_id a = cache.create().sequence;
+      append(a, 40);
+      expect_attention(a);
+      for (int step = 0; step < 20; ++step) {  // each step writes into the newest block
+        append(a, 1);
+        expect_attention(a);
+      }
+      REQUIRE(cache.truncate(a, cache.length(a) - 3) == kv_status::ok);  // rolled-back positions written anew
+      append(a, 2);
+      expect_attention(a);
+      const kv_sequence_id b = cache.fork(a).sequence;  // b's first write copies the shared newest block
+      append(b, 1);
+      expect_attention(b);
+      expect_attention(a);
+      append(a, 3);
+      expect_attention(a);
+      expect_attention(b);
+    }
+  }
 }
 
 TEST_CASE("hip attention leaves rows no sequence claims alone and refuses shapes the cache does not have", "[device][hip][attention]") {

@@ -194,6 +194,39 @@ TEST_CASE("paged_kv_cache: fork shares blocks and copies the partial block on wr
   check_contents(cache, b.sequence, pb);
 }
 
+TEST_CASE("paged_kv_cache: block stamps move exactly for the blocks a write or a copy-on-write changes") {
+  const kv_layout layout = test_layout(16, 2);
+  paged_kv_cache cache(layout, layout.budget_for_context(256));
+  const kv_layer_view view = cache.layer_view(0);
+  REQUIRE(view.block_stamps != nullptr);
+  CHECK(view.blocks == cache.pool(0).capacity());
+  CHECK(view.cache_id != paged_kv_cache(layout, layout.budget_for_context(256)).layer_view(0).cache_id);
+  const auto stamps = [&] { return std::vector<std::uint64_t>(view.block_stamps, view.block_stamps + view.blocks); };
+
+  const kv_sequence_id a = cache.create().sequence;
+  REQUIRE(cache.append(a, std::vector<std::int32_t>(20, 1)) == kv_status::ok);
+  auto before = stamps();
+  write_positions(cache, a, 0);
+  auto after = stamps();
+  const auto table = cache.block_table(a, 0);
+  for (std::size_t b = 0; b < view.blocks; ++b) {
+    const bool written = b == table[0] || b == table[1];
+    CHECK((after[b] != before[b]) == written);
+  }
+
+  // A fork's first write copies the shared partial block: the copy's stamp moves, the original's not.
+  const kv_sequence_id child = cache.fork(a).sequence;
+  before = stamps();
+  REQUIRE(cache.append(child, std::vector<std::int32_t>{2}) == kv_status::ok);
+  write_positions(cache, child, 20);
+  after = stamps();
+  const auto child_table = cache.block_table(child, 0);
+  REQUIRE(child_table[1] != table[1]);
+  CHECK(after[child_table[1]] != before[child_table[1]]);
+  CHECK(after[table[1]] == before[table[1]]);
+  CHECK(after[table[0]] == before[table[0]]);
+}
+
 TEST_CASE("paged_kv_cache: sliding-window layers hold constant memory as a sequence grows") {
   const kv_layout layout = test_layout(16, 1);
   paged_kv_cache cache(layout, layout.budget_for_context(4096));

@@ -27,6 +27,13 @@ struct kv_layer_view {
   std::size_t block_bytes = 0;
   std::size_t k_offset = 0;
   std::size_t v_offset = 0;
+  // What lets a device keep its own copy of the blocks (a discrete GPU): the blocks at base, the
+  // cache's identity (random, so a new cache at a freed one's address is told apart) and per block
+  // a stamp that changes whenever any of the block's bytes are written. block_stamps null: unknown,
+  // every block may have changed.
+  std::size_t blocks = 0;
+  std::uint64_t cache_id = 0;
+  const std::uint64_t* block_stamps = nullptr;
 
   [[nodiscard]] std::byte* k_rows(kv_block_id block, std::size_t head) const noexcept {
     return base + block * block_bytes + k_offset + head * block_size * row_bytes;

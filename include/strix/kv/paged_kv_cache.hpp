@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -57,7 +58,10 @@ class paged_kv_cache {
     for (std::size_t g = 0; g < layout_.groups().size(); ++g) {
       pools_.emplace_back(blocks[g], layout_.options().block_size);
       storage_.emplace_back(blocks[g] * layout_.groups()[g].block_bytes);
+      stamps_.emplace_back(blocks[g], 0);
     }
+    std::random_device entropy;
+    id_ = (std::uint64_t{entropy()} << 32) ^ entropy();
   }
 
   [[nodiscard]] const kv_layout& layout() const noexcept { return layout_; }
@@ -204,6 +208,7 @@ class paged_kv_cache {
         const std::size_t position = first + t;
         const kv_block_id b = s.tables[group][position / view.block_size];
         const std::size_t slot = position % view.block_size;
+        stamps_[group][b] = ++last_stamp_;
         for (std::size_t h = 0; h < view.kv_heads; ++h) {
           auto* k_row = reinterpret_cast<block*>(view.k_rows(b, h) + slot * view.row_bytes);
           auto* v_row = reinterpret_cast<block*>(view.v_rows(b, h) + slot * view.row_bytes);
@@ -218,7 +223,8 @@ class paged_kv_cache {
     const kv_layer_spec& spec = layout_.layer(layer);
     const kv_layer_placement& place = layout_.placement(layer);
     return {layout_.options().type, block_size(), spec.kv_heads, spec.head_dim, layout_.row_bytes(layer), spec.window,
-            storage_[place.group].data(), layout_.groups()[place.group].block_bytes, place.k_offset, place.v_offset};
+            storage_[place.group].data(), layout_.groups()[place.group].block_bytes, place.k_offset, place.v_offset,
+            stamps_[place.group].size(), id_, stamps_[place.group].data()};
   }
   [[nodiscard]] kv_sequence_view sequence_view(kv_sequence_id seq, std::size_t layer) const {
     const sequence_state& s = checked(seq);
@@ -335,6 +341,7 @@ class paged_kv_cache {
     const kv_block_id copy = *pool.allocate();
     const std::size_t bytes = layout_.groups()[group].block_bytes;
     std::memcpy(storage_[group].data() + copy * bytes, storage_[group].data() + block * bytes, bytes);
+    stamps_[group][copy] = ++last_stamp_;
     pool.release(block);
     block = copy;
   }
@@ -380,6 +387,10 @@ class paged_kv_cache {
   kv_layout layout_;
   std::vector<block_pool> pools_;
   std::vector<buffer<std::byte>> storage_;
+  // Per group and block, the stamp of its last write (kv_layer_view::block_stamps).
+  std::vector<std::vector<std::uint64_t>> stamps_;
+  std::uint64_t last_stamp_ = 0;
+  std::uint64_t id_ = 0;
   std::vector<sequence_state> sequences_;
   std::vector<kv_sequence_id> free_ids_;
   std::size_t prefix_queries_ = 0;

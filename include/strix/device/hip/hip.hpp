@@ -9,7 +9,9 @@
 //    file, with no second copy, and activations in place.
 //  - copied: weights are uploaded once on first use (kept per host address and byte count; they must
 //    not change while the policy lives, as a mapped model file does not) and each call stages its
-//    activations through a device arena and its page-locked host side (copy in, kernel, copy out).
+//    activations through a device arena (copy in, kernel, copy out; small pieces by way of
+//    page-locked host memory). A paged KV cache gets a copy on the GPU, whose blocks are uploaded
+//    when the cache's stamps say they were written (forget_kv_caches() frees the copies).
 // The constructor picks direct when the device reports pageable memory access and says why in
 // memory_mode_reason(); hip_options can force either.
 //
@@ -90,11 +92,13 @@ class hip_device {
   static constexpr int token_tile = 8;
   // Bytes of weights each lane of a matmul has in flight per chunk (hip_kernels::weight_chunk).
   static constexpr int stage_lane_bytes = 32;
-  // What one value of an activation, soft-cap or softmax costs the host, in additions (the
-  // reference kernels on a Zen 4 core: gelu-tanh ~10 ns per value, an add ~0.3, rmsnorm ~1).
+  // What one value of an activation, soft-cap or softmax costs the host against one of a norm or
+  // an addition (the reference kernels on the development VM, per value: gelu-tanh ~10 ns, rmsnorm
+  // ~1, add ~0.3), so that the largest call host_call_max_values sends to the host takes ~10 µs,
+  // half of what staging a GPU call costs.
   static constexpr std::size_t transcendental_cost = 8;
   // Page-locked host memory per policy object through which copied mode stages a call's pieces
-  // (`call`): room for a decode step's activations and a few thousand positions of gathered KV.
+  // (`call`): room for a decode step's activations and the KV blocks it writes.
   static constexpr std::size_t pinned_staging_bytes = std::size_t{16} << 20;
   // Weight rows per warp in a decode matmul with f32 activations. Two rows share each activation
   // load, which pays only where decoding is compute-bound (IQ4_XS's and MXFP4's float table
@@ -175,6 +179,7 @@ class hip_device {
   hip_device& operator=(const hip_device&) = delete;
   ~hip_device() {
     forget_weights();
+    forget_kv_caches();
     release_arena();
     if (staging_ != nullptr) (void)gpu::release_pinned(staging_);
     (void)gpu::stream_destroy(stream_);
@@ -200,6 +205,14 @@ class hip_device {
   // the automatic choice).
   [[nodiscard]] int decode_warps_per_row(std::size_t rows) const noexcept {
     return forced_warps_per_row_ != 0 ? forced_warps_per_row_ : decode_warps_per_row(rows, resident_warps_);
+  }
+
+  // Frees the GPU's copies of KV caches (copied mode): the policy keeps one per cache it has seen
+  // until then, or until it is destroyed. Later calls upload again.
+  void forget_kv_caches() noexcept {
+    (void)gpu::stream_synchronize(stream_);
+    for (auto& [host, mirror] : kv_mirrors_) (void)gpu::release(mirror.device);
+    kv_mirrors_.clear();
   }
 
   // Frees the uploaded copies of weights (copied mode); later calls upload again.
@@ -401,8 +414,9 @@ class hip_device {
   }
 
   // Attention over the paged cache (hip_kernels::attention_kernel). Direct mode reads the cache
-  // where it lies; copied mode gathers this layer's K and V rows of every block a query row can
-  // see into one upload per call — the cost of a cache in host memory on a discrete GPU.
+  // where it lies. Copied mode keeps a copy of the cache's blocks on the GPU (`kv_mirror`, one per
+  // cache) and uploads a block's K and V rows of this layer only when the cache's stamp for the block
+  // has changed since (kv_layer_view::block_stamps): a decode step uploads the block it wrote.
   template <attention_window Window>
   void attention(const attention_args& args) {
     const kv_layer_view& kv = args.kv;
@@ -421,9 +435,12 @@ class hip_device {
     const matrix_view<float> out = rows_of_heads(args.out, "attention");
     const bool copied = mode_ == hip_memory_mode::copied;
     const std::size_t run = kv.kv_heads * kv.block_size * kv.row_bytes;  // one block's K (or V) rows of this layer
+    kv_mirror* mirror = copied ? &kv_mirror_for(kv) : nullptr;
+    std::vector<std::uint64_t>* uploaded = copied ? &mirror->uploaded[kv.k_offset] : nullptr;
+    if (uploaded != nullptr) uploaded->resize(kv.blocks, kv_mirror::never);
     attention_rows_.assign(rows, {0, hip_kernels::attention_query_row::no_position});
     attention_tables_.clear();
-    kv_sources_.clear();
+    kv_uploads_.clear();
     std::size_t claimed_rows = 0;
     std::size_t most_keys = 0;  // the most keys one query row sees
     for (const attention_sequence& seq : args.sequences) {
@@ -439,17 +456,19 @@ class hip_device {
       const std::size_t last_block = (seq.kv.length - 1) / kv.block_size;
       const auto table = static_cast<std::uint32_t>(attention_tables_.size());
       for (std::size_t b = 0; b <= last_block; ++b) {
-        kv_block_id id = seq.kv.blocks[b];
-        if (copied) {
-          // Blocks no row sees (slid out of the window) are never read: any index will do.
-          if (b < first_block) {
-            id = 0;
-          } else {
-            id = static_cast<kv_block_id>(kv_sources_.size());
-            kv_sources_.push_back(kv.base + static_cast<std::size_t>(seq.kv.blocks[b]) * kv.block_bytes);
-          }
-        }
+        const kv_block_id id = seq.kv.blocks[b];
         attention_tables_.push_back(id);
+        // Blocks no row sees (slid out of the window) are never read.
+        if (!copied || b < first_block) continue;
+        if (id >= kv.blocks) {
+          throw error(error_category::shape, "hip attention: block " + std::to_string(id) + " of a sequence's table is outside the cache's " +
+                                                 std::to_string(kv.blocks) + " blocks");
+        }
+        const std::uint64_t stamp = kv.block_stamps != nullptr ? kv.block_stamps[id] : kv_mirror::never;
+        if (stamp == kv_mirror::never || (*uploaded)[id] != stamp) {
+          kv_uploads_.push_back(id);
+          (*uploaded)[id] = stamp;
+        }
       }
       for (std::size_t i = 0; i < seq.rows; ++i) {
         attention_rows_[seq.first_row + i] = {table, static_cast<std::uint32_t>(first_position + i)};
@@ -461,8 +480,15 @@ class hip_device {
     const std::size_t blocks = rows * heads;
     const attention_split split = attention_splits(blocks, most_keys, resident_warps_);
     const std::size_t partials = split.count > 1 ? blocks * split.count : 0;
-    const std::size_t gathered = kv_sources_.size() * 2 * run;
-    call c(*this, staged_bytes(q) + staged_bytes(out) + query_rows.size_bytes() + tables.size_bytes() + gathered, partials * (dim + 2) * sizeof(float));
+    // A call that fails leaves the stamps of blocks it meant to upload behind: forget them all.
+    struct forget_on_failure {
+      std::vector<std::uint64_t>* uploaded;
+      bool done = false;
+      ~forget_on_failure() {
+        if (!done && uploaded != nullptr) std::fill(uploaded->begin(), uploaded->end(), kv_mirror::never);
+      }
+    } guard{uploaded};
+    call c(*this, staged_bytes(q) + staged_bytes(out) + query_rows.size_bytes() + tables.size_bytes(), partials * (dim + 2) * sizeof(float));
     hip_kernels::attention_problem problem;
     const auto in = c.stage_in(q);
     // Rows no sequence claims keep their values, so then the output goes in as well as out.
@@ -473,28 +499,22 @@ class hip_device {
     problem.head_dim = static_cast<std::uint32_t>(dim);
     problem.rows = c.stage_in(query_rows);
     problem.tables = c.stage_in(tables);
-    const std::byte* kv_rows = kv.base;
     if (copied) {
-      // Each visible block's K rows, then its V rows, gathered into page-locked memory where it has
-      // room, else into kv_staging_.
-      std::byte* gather = c.template pinned<std::byte>(gathered);
-      if (gather == nullptr) {
-        kv_staging_.resize(gathered);
-        gather = kv_staging_.data();
+      // This layer's K and V rows of each block to upload, through page-locked memory while it has
+      // room, else straight from the cache.
+      for (const kv_block_id id : kv_uploads_) {
+        for (const std::size_t offset : {kv.k_offset, kv.v_offset}) {
+          const std::size_t at = static_cast<std::size_t>(id) * kv.block_bytes + offset;
+          const std::byte* source = kv.base + at;
+          if (std::byte* page_locked = c.template pinned<std::byte>(run)) {
+            std::copy_n(source, run, page_locked);
+            source = page_locked;
+          }
+          c.upload(mirror->device + at, source, run);
+        }
       }
-      for (std::size_t i = 0; i < kv_sources_.size(); ++i) {
-        std::copy_n(kv_sources_[i] + kv.k_offset, run, gather + 2 * i * run);
-        std::copy_n(kv_sources_[i] + kv.v_offset, run, gather + (2 * i + 1) * run);
-      }
-      std::byte* device = c.template scratch<std::byte>(gathered);
-      c.upload(device, gather, gathered);
-      kv_rows = device;
     }
-    problem.kv = {kv_rows,
-                  copied ? 2 * run : kv.block_bytes,
-                  copied ? 0 : kv.k_offset,
-                  copied ? run : kv.v_offset,
-                  kv.row_bytes,
+    problem.kv = {copied ? mirror->device : kv.base, kv.block_bytes, kv.k_offset, kv.v_offset, kv.row_bytes,
                   static_cast<std::uint32_t>(kv.block_size)};
     problem.scale = args.scale;
     problem.softcap = args.softcap;
@@ -512,6 +532,7 @@ class hip_device {
     });
     if (partials != 0) launch(hip_kernels::attention_combine_kernel<hip_kernels::block_threads>, dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads)), problem);
     c.finish("attention", out, result);
+    guard.done = true;
   }
   // Gated DeltaNet (hip_kernels::deltanet_kernel): the recurrence, token by token, for decode and
   // prefill alike — the chunked form computes the same outputs and state, which the GPU reaches
@@ -864,6 +885,33 @@ class hip_device {
     std::size_t bytes;
   };
 
+  // Copied mode: a paged KV cache's blocks on the GPU, at the same offsets as in host memory.
+  struct kv_mirror {
+    static constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
+    std::byte* device = nullptr;
+    std::size_t bytes = 0;
+    std::uint64_t cache_id = 0;
+    // Per layer (its K offset within a block), each block's stamp when its rows were last uploaded.
+    std::unordered_map<std::size_t, std::vector<std::uint64_t>> uploaded;
+  };
+  // The mirror of the cache `kv` belongs to: made on first use, made anew for another cache.
+  kv_mirror& kv_mirror_for(const kv_layer_view& kv) {
+    const std::size_t bytes = kv.blocks * kv.block_bytes;
+    if (bytes == 0) throw error(error_category::shape, "hip attention: the KV view says nothing of the cache's blocks (kv_layer_view::blocks)");
+    kv_mirror& mirror = kv_mirrors_[kv.base];
+    if (mirror.device == nullptr || mirror.bytes != bytes || mirror.cache_id != kv.cache_id) {
+      gpu::check(gpu::stream_synchronize(stream_), "waiting before replacing a KV cache's copy");
+      if (mirror.device != nullptr) (void)gpu::release(mirror.device);
+      mirror = {};
+      void* device = nullptr;
+      gpu::check(gpu::allocate(&device, bytes), ("allocating " + std::to_string(bytes) + " bytes for a KV cache's copy on the GPU").c_str());
+      mirror.device = static_cast<std::byte*>(device);
+      mirror.bytes = bytes;
+      mirror.cache_id = kv.cache_id;
+    }
+    return mirror;
+  }
+
   int device_;
   std::size_t resident_warps_ = 0;
   bool int8_activations_;
@@ -879,12 +927,12 @@ class hip_device {
   std::size_t arena_bytes_ = 0;
   std::unordered_map<const void*, upload> uploads_;
   std::size_t uploaded_bytes_ = 0;
-  // An attention call's query rows, block tables and (copied mode) the blocks it gathers, kept so their
+  // An attention call's query rows, block tables and (copied mode) the blocks it uploads, kept so their
   // capacity is reused from call to call.
   std::vector<hip_kernels::attention_query_row> attention_rows_;
   std::vector<kv_block_id> attention_tables_;
-  std::vector<const std::byte*> kv_sources_;
-  std::vector<std::byte> kv_staging_;
+  std::vector<kv_block_id> kv_uploads_;
+  std::unordered_map<const std::byte*, kv_mirror> kv_mirrors_;
 };
 
 static_assert(device_policy<hip_device>);
