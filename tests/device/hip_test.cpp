@@ -420,6 +420,20 @@ TEST_CASE("hip attention follows every write to a cache: decode steps, rollback,
         append(a, 1);
         expect_attention(a);
       }
+      if (dev->memory_mode() == hip_memory_mode::copied) {
+        // A call refused for a bad block table (after looking at a's newly written block) leaves
+        // that block due for upload.
+        append(a, 1);
+        const kv_sequence_view good = cache.sequence_view(a, 0);
+        std::vector<kv_block_id> bad_table(good.blocks.begin(), good.blocks.end());
+        bad_table.back() = static_cast<kv_block_id>(cache.layer_view(0).blocks);
+        const std::vector<attention_sequence> sequences{{good, 0, 1}, {{bad_table, good.length}, 1, 1}};
+        std::vector<float> q(2 * shape.heads * shape.head_dim, 0.5f), out(q.size());
+        CHECK_THROWS_AS(dev->attention<global_attention>({tensor_view<const float, 3>(q.data(), {2, shape.heads, shape.head_dim}),
+                                                          {out.data(), {2, shape.heads, shape.head_dim}}, sequences, cache.layer_view(0), 0.125f, 0.0f}),
+                        error);
+        expect_attention(a);
+      }
       REQUIRE(cache.truncate(a, cache.length(a) - 3) == kv_status::ok);  // rolled-back positions written anew
       append(a, 2);
       expect_attention(a);

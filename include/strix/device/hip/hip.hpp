@@ -438,6 +438,15 @@ class hip_device {
     kv_mirror* mirror = copied ? &kv_mirror_for(kv) : nullptr;
     std::vector<std::uint64_t>* uploaded = copied ? &mirror->uploaded[kv.k_offset] : nullptr;
     if (uploaded != nullptr) uploaded->resize(kv.blocks, kv_mirror::never);
+    // A call that fails (a bad table, a failed copy) may have noted blocks as uploaded that never
+    // were: then every block of this layer is uploaded anew.
+    struct forget_on_failure {
+      std::vector<std::uint64_t>* uploaded;
+      bool done = false;
+      ~forget_on_failure() {
+        if (!done && uploaded != nullptr) std::fill(uploaded->begin(), uploaded->end(), kv_mirror::never);
+      }
+    } guard{uploaded};
     attention_rows_.assign(rows, {0, hip_kernels::attention_query_row::no_position});
     attention_tables_.clear();
     kv_uploads_.clear();
@@ -480,14 +489,6 @@ class hip_device {
     const std::size_t blocks = rows * heads;
     const attention_split split = attention_splits(blocks, most_keys, resident_warps_);
     const std::size_t partials = split.count > 1 ? blocks * split.count : 0;
-    // A call that fails leaves the stamps of blocks it meant to upload behind: forget them all.
-    struct forget_on_failure {
-      std::vector<std::uint64_t>* uploaded;
-      bool done = false;
-      ~forget_on_failure() {
-        if (!done && uploaded != nullptr) std::fill(uploaded->begin(), uploaded->end(), kv_mirror::never);
-      }
-    } guard{uploaded};
     call c(*this, staged_bytes(q) + staged_bytes(out) + query_rows.size_bytes() + tables.size_bytes(), partials * (dim + 2) * sizeof(float));
     hip_kernels::attention_problem problem;
     const auto in = c.stage_in(q);
