@@ -32,7 +32,6 @@ class timed_policy : public Base {
     timing_ = true;
   }
   void stop_timing() { timing_ = false; }
-  [[nodiscard]] const std::map<std::string, tally>& tallies() const noexcept { return tallies_; }
 
   // One line per kernel: calls, µs per step and µs per call over `steps` steps that took
   // `step_microseconds` each, then what the calls add up to and the time spent outside them.
@@ -53,80 +52,85 @@ class timed_policy : public Base {
 
   template <block_format Format>
   void matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
-    timed([&] { return std::string(x.extent(0) == 1 ? "matmul 1 row x " : "matmul rows x ") + std::to_string(w.rows()) + "x" + std::to_string(w.row_length()); },
+    timed_as([&] { return std::string(x.extent(0) == 1 ? "matmul 1 row x " : "matmul rows x ") + std::to_string(w.rows()) + "x" + std::to_string(w.row_length()); },
           [&] { Base::matmul(w, x, y); });
   }
   template <class... Args>
   void embedding(Args&&... args) {
-    timed([] { return std::string("embedding"); }, [&] { Base::embedding(std::forward<Args>(args)...); });
+    timed("embedding", [&] { Base::embedding(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void rmsnorm(Args&&... args) {
-    timed([] { return std::string("rmsnorm"); }, [&] { Base::rmsnorm(std::forward<Args>(args)...); });
+    timed("rmsnorm", [&] { Base::rmsnorm(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void rope(Args&&... args) {
-    timed([] { return std::string("rope"); }, [&] { Base::rope(std::forward<Args>(args)...); });
+    timed("rope", [&] { Base::rope(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void apply_activation(Args&&... args) {
-    timed([] { return std::string("activation"); }, [&] { Base::apply_activation(std::forward<Args>(args)...); });
+    timed("activation", [&] { Base::apply_activation(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void gated_activation(Args&&... args) {
-    timed([] { return std::string("gated activation"); }, [&] { Base::gated_activation(std::forward<Args>(args)...); });
+    timed("gated activation", [&] { Base::gated_activation(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void softcap(Args&&... args) {
-    timed([] { return std::string("softcap"); }, [&] { Base::softcap(std::forward<Args>(args)...); });
+    timed("softcap", [&] { Base::softcap(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void gather_rows(Args&&... args) {
-    timed([] { return std::string("gather_rows"); }, [&] { Base::gather_rows(std::forward<Args>(args)...); });
+    timed("gather_rows", [&] { Base::gather_rows(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void scatter_add_rows(Args&&... args) {
-    timed([] { return std::string("scatter_add_rows"); }, [&] { Base::scatter_add_rows(std::forward<Args>(args)...); });
+    timed("scatter_add_rows", [&] { Base::scatter_add_rows(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void softmax(Args&&... args) {
-    timed([] { return std::string("softmax"); }, [&] { Base::softmax(std::forward<Args>(args)...); });
+    timed("softmax", [&] { Base::softmax(std::forward<Args>(args)...); });
   }
   template <class... Args>
   std::size_t argmax(Args&&... args) {
     std::size_t index = 0;
-    timed([] { return std::string("argmax"); }, [&] { index = Base::argmax(std::forward<Args>(args)...); });
+    timed("argmax", [&] { index = Base::argmax(std::forward<Args>(args)...); });
     return index;
   }
   template <class... Args>
   void top_k(Args&&... args) {
-    timed([] { return std::string("top_k"); }, [&] { Base::top_k(std::forward<Args>(args)...); });
+    timed("top_k", [&] { Base::top_k(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void add(Args&&... args) {
-    timed([] { return std::string("add"); }, [&] { Base::add(std::forward<Args>(args)...); });
+    timed("add", [&] { Base::add(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void scale(Args&&... args) {
-    timed([] { return std::string("scale"); }, [&] { Base::scale(std::forward<Args>(args)...); });
+    timed("scale", [&] { Base::scale(std::forward<Args>(args)...); });
   }
   template <attention_window Window>
   void attention(const attention_args& args) {
-    timed([] { return Window::size == 0 ? std::string("attention, global") : "attention, window " + std::to_string(Window::size); },
+    timed_as([] { return Window::size == 0 ? std::string("attention, global") : "attention, window " + std::to_string(Window::size); },
           [&] { Base::template attention<Window>(args); });
   }
   template <class... Args>
   void deltanet_recurrent(Args&&... args) {
-    timed([] { return std::string("deltanet"); }, [&] { Base::deltanet_recurrent(std::forward<Args>(args)...); });
+    timed("deltanet", [&] { Base::deltanet_recurrent(std::forward<Args>(args)...); });
   }
   template <class... Args>
   void deltanet_chunked(Args&&... args) {
-    timed([] { return std::string("deltanet"); }, [&] { Base::deltanet_chunked(std::forward<Args>(args)...); });
+    timed("deltanet", [&] { Base::deltanet_chunked(std::forward<Args>(args)...); });
   }
 
  private:
+  template <class Call>
+  void timed(const char* kernel, Call&& call) {
+    timed_as([kernel] { return std::string(kernel); }, std::forward<Call>(call));
+  }
+  // `name`: makes the kernel's name, only while timing.
   template <class Name, class Call>
-  void timed(Name&& name, Call&& call) {
+  void timed_as(Name&& name, Call&& call) {
     if (!timing_) {
       call();
       return;
