@@ -55,6 +55,11 @@ class timed_policy : public Base {
     timed_as([&] { return std::string(x.extent(0) == 1 ? "matmul 1 row x " : "matmul rows x ") + std::to_string(w.rows()) + "x" + std::to_string(w.row_length()); },
           [&] { Base::matmul(w, x, y); });
   }
+  template <block_format Format>
+  void grouped_matmul(const quantized_view<Format>& w, std::span<const matmul_group> groups, matrix_view<const float> x, matrix_view<float> y) {
+    timed_as([&] { return "grouped matmul " + std::to_string(x.extent(0)) + " rows x " + std::to_string(y.extent(1)) + "x" + std::to_string(w.row_length()); },
+             [&] { Base::grouped_matmul(w, groups, x, y); });
+  }
   template <class... Args>
   void embedding(Args&&... args) {
     timed("embedding", [&] { Base::embedding(std::forward<Args>(args)...); });

@@ -143,10 +143,10 @@ double matmul_ms(const device_weights<Format>& w, std::size_t tokens, bool one_m
     if constexpr (Int8) {
       quantize_launch(a, tokens, w.cols);
       hip_kernels::matmul_kernel<Format, 1, WarpsPerRow, TokenTile, hip_device::stage_lane_bytes, hip_kernels::q8_activations>
-          <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::q8_activations{a.codes, a.units, w.cols}, out);
+          <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::q8_activations{a.codes, a.units, w.cols}, out, nullptr);
     } else {
       hip_kernels::matmul_kernel<Format, 1, WarpsPerRow, TokenTile, hip_device::stage_lane_bytes, hip_kernels::f32_activations<true>>
-          <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::f32_activations<true>{a.x, w.cols}, out);
+          <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::f32_activations<true>{a.x, w.cols}, out, nullptr);
     }
   });
 }

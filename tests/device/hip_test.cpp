@@ -142,6 +142,45 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
   }
 }
 
+// Slices of 1, 33 and 700 rows (6 experts of 700: past 4096 rows in all, where IQ4_XS decode with
+// f32 activations takes two rows per warp), groups crossing the token tile of 8, idle experts; the
+// int8 / f32 choice counts every group's rows, as the policy does.
+TEMPLATE_TEST_CASE("hip grouped matmul agrees with the maths on every group layout", "[device][hip]", q8_0_format, q4_k_format,
+                   bf16_format, iq4_xs_format) {
+  const std::size_t experts = 6, cols = std::max<std::size_t>(TestType::block_size, 32) * 3;
+  for (const auto& dev : matmul_policies()) {
+    for (std::size_t width : {1u, 33u, 700u}) {
+      dev->forget_weights();
+      const testing::quantized_matrix<TestType> stack(experts * 2 * width, cols, static_cast<std::uint32_t>(width));
+      for (const auto& sizes : testing::grouped_matmul_cases()) {
+        for (std::size_t offset : {std::size_t{0}, width}) {
+          const auto groups = testing::expert_groups(sizes, 2 * width, offset);
+          std::size_t rows = 0, largest = 0, busy = 0;
+          for (std::size_t n : sizes) {
+            rows += n;
+            largest = std::max(largest, n);
+            busy += n != 0 ? 1 : 0;
+          }
+          const auto x = testing::gaussian(rows * cols, static_cast<std::uint32_t>(rows + offset));
+          std::vector<float> y(rows * width, NAN);
+          dev->grouped_matmul(stack.view(), groups, matrix_view<const float>(x.data(), {rows, cols}),
+                              matrix_view<float>(y.data(), {rows, width}));
+          const bool int8 = dev->template multiplies_int8<TestType>(largest, width * std::max<std::size_t>(busy, 1), cols);
+          INFO(name_of(TestType::type) << ": slices of " << width << " rows, " << rows << " activation rows, offset " << offset << ", "
+                                       << to_string(dev->memory_mode()) << (int8 ? ", int8 activations" : ", f32 activations"));
+          testing::check_grouped_matmul(stack.view(), groups, width, x, as_kernel_sees(x, int8), y, 1e-5, int8 ? 1.0 / 127 : 1e-5);
+        }
+      }
+    }
+  }
+  hip_device dev;
+  const testing::quantized_matrix<q8_0_format> stack(12, 64, 3);
+  std::vector<float> x(2 * 64, 1.0f), y(2 * 4);
+  const std::vector<matmul_group> past_the_end{{0, 1}, {9, 1}};
+  CHECK_THROWS_WITH(dev.grouped_matmul(stack.view(), past_the_end, matrix_view<const float>(x.data(), {2, 64}), matrix_view<float>(y.data(), {2, 4})),
+                    Catch::Contains("hip grouped matmul: group 1's weight rows [9, 13)"));
+}
+
 TEST_CASE("hip decode of small matrices keeps f32 activations unless told otherwise", "[device][hip]") {
   const hip_device automatic;
   const hip_device always(hip_options{.int8_decode_min_weights = 0});
@@ -178,8 +217,13 @@ TEST_CASE("hip runs calls too small to pay for staging on the host in copied mod
   CHECK(copied.runs_on_host(limit / hip_device::transcendental_cost, hip_device::transcendental_cost));
   CHECK_FALSE(copied.runs_on_host(limit / hip_device::transcendental_cost + 1, hip_device::transcendental_cost));
   CHECK_FALSE(all_on_gpu.runs_on_host(1));
+  CHECK(copied.moves_rows_on_host());
+  CHECK_FALSE(all_on_gpu.moves_rows_on_host());
   for (const hip_memory_mode mode : testing::testable_hip_modes()) {
-    if (mode == hip_memory_mode::direct) CHECK_FALSE(hip_device(hip_options{.memory = mode}).runs_on_host(1));
+    if (mode == hip_memory_mode::direct) {
+      CHECK_FALSE(hip_device(hip_options{.memory = mode}).runs_on_host(1));
+      CHECK_FALSE(hip_device(hip_options{.memory = mode}).moves_rows_on_host());
+    }
   }
 
   // Both sides of the limit through the default policy: the host side is the reference kernel itself.

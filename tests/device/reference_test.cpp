@@ -40,6 +40,40 @@ TEMPLATE_TEST_CASE("reference matmul equals dequantize-then-multiply", "[device]
   }
 }
 
+TEMPLATE_TEST_CASE("reference grouped matmul multiplies each group's rows by its slice of the stack", "[device][reference]",
+                   f32_format, q8_0_format, q4_k_format) {
+  reference dev;
+  const std::size_t experts = 6, width = 5, cols = TestType::block_size * 2;
+  const testing::quantized_matrix<TestType> stack(experts * 2 * width, cols, 23);
+  for (const auto& sizes : testing::grouped_matmul_cases()) {
+    for (std::size_t offset : {0u, 5u}) {  // gate and up halves of a fused stack
+      const auto groups = testing::expert_groups(sizes, 2 * width, offset);
+      std::size_t rows = 0;
+      for (std::size_t n : sizes) rows += n;
+      const auto x = testing::gaussian(rows * cols, 9);
+      std::vector<float> y(rows * width, NAN);
+      dev.grouped_matmul(stack.view(), groups, matrix_view<const float>(x.data(), {rows, cols}), matrix_view<float>(y.data(), {rows, width}));
+      testing::check_grouped_matmul(stack.view(), groups, width, x, x, y, 1e-6, 1e-6);
+    }
+  }
+}
+
+TEST_CASE("grouped matmul refuses groups that do not fit the stack or the activations", "[device][reference]") {
+  reference dev;
+  const testing::quantized_matrix<q8_0_format> stack(12, 64, 3);
+  std::vector<float> x(3 * 64, 1.0f), y(3 * 4);
+  const matrix_view<const float> xs(x.data(), {3, 64});
+  const matrix_view<float> ys(y.data(), {3, 4});
+  const std::vector<matmul_group> past_the_end{{0, 1}, {9, 2}};
+  CHECK_THROWS_WITH(dev.grouped_matmul(stack.view(), past_the_end, xs, ys), Catch::Contains("group 1's weight rows [9, 13)"));
+  const std::vector<matmul_group> too_few{{0, 1}, {8, 1}};
+  CHECK_THROWS_WITH(dev.grouped_matmul(stack.view(), too_few, xs, ys), Catch::Contains("the groups hold 2 rows, the activations 3"));
+  const std::vector<matmul_group> fits{{0, 1}, {8, 2}};
+  CHECK_THROWS_WITH(dev.grouped_matmul(stack.view(), fits, matrix_view<const float>(x.data(), {3, 32}), ys),
+                    Catch::Contains("activation rows of 32 values for weight rows of 64"));
+  CHECK_NOTHROW(dev.grouped_matmul(stack.view(), fits, xs, ys));
+}
+
 TEST_CASE("reference embedding gathers and scales dequantized rows", "[device][reference]") {
   reference dev;
   const testing::quantized_matrix<q8_0_format> table(10, 64, 3);

@@ -106,6 +106,38 @@ TEMPLATE_TEST_CASE("zen5 matmul agrees with reference on every fast format and s
 
 // The vectorised activation quantizers must equal the scalar ones bit for bit (same scale, codes
 // and sums), ties included: batch invariance and the "as the kernel sees" checks above rely on it.
+// The groups' tasks cross group boundaries (33 rows per slice against tasks of 16), groups cross
+// the token tile of 4, and q5_0 takes the reference rows split over the pool.
+TEMPLATE_TEST_CASE("zen5 grouped matmul agrees with the maths on every group layout", "[device][zen5]", q8_0_format, q4_k_format,
+                   bf16_format, iq4_xs_format, q5_0_format) {
+  if (!testing::zen5_cpu_ready()) return;
+  thread_pool pool(2);
+  zen5 fast(pool);
+  const std::size_t experts = 6, cols = std::max<std::size_t>(TestType::block_size, 32) * 3;
+  for (std::size_t width : {1u, 33u}) {
+    const testing::quantized_matrix<TestType> stack(experts * 2 * width, cols, static_cast<std::uint32_t>(width));
+    for (const auto& sizes : testing::grouped_matmul_cases()) {
+      for (std::size_t offset : {std::size_t{0}, width}) {
+        const auto groups = testing::expert_groups(sizes, 2 * width, offset);
+        std::size_t rows = 0;
+        for (std::size_t n : sizes) rows += n;
+        const auto x = testing::gaussian(rows * cols, static_cast<std::uint32_t>(rows + offset));
+        std::vector<float> y(rows * width, NAN);
+        fast.grouped_matmul(stack.view(), groups, matrix_view<const float>(x.data(), {rows, cols}),
+                            matrix_view<float>(y.data(), {rows, width}));
+        std::vector<float> seen = x;
+        double bound = 1e-6;
+        if constexpr (zen5_kernels::has_dot_kernel<TestType>) {
+          seen = as_kernel_sees<TestType>(x, rows, cols);
+          bound = activation_error_bound<TestType>();
+        }
+        INFO(name_of(TestType::type) << ": slices of " << width << " rows, " << rows << " activation rows, offset " << offset);
+        testing::check_grouped_matmul(stack.view(), groups, width, x, seen, y, 1e-4, bound);
+      }
+    }
+  }
+}
+
 TEST_CASE("zen5 activation quantizers equal the scalar quantizers bit for bit", "[device][zen5]") {
   if (!testing::zen5_cpu_ready()) return;
   const std::size_t n = 3 * 256;

@@ -145,6 +145,13 @@ struct random_experts {
     if (fused) return {experts, weight_matrix(gate_up.view()), std::nullopt, std::nullopt, down.view(), {}};
     return {experts, std::nullopt, weight_matrix(gate.view()), weight_matrix(up.view()), down.view(), {}};
   }
+  // Each expert as its own tensors (transformers' per-expert layout): the same numbers again.
+  [[nodiscard]] expert_stack listed() const {
+    const expert_stack fused = stack(true);
+    expert_stack each{experts, std::nullopt, std::nullopt, std::nullopt, down.view(), {}};
+    for (std::size_t x = 0; x < experts; ++x) each.listed.push_back(fused.expert(x));
+    return each;
+  }
 };
 
 struct random_routing {
@@ -209,6 +216,7 @@ void compare_policies(std::size_t hidden, std::size_t intermediate) {
         INFO(name_of(Format::type) << ": tokens " << tokens << ", k " << k << ", all to one " << (only >= 0));
         const auto expected = dispatch(ref, e.stack(true), r, x, activation::silu);
         require_near(dispatch(ref, e.stack(false), r, x, activation::silu), expected, 1e-6f);
+        require_near(dispatch(ref, e.listed(), r, x, activation::silu), expected, 1e-6f);
         require_near(per_token(ref, e.stack(true), r, x, activation::silu), expected, 1e-6f);
         // zen5 quantizes activations to 8 bits for these formats (per 32 values for Q8_0, per 256 for
         // Q4_K), twice over: nmse up to a few 1e-4 on one token; a wrong expert or weight gives ~1.

@@ -17,6 +17,7 @@
 #include <strix/device/deltanet_params.hpp>
 #include <strix/device/kernel_limits.hpp>
 #include <strix/device/kernel_params.hpp>
+#include <strix/device/matmul_groups.hpp>
 #include <strix/quant/q8_formats.hpp>
 #include <strix/quant/quantized_view.hpp>
 
@@ -27,10 +28,11 @@ concept device_policy =
     memory_space<typename D::memory_space> && requires { { D::name } -> std::convertible_to<std::string_view>; } &&
     requires(D& dev, const quantized_view<q8_0_format>& weights, matrix_view<const float> in, matrix_view<float> out,
              std::span<const float> values, std::span<float> result, tensor_view<float, 3> heads,
-             std::span<const std::int32_t> ids, std::span<std::int32_t> chosen, rope_frequencies freq,
-             const attention_args& attend, const deltanet_args& recur) {
+             std::span<const std::int32_t> ids, std::span<const matmul_group> groups, std::span<std::int32_t> chosen,
+             rope_frequencies freq, const attention_args& attend, const deltanet_args& recur) {
       dev.plan(kernel_limits{});
       dev.matmul(weights, in, out);             // out[t][o] = Σ_i W[o][i] · in[t][i]
+      dev.grouped_matmul(weights, groups, in, out);  // per group of rows, its slice of W (matmul_groups.hpp)
       dev.embedding(weights, ids, 1.0f, out);   // out[t] = W[ids[t]] · scale
       dev.rmsnorm(in, values, norm_weight::plain, 1e-6f, out);
       dev.rope(heads, ids, freq);               // in place, [token][head][dim]

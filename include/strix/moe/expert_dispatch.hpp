@@ -1,8 +1,10 @@
 // expert_dispatch<Device>: grouped dispatch of routed tokens through a stack of expert FFNs. From
 // the routing of T tokens it builds each expert's token list (a counting sort by expert, tokens in
-// order), gathers those rows into one contiguous tile, runs the expert's gated FFN once over the
-// whole tile (so each expert's weights are streamed once per batch, whatever T), and adds the
-// routing-weighted results back to their tokens. Decode (T = 1) and prefill take the same path.
+// order), gathers those rows into one contiguous tile sorted by expert, multiplies each expert's
+// rows of it by that expert's weights (so each expert's weights are streamed once per batch,
+// whatever T) — for stacked experts one grouped matmul each for gate, up and down over all experts
+// at once — and adds the routing-weighted results back to their tokens. Decode (T = 1) and prefill
+// take the same path.
 //
 // Expert weights are the 3-D tensors files store (GGUF `ffn_{gate,up,gate_up,down}_exps`,
 // transformers' `gate_up_proj` / `down_proj`), viewed as matrices of experts × rows: expert e's
@@ -108,20 +110,10 @@ class expert_dispatch {
     }
     sort_by_expert(routes);
     for (std::size_t t = 0; t < tokens; ++t) std::fill_n(&out(t, 0), hidden, 0.0f);
-    std::size_t largest = 0;
-    for (std::uint32_t c : counts_) largest = std::max<std::size_t>(largest, c);
-    if (tile_in_.size() < largest * hidden) {
-      tile_in_.resize(largest * hidden);
-      tile_out_.resize(largest * hidden);
-    }
-    for (std::size_t e = 0, begin = 0; e < stack_.experts; begin += counts_[e++]) {
-      const std::size_t n = counts_[e];
-      if (n == 0) continue;
-      const std::span<const std::int32_t> rows(token_of_.data() + begin, n);
-      const matrix_view<float> tile_in(tile_in_.data(), {n, hidden}), tile_out(tile_out_.data(), {n, hidden});
-      dev.gather_rows(x, rows, tile_in);
-      gated_ffn_forward(dev, stack_.expert(e), act_, tile_in, tile_out, ffn_scratch_);
-      dev.scatter_add_rows(tile_out, rows, std::span<const float>(weight_of_.data() + begin, n), out);
+    if (stack_.listed.empty()) {
+      forward_stacked(dev, x, out);
+    } else {
+      forward_listed(dev, x, out);
     }
     if (stats != nullptr) stats->add(counts_, tokens);
   }
@@ -130,6 +122,59 @@ class expert_dispatch {
   [[nodiscard]] std::span<const std::uint32_t> last_counts() const noexcept { return counts_; }
 
  private:
+  // Stacked experts: every routed row gathered into one tile sorted by expert, each of gate, up and
+  // down one grouped matmul over all experts (a policy call each, however many experts are hit).
+  void forward_stacked(Device& dev, matrix_view<const float> x, matrix_view<float> out) {
+    const std::size_t rows = token_of_.size(), hidden = stack_.hidden(), width = stack_.intermediate();
+    if (rows == 0) return;
+    grow(tile_in_, rows * hidden);
+    grow(tile_out_, rows * hidden);
+    grow(ffn_scratch_.gate, rows * width);
+    grow(ffn_scratch_.up, rows * width);
+    const matrix_view<float> tile_in(tile_in_.data(), {rows, hidden}), tile_out(tile_out_.data(), {rows, hidden});
+    const matrix_view<float> gate(ffn_scratch_.gate.data(), {rows, width}), up(ffn_scratch_.up.data(), {rows, width});
+    const std::span<const std::int32_t> order(token_of_);
+    dev.gather_rows(x, order, tile_in);
+    // A fused stack holds per expert its gate rows, then its up rows.
+    const bool fused = stack_.gate_up.has_value();
+    const std::size_t gate_up_stride = fused ? 2 * width : width;
+    multiply_grouped(dev, fused ? *stack_.gate_up : *stack_.gate, groups_of(gate_up_stride, 0), tile_in, gate);
+    multiply_grouped(dev, fused ? *stack_.gate_up : *stack_.up, groups_of(gate_up_stride, fused ? width : 0), tile_in, up);
+    dev.gated_activation(act_, gate.span(), std::span<const float>(up.span()), up.span());
+    multiply_grouped(dev, stack_.down, groups_of(hidden, 0), matrix_view<const float>(up), tile_out);
+    dev.scatter_add_rows(tile_out, order, weight_of_, out);
+  }
+
+  // Experts stored as separate tensors: each routed expert's rows through its own gated FFN.
+  void forward_listed(Device& dev, matrix_view<const float> x, matrix_view<float> out) {
+    const std::size_t hidden = stack_.hidden();
+    std::size_t largest = 0;
+    for (std::uint32_t c : counts_) largest = std::max<std::size_t>(largest, c);
+    grow(tile_in_, largest * hidden);
+    grow(tile_out_, largest * hidden);
+    for (std::size_t e = 0, begin = 0; e < stack_.experts; begin += counts_[e++]) {
+      const std::size_t n = counts_[e];
+      if (n == 0) continue;
+      const std::span<const std::int32_t> rows(token_of_.data() + begin, n);
+      const matrix_view<float> tile_in(tile_in_.data(), {n, hidden}), tile_out(tile_out_.data(), {n, hidden});
+      dev.gather_rows(x, rows, tile_in);
+      gated_ffn_forward(dev, stack_.listed[e], act_, tile_in, tile_out, ffn_scratch_);
+      dev.scatter_add_rows(tile_out, rows, std::span<const float>(weight_of_.data() + begin, n), out);
+    }
+  }
+
+  // Each expert's group of sorted rows and its slice of a stack with `stride` rows per expert,
+  // starting `offset` rows into it.
+  std::span<const matmul_group> groups_of(std::size_t stride, std::size_t offset) {
+    groups_.resize(stack_.experts);
+    for (std::size_t e = 0; e < stack_.experts; ++e) groups_[e] = {e * stride + offset, counts_[e]};
+    return groups_;
+  }
+
+  static void grow(std::vector<float>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+  }
+
   // Counting sort of the (token, weight) pairs by expert, tokens ascending within an expert.
   void sort_by_expert(const_routing routes) {
     const std::size_t tokens = routes.experts.extent(0), k = routes.experts.extent(1);
@@ -163,6 +208,7 @@ class expert_dispatch {
   std::vector<std::size_t> next_;
   std::vector<std::int32_t> token_of_;
   std::vector<float> weight_of_, tile_in_, tile_out_;
+  std::vector<matmul_group> groups_;
   gated_ffn_scratch ffn_scratch_;
 };
 

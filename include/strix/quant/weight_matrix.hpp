@@ -13,6 +13,7 @@
 #include <variant>
 
 #include <strix/core/tensor_view.hpp>
+#include <strix/device/matmul_groups.hpp>
 #include <strix/quant/formats.hpp>
 #include <strix/quant/quantized_view.hpp>
 
@@ -78,6 +79,13 @@ class weight_matrix {
 template <class Device>
 void multiply(Device& dev, const weight_matrix& w, matrix_view<const float> x, matrix_view<float> y) {
   std::visit([&](const auto& view) { dev.matmul(view, x, y); }, w.view());
+}
+
+// Each group's rows of x times its slice of the stacked matrix w, on `dev` (matmul_groups.hpp).
+template <class Device>
+void multiply_grouped(Device& dev, const weight_matrix& w, std::span<const matmul_group> groups, matrix_view<const float> x,
+                      matrix_view<float> y) {
+  std::visit([&](const auto& view) { dev.grouped_matmul(view, groups, x, y); }, w.view());
 }
 
 // out[t] = W[tokens[t]] · scale on `dev` (an embedding lookup), for the format `w` holds.

@@ -20,9 +20,9 @@
 // softmax, argmax, add, scale, row gather, weighted scatter-add, attention over the paged KV cache
 // (every KV type) and the Gated DeltaNet recurrence. Documented fallbacks to the reference kernels
 // on the host (after the GPU has finished): matmul/embedding of other formats, top-k, DeltaNet key
-// heads longer than 256, and in copied mode the element-wise, norm, rope, softmax, gather/scatter,
-// argmax and embedding calls too small to pay for staging (hip_options::host_call_max_values; a
-// decode step makes hundreds). Every call is synchronous: when it returns, its outputs are in host
+// heads longer than 256, and in copied mode the element-wise, norm, rope, softmax, argmax and
+// embedding calls too small to pay for staging (hip_options::host_call_max_values; a decode step
+// makes hundreds) and every row gather and scatter (moves_rows_on_host). Every call is synchronous: when it returns, its outputs are in host
 // memory. Not thread-safe (one stream, one arena per policy object).
 #pragma once
 
@@ -73,12 +73,13 @@ struct hip_options {
   // does not win back (an expert's 704x2816: 5.7-6.1 µs with f32, 7-9.5 with int8; 10240x2560
   // Q4_K: 18.8 with f32, 12.9 with int8; docs/performance.md). 0: int8 at every size.
   std::size_t int8_decode_min_weights = std::size_t{1} << 23;
-  // Copied mode: a call of an element-wise kernel, a norm, rope, softmax, a row gather or scatter
-  // or an embedding lookup with at most this much work runs on the host (the reference kernels),
+  // Copied mode: a call of an element-wise kernel, a norm, rope, softmax or an embedding lookup
+  // with at most this much work runs on the host (the reference kernels),
   // counted in output values, each transcendental one (activations, soft-cap, softmax) as
   // hip_device::transcendental_cost. Staging and waiting for a GPU call costs ~20-25 µs on the H100
   // whatever its size, while the host adds or normalises a few thousand values in 1-3 µs: a decode
-  // step makes hundreds of such calls (docs/performance.md). 0: every call on the GPU.
+  // step makes hundreds of such calls (docs/performance.md). Row gathers and scatters run on the
+  // host at any size (hip_device::moves_rows_on_host). 0: every call on the GPU.
   std::size_t host_call_max_values = 8192;
 };
 
@@ -199,6 +200,11 @@ class hip_device {
   [[nodiscard]] bool runs_on_host(std::size_t values, std::size_t cost = 1) const noexcept {
     return mode_ == hip_memory_mode::copied && values * cost <= host_call_max_values_;
   }
+  // Whether row gathers and scatters run on the host: in copied mode, unless host_call_max_values
+  // is 0. They only move data, which staging would move over PCIe twice (in and back) where the
+  // host moves it once in memory: an expert dispatch's gather of 8 rows of 2816 took 44 µs as a GPU
+  // call on the H100 (docs/performance.md).
+  [[nodiscard]] bool moves_rows_on_host() const noexcept { return mode_ == hip_memory_mode::copied && host_call_max_values_ != 0; }
   [[nodiscard]] std::size_t uploaded_weight_bytes() const noexcept { return uploaded_bytes_; }
   [[nodiscard]] std::size_t resident_warps() const noexcept { return resident_warps_; }
   // What a decode matmul with `rows` rows uses on this GPU (hip_options::decode_warps_per_row, or
@@ -231,41 +237,36 @@ class hip_device {
 
   template <block_format Format>
   void matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
+    const matmul_group whole{0, x.extent(0)};
+    check_matmul_groups(w.rows(), w.row_length(), std::span(&whole, 1), x, y, "hip matmul");
     if constexpr (hip_kernels::has_gpu_decoder<Format>) {
-      const std::size_t tokens = x.extent(0);
-      if (tokens == 0 || w.rows() == 0) return;
-      const std::size_t rows = w.rows();
-      const std::size_t row_length = w.row_length();
-      if (row_length > max_row_length) {
-        throw error(error_category::shape, "hip matmul: rows of " + std::to_string(row_length) + " weights; the GPU kernels index a row's bytes in 32 bits, so at most " +
-                                               std::to_string(max_row_length) + " weights");
-      }
-      const bool int8 = multiplies_int8<Format>(tokens, rows, row_length);
-      const std::size_t q8_bytes = int8 ? q8_activation_bytes(tokens, row_length) : 0;
-      call c(*this, staged_bytes(x) + staged_bytes(y), q8_bytes);
-      const auto* weights = resident(w);
-      const auto in = c.stage_in(x);
-      const auto out = c.stage_out(y);
-      const hip_kernels::matmul_output o{out.data, out.stride, tokens};
-      if constexpr (int8_matmul<Format>()) {
-        if (int8) {
-          auto* codes = c.template scratch<std::int8_t>(tokens * row_length);
-          auto* units = c.template scratch<hip_kernels::q8_unit>(tokens * row_length / hip_kernels::unit_size);
-          launch(hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>, blocks_for(hip_kernels::quantize_q8_threads(tokens, row_length)),
-                 in.data, in.stride, tokens, row_length, codes, units);
-          matmul_launch<Format>(rows, tokens, weights, row_length, hip_kernels::q8_activations{codes, units, row_length}, o);
-          c.finish("matmul", y, out);
-          return;
-        }
-      }
-      if (in.stride % 4 == 0 && reinterpret_cast<std::uintptr_t>(in.data) % 16 == 0) {
-        matmul_launch<Format>(rows, tokens, weights, row_length, hip_kernels::f32_activations<true>{in.data, in.stride}, o);
-      } else {
-        matmul_launch<Format>(rows, tokens, weights, row_length, hip_kernels::f32_activations<false>{in.data, in.stride}, o);
-      }
-      c.finish("matmul", y, out);
+      multiply(w, x, y, {}, x.extent(0));
     } else {
       reference_kernels::matmul(w, x, y);
+    }
+  }
+
+  // Every group in one launch: its blocks along z take one group each (a decode step's routed
+  // experts, or a prefill batch's rows sorted by expert).
+  template <block_format Format>
+  void grouped_matmul(const quantized_view<Format>& w, std::span<const matmul_group> groups, matrix_view<const float> x,
+                      matrix_view<float> y) {
+    check_matmul_groups(w.rows(), w.row_length(), groups, x, y, "hip grouped matmul");
+    if constexpr (hip_kernels::has_gpu_decoder<Format>) {
+      if (x.extent(0) > std::numeric_limits<std::uint32_t>::max() || w.rows() > std::numeric_limits<std::uint32_t>::max()) {
+        throw error(error_category::shape, "hip grouped matmul: the GPU kernel counts rows in 32 bits");
+      }
+      group_rows_.clear();
+      std::size_t largest = 0;
+      for (std::size_t g = 0, first = 0; g < groups.size(); first += groups[g++].rows) {
+        if (groups[g].rows == 0) continue;
+        group_rows_.push_back({static_cast<std::uint32_t>(groups[g].weight_row), static_cast<std::uint32_t>(first),
+                               static_cast<std::uint32_t>(groups[g].rows)});
+        largest = std::max(largest, groups[g].rows);
+      }
+      multiply(w, x, y, group_rows_, largest);
+    } else {
+      reference_kernels::grouped_matmul(w, groups, x, y);
     }
   }
 
@@ -350,7 +351,7 @@ class hip_device {
 
   void gather_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, matrix_view<float> out) {
     if (rows.empty()) return;
-    if (runs_on_host(rows.size() * x.extent(1))) return reference_kernels::gather_rows(x, rows, out);
+    if (moves_rows_on_host()) return reference_kernels::gather_rows(x, rows, out);
     call c(*this, staged_bytes(x) + rows.size_bytes() + staged_bytes(out));
     const auto in = c.stage_in(x);
     const auto* ids = c.stage_in(rows);
@@ -362,7 +363,7 @@ class hip_device {
   void scatter_add_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, std::span<const float> weights,
                         matrix_view<float> out) {
     if (rows.empty()) return;
-    if (runs_on_host(rows.size() * x.extent(1))) return reference_kernels::scatter_add_rows(x, rows, weights, out);
+    if (moves_rows_on_host()) return reference_kernels::scatter_add_rows(x, rows, weights, out);
     call c(*this, staged_bytes(x) + rows.size_bytes() + weights.size_bytes() + staged_bytes(out));
     const auto in = c.stage_in(x);
     const auto* ids = c.stage_in(rows);
@@ -543,33 +544,89 @@ class hip_device {
   void deltanet_chunked(const deltanet_args& args, std::size_t /*chunk*/) { deltanet(args); }
 
  private:
-  // Grid of a matmul: groups of warps_per_row warps sharing rows_per_warp rows, token tiles along y.
-  static dim3 matmul_grid(std::size_t rows, std::size_t rows_per_warp, std::size_t warps_per_row, std::size_t token_tiles) noexcept {
-    const std::size_t rows_per_block = hip_kernels::warps_per_block / warps_per_row * rows_per_warp;
-    return {static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block), static_cast<unsigned>(token_tiles)};
-  }
-
-  // The per-rows-per-warp, warps-per-row and token-tile choice of a matmul (see
-  // decode_rows_per_warp and decode_warps_per_row).
-  template <class Format, class Activations>
-  void matmul_launch(std::size_t rows, std::size_t tokens, const typename Format::block_type* weights, std::size_t row_length,
-                     const Activations& x, const hip_kernels::matmul_output& out) {
-    using namespace hip_kernels;
-    constexpr bool int8 = std::is_same_v<Activations, q8_activations>;
-    if constexpr (decode_rows_per_warp<Format>(std::numeric_limits<std::size_t>::max(), int8) == 2) {
-      if (tokens == 1 && decode_rows_per_warp<Format>(rows, int8) == 2) {
-        launch(matmul_kernel<Format, 2, 1, 1, stage_lane_bytes, Activations>, matmul_grid(rows, 2, 1, 1), weights, rows, row_length, x, out);
+  // y = w · x (no groups: y as wide as w), or each group's slice of w by its rows of x; `tile_tokens`:
+  // x's rows, or the largest group's. Shapes are checked by the caller.
+  template <block_format Format>
+  void multiply(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y,
+                std::span<const hip_kernels::matmul_group_rows> groups, std::size_t tile_tokens) {
+    const std::size_t tokens = x.extent(0);
+    const std::size_t rows = y.extent(1);
+    const std::size_t row_length = w.row_length();
+    if (tokens == 0 || rows == 0) return;
+    if (row_length > max_row_length) {
+      throw error(error_category::shape, "hip matmul: rows of " + std::to_string(row_length) +
+                                             " weights; the GPU kernels index a row's bytes in 32 bits, so at most " +
+                                             std::to_string(max_row_length) + " weights");
+    }
+    const std::size_t slices = std::max<std::size_t>(groups.size(), 1);
+    const bool int8 = multiplies_int8<Format>(tile_tokens, rows * slices, row_length);
+    const std::size_t q8_bytes = int8 ? q8_activation_bytes(tokens, row_length) : 0;
+    call c(*this, staged_bytes(x) + staged_bytes(y) + groups.size_bytes() + 256, q8_bytes);
+    const auto* weights = resident(w);
+    const auto* device_groups = groups.empty() ? nullptr : c.stage_in(groups);
+    const auto in = c.stage_in(x);
+    const auto out = c.stage_out(y);
+    const hip_kernels::matmul_output o{out.data, out.stride, tokens};
+    const matmul_shape shape{rows, tile_tokens, slices, row_length};
+    if constexpr (int8_matmul<Format>()) {
+      if (int8) {
+        auto* codes = c.template scratch<std::int8_t>(tokens * row_length);
+        auto* units = c.template scratch<hip_kernels::q8_unit>(tokens * row_length / hip_kernels::unit_size);
+        launch(hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>, blocks_for(hip_kernels::quantize_q8_threads(tokens, row_length)),
+               in.data, in.stride, tokens, row_length, codes, units);
+        matmul_launch<Format>(shape, weights, hip_kernels::q8_activations{codes, units, row_length}, o, device_groups);
+        c.finish("matmul", y, out);
         return;
       }
     }
-    if (tokens > 1) {
-      launch(matmul_kernel<Format, 1, 1, token_tile, stage_lane_bytes, Activations>, matmul_grid(rows, 1, 1, (tokens + token_tile - 1) / token_tile),
-             weights, rows, row_length, x, out);
+    if (in.stride % 4 == 0 && reinterpret_cast<std::uintptr_t>(in.data) % 16 == 0) {
+      matmul_launch<Format>(shape, weights, hip_kernels::f32_activations<true>{in.data, in.stride}, o, device_groups);
+    } else {
+      matmul_launch<Format>(shape, weights, hip_kernels::f32_activations<false>{in.data, in.stride}, o, device_groups);
+    }
+    c.finish("matmul", y, out);
+  }
+
+  // What a matmul launch multiplies: `rows` weight rows per slice (one slice, or one per group) by
+  // up to `tile_tokens` activation rows per slice.
+  struct matmul_shape {
+    std::size_t rows;
+    std::size_t tile_tokens;
+    std::size_t slices;
+    std::size_t row_length;
+  };
+
+  // Grid of a matmul: groups of warps_per_row warps sharing rows_per_warp rows, token tiles along y,
+  // slices along z.
+  static dim3 matmul_grid(const matmul_shape& shape, std::size_t rows_per_warp, std::size_t warps_per_row, std::size_t token_tile_size) noexcept {
+    const std::size_t rows_per_block = hip_kernels::warps_per_block / warps_per_row * rows_per_warp;
+    return {static_cast<unsigned>((shape.rows + rows_per_block - 1) / rows_per_block),
+            static_cast<unsigned>((shape.tile_tokens + token_tile_size - 1) / token_tile_size), static_cast<unsigned>(shape.slices)};
+  }
+
+  // The per-rows-per-warp, warps-per-row and token-tile choice of a matmul (see
+  // decode_rows_per_warp and decode_warps_per_row), counting the rows of every slice.
+  template <class Format, class Activations>
+  void matmul_launch(const matmul_shape& shape, const typename Format::block_type* weights, const Activations& x,
+                     const hip_kernels::matmul_output& out, const hip_kernels::matmul_group_rows* groups) {
+    using namespace hip_kernels;
+    constexpr bool int8 = std::is_same_v<Activations, q8_activations>;
+    const std::size_t all_rows = shape.rows * shape.slices;
+    if constexpr (decode_rows_per_warp<Format>(std::numeric_limits<std::size_t>::max(), int8) == 2) {
+      if (shape.tile_tokens == 1 && decode_rows_per_warp<Format>(all_rows, int8) == 2) {
+        launch(matmul_kernel<Format, 2, 1, 1, stage_lane_bytes, Activations>, matmul_grid(shape, 2, 1, 1), weights, shape.rows, shape.row_length, x,
+               out, groups);
+        return;
+      }
+    }
+    if (shape.tile_tokens > 1) {
+      launch(matmul_kernel<Format, 1, 1, token_tile, stage_lane_bytes, Activations>, matmul_grid(shape, 1, 1, token_tile), weights, shape.rows,
+             shape.row_length, x, out, groups);
       return;
     }
-    with_warps_per_row(decode_warps_per_row(rows), [&](auto warps) {
-      this->launch(matmul_kernel<Format, 1, decltype(warps)::value, 1, stage_lane_bytes, Activations>, matmul_grid(rows, 1, warps, 1), weights, rows,
-                   row_length, x, out);
+    with_warps_per_row(decode_warps_per_row(all_rows), [&](auto warps) {
+      this->launch(matmul_kernel<Format, 1, decltype(warps)::value, 1, stage_lane_bytes, Activations>, matmul_grid(shape, 1, warps, 1), weights,
+                   shape.rows, shape.row_length, x, out, groups);
     });
   }
 
@@ -933,6 +990,7 @@ class hip_device {
   std::vector<hip_kernels::attention_query_row> attention_rows_;
   std::vector<kv_block_id> attention_tables_;
   std::vector<kv_block_id> kv_uploads_;
+  std::vector<hip_kernels::matmul_group_rows> group_rows_;  // a grouped matmul's non-empty groups
   std::unordered_map<const std::byte*, kv_mirror> kv_mirrors_;
 };
 

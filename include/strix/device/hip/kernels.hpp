@@ -29,6 +29,15 @@ struct matmul_output {
   std::size_t tokens;
 };
 
+// A non-empty group of a grouped matmul (matmul_groups.hpp) as the kernel reads it: its slice of
+// the stacked weights starts at row weight_row; its activation and output rows are
+// [first, first + count).
+struct matmul_group_rows {
+  std::uint32_t weight_row;
+  std::uint32_t first;
+  std::uint32_t count;
+};
+
 // The 8 activations of one slice: two 16-byte loads when the rows allow (VectorX), else eight.
 template <bool VectorX>
 __device__ inline void load_slice(const float* __restrict__ x, float* out) {
@@ -275,10 +284,11 @@ decltype(auto) with_warps_per_row(int warps, F&& f) {
 // weight once, its activation loads shared by the warp's rows; more warps per row keep enough
 // loads in flight when a matrix has few rows (an expert's 704); TokenTile > 1 reuses the decoded
 // weights across a prefill tile. Activations: f32_activations (weights decoded to floats) or
-// q8_activations (integer codes).
+// q8_activations (integer codes). A grouped matmul passes `groups`: blocks along z take one group
+// each, `rows` rows of its slice of the stacked weights by its rows of activations.
 template <class Format, int RowsPerWarp, int WarpsPerRow, int TokenTile, int LaneBytes, class Activations>
 __global__ void matmul_kernel(const typename Format::block_type* __restrict__ weights, std::size_t rows, std::size_t row_length,
-                              Activations x, matmul_output out) {
+                              Activations x, matmul_output out, const matmul_group_rows* __restrict__ groups) {
   static_assert(warps_per_block % WarpsPerRow == 0, "a block holds whole row groups");
   using block = typename Format::block_type;
   using chunk = weight_chunk<Format, LaneBytes, Activations::step>;
@@ -288,7 +298,16 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
   const int lane = static_cast<int>(threadIdx.x % gpu::warp_size);
   const int part = warp % WarpsPerRow;
   const std::size_t first_row = (static_cast<std::size_t>(blockIdx.x) * (warps_per_block / WarpsPerRow) + warp / WarpsPerRow) * RowsPerWarp;
-  const std::size_t first_token = static_cast<std::size_t>(blockIdx.y) * TokenTile;
+  std::size_t group_first_token = 0;
+  if (groups != nullptr) {
+    const matmul_group_rows group = groups[blockIdx.z];
+    weights += static_cast<std::size_t>(group.weight_row) * (row_length / Format::block_size);
+    group_first_token = group.first;
+    out.tokens = static_cast<std::size_t>(group.first) + group.count;
+  }
+  const std::size_t first_token = group_first_token + static_cast<std::size_t>(blockIdx.y) * TokenTile;
+  // Token tiles past a smaller group's rows (the whole block, before any barrier).
+  if (first_token >= out.tokens) return;
   // A group past the last row still reaches the block barrier below (WarpsPerRow > 1) but reads
   // and writes nothing.
   const bool active = first_row < rows;

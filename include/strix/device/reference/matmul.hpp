@@ -9,6 +9,7 @@
 #include <span>
 
 #include <strix/core/tensor_view.hpp>
+#include <strix/device/matmul_groups.hpp>
 #include <strix/quant/quantized_view.hpp>
 
 namespace strix::reference_kernels {
@@ -34,6 +35,16 @@ void matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_
       for (std::size_t t = 0; t < n; ++t) y(t0 + t, o) = static_cast<float>(sum[t]);
     }
   }
+}
+
+// Each group's activation rows times its slice of the stacked matrix w (matmul_groups.hpp).
+template <block_format Format>
+void grouped_matmul(const quantized_view<Format>& w, std::span<const matmul_group> groups, matrix_view<const float> x,
+                    matrix_view<float> y) {
+  check_matmul_groups(w.rows(), w.row_length(), groups, x, y, "grouped matmul");
+  for_each_matmul_group(groups, x, y, [&](std::size_t weight_row, matrix_view<const float> xs, matrix_view<float> ys) {
+    matmul(w.rows_between(weight_row, weight_row + y.extent(1)), xs, ys);
+  });
 }
 
 // out[t] = table[tokens[t]] · scale, dequantized.

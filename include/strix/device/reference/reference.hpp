@@ -27,6 +27,11 @@ class reference {
     reference_kernels::matmul(w, x, y);
   }
   template <block_format Format>
+  void grouped_matmul(const quantized_view<Format>& w, std::span<const matmul_group> groups, matrix_view<const float> x,
+                      matrix_view<float> y) {
+    reference_kernels::grouped_matmul(w, groups, x, y);
+  }
+  template <block_format Format>
   void embedding(const quantized_view<Format>& table, std::span<const std::int32_t> tokens, float scale, matrix_view<float> out) {
     reference_kernels::embedding(table, tokens, scale, out);
   }

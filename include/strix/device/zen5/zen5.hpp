@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include <strix/core/buffer.hpp>
 #include <strix/core/thread_pool.hpp>
@@ -52,14 +53,16 @@ class zen5 {
 
   template <block_format Format>
   void matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
-    if constexpr (zen5_kernels::has_dot_kernel<Format>) {
-      fast_matmul(w, x, y);
-    } else {
-      // No fast path for this format: reference rows, split over the pool.
-      pool_->parallel_for(0, w.rows(), rows_per_task, [&](std::size_t begin, std::size_t end) {
-        reference_kernels::matmul(w.rows_between(begin, end), x, columns(y, begin, end));
-      });
-    }
+    const matmul_group whole{0, x.extent(0)};
+    check_matmul_groups(w.rows(), w.row_length(), std::span(&whole, 1), x, y, "zen5 matmul");
+    grouped(w, std::span(&whole, 1), x, y);
+  }
+  // All groups' rows in one pass of the pool (a decode step's routed experts share one hand-out).
+  template <block_format Format>
+  void grouped_matmul(const quantized_view<Format>& w, std::span<const matmul_group> groups, matrix_view<const float> x,
+                      matrix_view<float> y) {
+    check_matmul_groups(w.rows(), w.row_length(), groups, x, y, "zen5 grouped matmul");
+    grouped(w, groups, x, y);
   }
 
   template <block_format Format>
@@ -118,37 +121,77 @@ class zen5 {
   }
 
  private:
+  // y = the groups' slices of w times their rows of x (one group: a plain matmul, y as wide as w).
+  // Tasks are runs of rows_per_task output rows of the groups laid end to end.
   template <block_format Format>
-  void fast_matmul(const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
-    using kernel = zen5_kernels::dot_kernel<Format>;
-    using activations = typename kernel::activations;
-    using activation_view = typename activations::view;
-    const std::size_t tokens = x.extent(0);
-    const std::size_t cols = w.row_length();
-    const std::size_t stride = (activations::bytes(cols) + 63) / 64 * 64;
-    ensure_workspace(tokens * stride);
-    std::byte* workspace = workspace_.data();
-    pool_->parallel_for(0, tokens, 1, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t t = begin; t < end; ++t) activations::fill(x.row(t).span(), workspace + t * stride);
-    });
-    const auto* weights = w.row(0).data();
-    const std::size_t blocks = w.blocks_per_row();
-    pool_->parallel_for(0, w.rows(), rows_per_task, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t t0 = 0; t0 < tokens; t0 += token_tile) {
-        const std::size_t n = std::min(token_tile, tokens - t0);
-        activation_view tile[token_tile];
-        for (std::size_t t = 0; t < n; ++t) tile[t] = activations::at(workspace + (t0 + t) * stride, cols);
-        float out[token_tile];
-        for (std::size_t o = begin; o < end; ++o) {
-          const auto* row = weights + o * blocks;
-          switch (n) {
-            case 1: kernel::template row<1>(row, tile, blocks, out); break;
-            case 2: kernel::template row<2>(row, tile, blocks, out); break;
-            case 3: kernel::template row<3>(row, tile, blocks, out); break;
-            default: kernel::template row<4>(row, tile, blocks, out); break;
+  void grouped(const quantized_view<Format>& w, std::span<const matmul_group> groups, matrix_view<const float> x,
+               matrix_view<float> y) {
+    const std::size_t width = y.extent(1);
+    if (width == 0 || x.extent(0) == 0) return;
+    // The non-empty groups and where their rows start: a decode step routes 8 of 128-256 experts.
+    busy_groups_.clear();
+    for (std::size_t g = 0, first = 0; g < groups.size(); first += groups[g++].rows) {
+      if (groups[g].rows != 0) busy_groups_.push_back({groups[g].weight_row, first, groups[g].rows});
+    }
+    if constexpr (zen5_kernels::has_dot_kernel<Format>) {
+      using kernel = zen5_kernels::dot_kernel<Format>;
+      using activations = typename kernel::activations;
+      using activation_view = typename activations::view;
+      const std::size_t tokens = x.extent(0);
+      const std::size_t cols = w.row_length();
+      const std::size_t stride = (activations::bytes(cols) + 63) / 64 * 64;
+      ensure_workspace(tokens * stride);
+      std::byte* workspace = workspace_.data();
+      pool_->parallel_for(0, tokens, 1, [&](std::size_t begin, std::size_t end) {
+        for (std::size_t t = begin; t < end; ++t) activations::fill(x.row(t).span(), workspace + t * stride);
+      });
+      const std::size_t blocks = w.blocks_per_row();
+      for_each_task(width, [&](const busy_group& group, std::size_t begin, std::size_t end) {
+        const auto* weights = w.row(group.weight_row).data();
+        const std::size_t first = group.first, count = group.rows;
+        for (std::size_t t0 = 0; t0 < count; t0 += token_tile) {
+          const std::size_t n = std::min(token_tile, count - t0);
+          activation_view tile[token_tile];
+          for (std::size_t t = 0; t < n; ++t) tile[t] = activations::at(workspace + (first + t0 + t) * stride, cols);
+          float out[token_tile];
+          for (std::size_t o = begin; o < end; ++o) {
+            const auto* row = weights + o * blocks;
+            switch (n) {
+              case 1: kernel::template row<1>(row, tile, blocks, out); break;
+              case 2: kernel::template row<2>(row, tile, blocks, out); break;
+              case 3: kernel::template row<3>(row, tile, blocks, out); break;
+              default: kernel::template row<4>(row, tile, blocks, out); break;
+            }
+            for (std::size_t t = 0; t < n; ++t) y(first + t0 + t, o) = out[t];
           }
-          for (std::size_t t = 0; t < n; ++t) y(t0 + t, o) = out[t];
         }
+      });
+    } else {
+      // No fast path for this format: reference rows, split over the pool.
+      for_each_task(width, [&](const busy_group& group, std::size_t begin, std::size_t end) {
+        const std::size_t first = group.first, count = group.rows;
+        reference_kernels::matmul(w.rows_between(group.weight_row + begin, group.weight_row + end), x.slice(first, first + count),
+                                  columns(y.slice(first, first + count), begin, end));
+      });
+    }
+  }
+
+  // A non-empty group of a grouped matmul: its slice, and its activation rows [first, first + rows).
+  struct busy_group {
+    std::size_t weight_row;
+    std::size_t first;
+    std::size_t rows;
+  };
+
+  // f(group, begin, end) for output rows [begin, end) of each of busy_groups_, in tasks of about
+  // rows_per_task rows spread over the pool.
+  template <class F>
+  void for_each_task(std::size_t width, F&& f) {
+    pool_->parallel_for(0, busy_groups_.size() * width, rows_per_task, [&](std::size_t begin, std::size_t end) {
+      for (std::size_t at = begin; at < end;) {
+        const std::size_t row = at % width, last = std::min(width, row + (end - at));
+        f(busy_groups_[at / width], row, last);
+        at += last - row;
       }
     });
   }
@@ -163,6 +206,7 @@ class zen5 {
 
   thread_pool* pool_;
   buffer<std::byte> workspace_;
+  std::vector<busy_group> busy_groups_;
 };
 
 static_assert(device_policy<zen5>);
