@@ -371,9 +371,13 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
   // Warm-up: the first pass uploads the weights (copied mode).
   runner.run(dev, std::span(tokens).first(16), false);
   runner.truncate(0);
+  dev.start_timing();
   auto start = std::chrono::steady_clock::now();
   auto logits = runner.run(dev, tokens, false);
   const double prefill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  dev.stop_timing();
+  std::printf("\nWhere the prefill of %zu tokens of %s goes (one chunk), per policy call:\n\n", prompt, preset_name);
+  dev.print_tallies(1, prefill_s * 1e6);
   dev.start_timing();
   start = std::chrono::steady_clock::now();
   for (std::size_t i = 0; i < decode; ++i) {

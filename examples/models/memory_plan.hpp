@@ -100,10 +100,14 @@ inline std::uint64_t bytes_named(const weight_bytes& w, const std::string& name)
   return it == w.by_name.end() ? 0 : it->second;
 }
 
-// Scratch of one moe_block at `rows` rows, bounded by every routed row going to one expert.
+// Scratch of one moe_block at `rows` rows: the dispatch's tiles hold a pass of
+// max(rows, expert_pass_min_rows) routed rows (stacked experts), or an expert's rows
+// (at most `rows`, listed experts).
 inline std::uint64_t moe_scratch_bound(std::size_t rows, std::size_t hidden, std::size_t experts, std::size_t top_k,
                                        std::size_t expert_width, bool router_norm, std::size_t shared_width) {
-  std::uint64_t floats = rows * experts + 4 * rows * top_k + experts + 2 * rows * hidden + 2 * rows * expert_width;
+  const std::size_t tile = std::max<std::size_t>(rows, expert_pass_min_rows);
+  std::uint64_t floats = rows * experts + 4 * rows * top_k + experts + 2 * tile * hidden + 2 * tile * expert_width +
+                         experts * sizeof(matmul_group) / sizeof(float);
   if (router_norm) floats += rows * hidden;
   if (shared_width) floats += rows * hidden + 2 * rows * shared_width + rows;
   return floats * sizeof(float) + experts * sizeof(std::size_t);

@@ -90,6 +90,10 @@ struct moe_statistics {
   }
 };
 
+// Fewest routed rows expert_dispatch's pass over stacked experts takes: a decode step's or a
+// speculative verify's T · k rows go in one pass (see forward_stacked).
+inline constexpr std::size_t expert_pass_min_rows = 64;
+
 template <device_policy Device>
 class expert_dispatch {
  public:
@@ -122,27 +126,34 @@ class expert_dispatch {
   [[nodiscard]] std::span<const std::uint32_t> last_counts() const noexcept { return counts_; }
 
  private:
-  // Stacked experts: every routed row gathered into one tile sorted by expert, each of gate, up and
-  // down one grouped matmul over all experts (a policy call each, however many experts are hit).
+  // Stacked experts: the routed rows, sorted by expert, in passes of max(T, expert_pass_min_rows) rows;
+  // per pass one gather into a tile, one grouped matmul each for gate, up and down over every
+  // expert the pass holds, one scatter back. Decode (8 routed rows) is one pass of six policy
+  // calls, however many experts are hit; a prefill chunk takes k passes, so the tiles stay the
+  // size of the chunk rather than k times it (memory_plan's moe_scratch_bound).
   void forward_stacked(Device& dev, matrix_view<const float> x, matrix_view<float> out) {
     const std::size_t rows = token_of_.size(), hidden = stack_.hidden(), width = stack_.intermediate();
-    if (rows == 0) return;
-    grow(tile_in_, rows * hidden);
-    grow(tile_out_, rows * hidden);
-    grow(ffn_scratch_.gate, rows * width);
-    grow(ffn_scratch_.up, rows * width);
-    const matrix_view<float> tile_in(tile_in_.data(), {rows, hidden}), tile_out(tile_out_.data(), {rows, hidden});
-    const matrix_view<float> gate(ffn_scratch_.gate.data(), {rows, width}), up(ffn_scratch_.up.data(), {rows, width});
-    const std::span<const std::int32_t> order(token_of_);
-    dev.gather_rows(x, order, tile_in);
+    const std::size_t pass_rows = std::max(x.extent(0), expert_pass_min_rows);
+    const std::size_t tile_rows = std::min(rows, pass_rows);
+    grow(tile_in_, tile_rows * hidden);
+    grow(tile_out_, tile_rows * hidden);
+    grow(ffn_scratch_.gate, tile_rows * width);
+    grow(ffn_scratch_.up, tile_rows * width);
     // A fused stack holds per expert its gate rows, then its up rows.
     const bool fused = stack_.gate_up.has_value();
     const std::size_t gate_up_stride = fused ? 2 * width : width;
-    multiply_grouped(dev, fused ? *stack_.gate_up : *stack_.gate, groups_of(gate_up_stride, 0), tile_in, gate);
-    multiply_grouped(dev, fused ? *stack_.gate_up : *stack_.up, groups_of(gate_up_stride, fused ? width : 0), tile_in, up);
-    dev.gated_activation(act_, gate.span(), std::span<const float>(up.span()), up.span());
-    multiply_grouped(dev, stack_.down, groups_of(hidden, 0), matrix_view<const float>(up), tile_out);
-    dev.scatter_add_rows(tile_out, order, weight_of_, out);
+    for (std::size_t begin = 0; begin < rows; begin += pass_rows) {
+      const std::size_t n = std::min(pass_rows, rows - begin);
+      const matrix_view<float> tile_in(tile_in_.data(), {n, hidden}), tile_out(tile_out_.data(), {n, hidden});
+      const matrix_view<float> gate(ffn_scratch_.gate.data(), {n, width}), up(ffn_scratch_.up.data(), {n, width});
+      const std::span<const std::int32_t> order(token_of_.data() + begin, n);
+      dev.gather_rows(x, order, tile_in);
+      multiply_grouped(dev, fused ? *stack_.gate_up : *stack_.gate, groups_of(gate_up_stride, 0, begin, n), tile_in, gate);
+      multiply_grouped(dev, fused ? *stack_.gate_up : *stack_.up, groups_of(gate_up_stride, fused ? width : 0, begin, n), tile_in, up);
+      dev.gated_activation(act_, gate.span(), std::span<const float>(up.span()), up.span());
+      multiply_grouped(dev, stack_.down, groups_of(hidden, 0, begin, n), matrix_view<const float>(up), tile_out);
+      dev.scatter_add_rows(tile_out, order, std::span<const float>(weight_of_.data() + begin, n), out);
+    }
   }
 
   // Experts stored as separate tensors: each routed expert's rows through its own gated FFN.
@@ -163,11 +174,14 @@ class expert_dispatch {
     }
   }
 
-  // Each expert's group of sorted rows and its slice of a stack with `stride` rows per expert,
-  // starting `offset` rows into it.
-  std::span<const matmul_group> groups_of(std::size_t stride, std::size_t offset) {
+  // Each expert's share of sorted rows [begin, begin + n) and its slice of a stack with `stride`
+  // rows per expert, starting `offset` rows into it.
+  std::span<const matmul_group> groups_of(std::size_t stride, std::size_t offset, std::size_t begin, std::size_t n) {
     groups_.resize(stack_.experts);
-    for (std::size_t e = 0; e < stack_.experts; ++e) groups_[e] = {e * stride + offset, counts_[e]};
+    for (std::size_t e = 0, first = 0; e < stack_.experts; first += counts_[e++]) {
+      const std::size_t from = std::max(first, begin), to = std::min<std::size_t>(first + counts_[e], begin + n);
+      groups_[e] = {e * stride + offset, to > from ? to - from : 0};
+    }
     return groups_;
   }
 
