@@ -47,6 +47,7 @@ struct gemma4_layer_weights {
 
 struct gemma4_weights {
   std::shared_ptr<const void> owner;  // the mapped files the matrices view
+  std::vector<std::span<const std::byte>> regions;  // their bytes (weight_source::regions)
   weight_matrix embed;  // [vocab][hidden], tied output projection
   float embed_scale = 1.0f;
   weight_matrix ple_embed, ple_projection;  // [ple_vocab][layers · P], [layers · P][hidden]
@@ -90,6 +91,7 @@ struct gemma4_weights {
     const std::size_t h = c.hidden;
     gemma4_weights w;
     w.owner = t.owner();
+    w.regions = t.regions();
     w.embed = matrix(gemma4_tensor::embed, c.vocab, h);
     w.embed_scale = rounded_to(t.type(name(gemma4_tensor::embed)), std::sqrt(static_cast<float>(h)));
     if (c.ple_width) {
@@ -207,6 +209,7 @@ class gemma4 {
     const std::size_t rows = tokens.size(), h = config_.hidden;
     resize(rows);
     const matrix_view<float> hidden(hidden_.data(), {rows, h}), normed(normed_.data(), {rows, h}), residual(residual_.data(), {rows, h});
+    offer_weight_memory(dev, weights_.regions);
     embed(dev, weights_.embed, tokens, weights_.embed_scale, hidden);
     if (config_.ple_width) per_layer_inputs(dev, tokens, hidden);
     const attention_batch batch{sequences, positions};

@@ -23,6 +23,7 @@ class gguf_tensors final : public weight_source {
   [[nodiscard]] tensor_naming naming() const noexcept override { return tensor_naming::gguf; }
   [[nodiscard]] bool has(const std::string& name) const override { return file_->find_tensor(name) != nullptr; }
   [[nodiscard]] std::shared_ptr<const void> owner() const noexcept override { return file_; }
+  [[nodiscard]] std::vector<std::span<const std::byte>> regions() const override { return {file_->file_bytes()}; }
   [[nodiscard]] ggml_type type(const std::string& name) const override { return file_->tensor(name).type; }
 
   [[nodiscard]] weight_matrix matrix(const std::string& name, std::size_t rows, std::size_t cols) const override {

@@ -35,6 +35,11 @@ class hf_tensors final : public weight_source {
   [[nodiscard]] tensor_naming naming() const noexcept override { return tensor_naming::hugging_face; }
   [[nodiscard]] bool has(const std::string& name) const override { return checkpoint_->find(name).has_value(); }
   [[nodiscard]] std::shared_ptr<const void> owner() const noexcept override { return checkpoint_; }
+  [[nodiscard]] std::vector<std::span<const std::byte>> regions() const override {
+    std::vector<std::span<const std::byte>> result;
+    for (const auto& shard : checkpoint_->shards()) result.push_back(shard->file_bytes());
+    return result;
+  }
 
   [[nodiscard]] weight_matrix matrix(const std::string& name, std::size_t rows, std::size_t cols) const override {
     const auto t = checkpoint_->at(name);

@@ -179,6 +179,7 @@ struct qwen35_layer_weights {
 
 struct qwen35_weights {
   std::shared_ptr<const void> owner;
+  std::vector<std::span<const std::byte>> regions;  // the bytes of the files the matrices view
   // How the RMSNorm weights are stored: w (Hugging Face, applied as 1 + w) or 1 + w (GGUF). The
   // DeltaNet output norm is a plain weight in both.
   norm_weight norms = norm_weight::one_plus;
@@ -222,6 +223,7 @@ struct qwen35_weights {
     const std::size_t h = c.hidden;
     qwen35_weights w;
     w.owner = t.owner();
+    w.regions = t.regions();
     w.norms = gguf ? norm_weight::plain : norm_weight::one_plus;
     w.embed = matrix(qwen35_tensor::embed, 0, c.vocab, h);
     w.output = c.tied || !t.has(name(qwen35_tensor::output)) ? w.embed : matrix(qwen35_tensor::output, 0, c.vocab, h);
@@ -337,6 +339,7 @@ class qwen35 {
     const std::size_t rows = tokens.size(), h = config_.hidden;
     resize(rows);
     const matrix_view<float> hidden(hidden_.data(), {rows, h}), normed(normed_.data(), {rows, h}), mixed(mixed_.data(), {rows, h});
+    offer_weight_memory(dev, weights_.regions);
     embed(dev, weights_.embed, tokens, 1.0f, hidden);
     const attention_batch batch{sequences, positions};
     const deltanet_shape& s = config_.linear;

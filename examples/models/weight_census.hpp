@@ -44,6 +44,7 @@ class weight_census final : public weight_source {
   [[nodiscard]] tensor_naming naming() const noexcept override { return naming_; }
   [[nodiscard]] bool has(const std::string& name) const override { return file_ == nullptr || file_->has(name); }
   [[nodiscard]] std::shared_ptr<const void> owner() const noexcept override { return nullptr; }
+  [[nodiscard]] std::vector<std::span<const std::byte>> regions() const override { return {}; }
   [[nodiscard]] ggml_type type(const std::string& name) const override { return file_ ? file_->type(name) : scheme_->type_for(name, 256); }
 
   [[nodiscard]] weight_matrix matrix(const std::string& name, std::size_t rows, std::size_t cols) const override {

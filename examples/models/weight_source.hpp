@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,19 @@ class weight_source {
   [[nodiscard]] virtual ggml_type type(const std::string& name) const = 0;
   // Keeps the mapped files alive: weights viewed from them hold a copy.
   [[nodiscard]] virtual std::shared_ptr<const void> owner() const noexcept = 0;
+  // The mapped files' bytes the matrices view (none for weights held apart), for policies that read
+  // host memory in place once it is registered with them (offer_weight_memory).
+  [[nodiscard]] virtual std::vector<std::span<const std::byte>> regions() const = 0;
 };
+
+// Offers a policy that reads registered host memory in place (the hip policy's registered mode:
+// use_in_place) the regions a model's matrices lie in; a call for regions already registered is a
+// lookup. Other policies have nothing to do.
+template <class Device>
+void offer_weight_memory(Device& dev, std::span<const std::span<const std::byte>> regions) {
+  if constexpr (requires(std::span<const std::byte> region) { dev.use_in_place(region); }) {
+    for (const std::span<const std::byte> region : regions) dev.use_in_place(region);
+  }
+}
 
 }  // namespace strix::models

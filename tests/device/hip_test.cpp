@@ -1,9 +1,11 @@
-// Every hip kernel against the reference policy, on random data and nasty shapes, in both memory
-// modes the GPU allows (copied always; direct where it reads pageable host memory). Built only
+// Every hip kernel against the reference policy, on random data and nasty shapes, in every memory
+// mode the GPU allows (copied and registered always; direct where it reads pageable host memory). Built only
 // with -DSTRIX_GPU=cuda or hip, and run on a machine with that GPU.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <random>
@@ -249,6 +251,62 @@ TEST_CASE("hip runs calls too small to pay for staging on the host in copied mod
   }
 }
 
+TEST_CASE("hip registered mode reads weights where they lie in memory it was offered, and uploads the rest", "[device][hip]") {
+  using block = q4_k_format::block_type;
+  constexpr std::size_t page = 4096, cols = 512;
+  const testing::quantized_matrix<q4_k_format> a_source(33, cols, 41), b_source(20, cols, 42);
+  const std::size_t a_bytes = a_source.blocks.size() * sizeof(block), b_bytes = b_source.blocks.size() * sizeof(block);
+  // Four pages holding a, then b.
+  const std::unique_ptr<std::byte, decltype(&std::free)> memory(static_cast<std::byte*>(std::aligned_alloc(page, 4 * page)), &std::free);
+  REQUIRE(a_bytes + b_bytes <= 4 * page);
+  std::memcpy(memory.get(), a_source.blocks.data(), a_bytes);
+  std::memcpy(memory.get() + a_bytes, b_source.blocks.data(), b_bytes);
+  const quantized_view<q4_k_format> a({memory.get(), a_bytes}, 33, cols, "a"), b({memory.get() + a_bytes, b_bytes}, 20, cols, "b");
+  const auto x = testing::gaussian(2 * cols, 43);
+  reference oracle;
+  auto check = [&](hip_device& dev, const quantized_view<q4_k_format>& w) {
+    std::vector<float> actual(2 * w.rows()), expected(2 * w.rows());
+    dev.matmul(w, matrix_view<const float>(x.data(), {2, cols}), matrix_view<float>(actual.data(), {2, w.rows()}));
+    oracle.matmul(w, matrix_view<const float>(x.data(), {2, cols}), matrix_view<float>(expected.data(), {2, w.rows()}));
+    require_close(actual, expected, 1e-4f);
+  };
+  hip_device dev(hip_options{.memory = hip_memory_mode::registered, .int8_activations = false, .host_call_max_values = 0});
+  REQUIRE(dev.memory_mode() == hip_memory_mode::registered);
+  CHECK(dev.stages_activations());
+  // Not offered: uploaded, as in copied mode.
+  check(dev, a);
+  CHECK(dev.registered_bytes() == 0);
+  CHECK(dev.uploaded_weight_bytes() == a_bytes);
+  // Offered, the memory serves both matrices in place.
+  dev.forget_weights();
+  dev.use_in_place({memory.get(), 4 * page});
+  CHECK(dev.registered_bytes() == 4 * page);
+  check(dev, a);
+  check(dev, b);
+  CHECK(dev.uploaded_weight_bytes() == 0);
+  dev.use_in_place({memory.get() + page, page});  // within: a lookup
+  CHECK(dev.registered_bytes() == 4 * page);
+  // Read where it lies: a changed row is what the next call multiplies (a copy would be stale).
+  std::memcpy(memory.get(), b_source.blocks.data(), 2 * cols / 256 * sizeof(block));
+  check(dev, a);
+  dev.forget_host_regions();
+  CHECK(dev.registered_bytes() == 0);
+  // An offer overlapping a registered region (memory unmapped and mapped anew) replaces it.
+  dev.use_in_place({memory.get(), 3 * page});
+  dev.use_in_place({memory.get() + page, 3 * page});
+  CHECK(dev.registered_bytes() == 3 * page);
+  check(dev, b);
+  CHECK(dev.uploaded_weight_bytes() == 0);
+  check(dev, a);  // no longer inside a registered region
+  CHECK(dev.uploaded_weight_bytes() == a_bytes);
+  // Copied mode leaves an offer alone.
+  hip_device copied(hip_options{.memory = hip_memory_mode::copied, .int8_activations = false, .host_call_max_values = 0});
+  copied.use_in_place({memory.get(), 4 * page});
+  CHECK(copied.registered_bytes() == 0);
+  check(copied, a);
+  CHECK(copied.uploaded_weight_bytes() == a_bytes);
+}
+
 TEST_CASE("hip matmul handles empty shapes, strided outputs, zeros and huge values", "[device][hip]") {
   reference oracle;
   for (const auto& dev : policies()) {
@@ -464,9 +522,9 @@ TEST_CASE("hip attention follows every write to a cache: decode steps, rollback,
         append(a, 1);
         expect_attention(a);
       }
-      if (dev->memory_mode() == hip_memory_mode::copied) {
-        // A call refused for a bad block table (after looking at a's newly written block) leaves
-        // that block due for upload.
+      {
+        // A call refused for a bad block table (in copied mode after looking at a's newly written
+        // block, which stays due for upload) reads nothing.
         append(a, 1);
         const kv_sequence_view good = cache.sequence_view(a, 0);
         std::vector<kv_block_id> bad_table(good.blocks.begin(), good.blocks.end());

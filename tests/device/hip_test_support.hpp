@@ -7,11 +7,12 @@
 
 namespace strix::testing {
 
-// Copied always; direct where the GPU reads pageable host memory (an APU with XNACK, or HMM).
+// Copied and registered always (a discrete GPU reads registered host memory over the bus); direct
+// where the GPU reads pageable host memory (an APU with XNACK, or HMM).
 inline std::vector<hip_memory_mode> testable_hip_modes() {
   const hip_device probe;
-  if (probe.memory_mode() == hip_memory_mode::direct) return {hip_memory_mode::copied, hip_memory_mode::direct};
-  return {hip_memory_mode::copied};
+  if (probe.memory_mode() == hip_memory_mode::direct) return {hip_memory_mode::copied, hip_memory_mode::registered, hip_memory_mode::direct};
+  return {hip_memory_mode::copied, hip_memory_mode::registered};
 }
 
 }  // namespace strix::testing

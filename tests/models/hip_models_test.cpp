@@ -36,6 +36,8 @@ void check_gemma4(const std::string& name) {
     INFO(name << " on hip, " << to_string(options.memory) << ", host calls up to " << options.host_call_max_values << " values");
     check_against_transformers(dev, expected_run(name), [&] { return open_gemma4_runner<hip_device>(data_path(name.c_str())); }, 20,
                                tolerance);
+    // The model offers its files' bytes: registered mode then uploads no weight.
+    if (options.memory == hip_memory_mode::registered) CHECK(dev.uploaded_weight_bytes() == 0);
   }
 }
 
@@ -45,6 +47,8 @@ void check_qwen35(const std::string& name) {
     INFO(name << " on hip, " << to_string(options.memory) << ", host calls up to " << options.host_call_max_values << " values");
     check_against_transformers(dev, expected_run(name), [&] { return open_qwen35_runner<hip_device>(data_path(name.c_str()), 0); }, 30,
                                tolerance);
+    // The model offers its files' bytes: registered mode then uploads no weight.
+    if (options.memory == hip_memory_mode::registered) CHECK(dev.uploaded_weight_bytes() == 0);
   }
 }
 

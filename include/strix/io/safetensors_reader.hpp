@@ -96,6 +96,7 @@ class safetensors_file {
     if (info == nullptr) throw error(error_category::format, source_ + ": tensor '" + std::string(name) + "' is missing");
     return *info;
   }
+  [[nodiscard]] std::span<const std::byte> file_bytes() const noexcept { return bytes_; }
   [[nodiscard]] std::span<const std::byte> tensor_data(const safetensors_tensor_info& info) const noexcept {
     return bytes_.subspan(static_cast<std::size_t>(data_offset_ + info.begin), static_cast<std::size_t>(info.size_bytes()));
   }

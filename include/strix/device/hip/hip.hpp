@@ -7,13 +7,22 @@
 //  - direct: the GPU reads pageable host memory coherently (an APU with XNACK/HMM such as gfx1151
 //    with HSA_XNACK=1, or a discrete GPU under HMM). Kernels read weights where they lie, the mapped
 //    file, with no second copy, and activations in place.
+//  - registered: the GPU reads host memory that was registered with it (page-locked and mapped into
+//    its address space). Weights lying in a region use_in_place() was given (a mapped model file;
+//    the example models offer theirs on every forward) are used where they lie; others are uploaded
+//    as in copied mode. Activations are staged and the KV cache copied as in copied mode. This is
+//    the mode for an APU whose GPU cannot fault on pageable memory (RDNA 3.5's gfx1150/gfx1151
+//    without HMM): no second copy of the weights in the GPU's carve-out, which copied mode makes.
+//    Only whole regions are registered: a registration that shares pages with other heap memory
+//    makes the runtime refuse copies from that memory (seen with CUDA: "invalid argument").
 //  - copied: weights are uploaded once on first use (kept per host address and byte count; they must
 //    not change while the policy lives, as a mapped model file does not) and each call stages its
 //    activations through a device arena (copy in, kernel, copy out; small pieces by way of
 //    page-locked host memory). A paged KV cache gets a copy on the GPU, whose blocks are uploaded
 //    when the cache's stamps say they were written (forget_kv_caches() frees the copies).
-// The constructor picks direct when the device reports pageable memory access and says why in
-// memory_mode_reason(); hip_options can force either.
+// The constructor picks direct when the device reports pageable memory access, else registered on
+// an integrated GPU and copied on a discrete one, and says why in memory_mode_reason(); hip_options
+// can force any of them (registered works on a discrete GPU too, reading host memory over the bus).
 //
 // GPU kernels: matmul and embedding for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_XS and
 // MXFP4 (weights decoded in registers), rmsnorm, rope, activations, gated products, soft-cap,
@@ -22,7 +31,8 @@
 // on the host (after the GPU has finished): matmul/embedding of other formats, top-k, DeltaNet key
 // heads longer than 256, and in copied mode the element-wise, norm, rope, softmax, argmax and
 // embedding calls too small to pay for staging (hip_options::host_call_max_values; a decode step
-// makes hundreds) and every row gather and scatter (moves_rows_on_host). Every call is synchronous: when it returns, its outputs are in host
+// makes hundreds) and every row gather and scatter (moves_rows_on_host); registered mode, which
+// stages activations too, likewise. Every call is synchronous: when it returns, its outputs are in host
 // memory. Not thread-safe (one stream, one arena per policy object).
 #pragma once
 
@@ -31,6 +41,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,12 +60,13 @@
 
 namespace strix {
 
-enum class hip_memory_mode { automatic, direct, copied };
+enum class hip_memory_mode { automatic, direct, registered, copied };
 
 constexpr std::string_view to_string(hip_memory_mode mode) noexcept {
   switch (mode) {
     case hip_memory_mode::automatic: return "automatic";
     case hip_memory_mode::direct: return "direct";
+    case hip_memory_mode::registered: return "registered";
     case hip_memory_mode::copied: return "copied";
   }
   return "unknown";
@@ -154,11 +166,13 @@ class hip_device {
     gpu::check(gpu::resident_warps(device_, &resident_warps_), "querying the GPU's size");
     const std::string kind = integrated != 0 ? "integrated GPU (unified memory)" : "discrete GPU";
     if (options.memory == hip_memory_mode::automatic) {
-      mode_ = pageable != 0 ? hip_memory_mode::direct : hip_memory_mode::copied;
+      mode_ = pageable != 0 ? hip_memory_mode::direct : integrated != 0 ? hip_memory_mode::registered : hip_memory_mode::copied;
       reason_ = device_name_ + ", " + kind + ": " +
-                (pageable != 0 ? "reads pageable host memory, so weights are used where they lie"
-                               : "cannot read pageable host memory (on an APU, HSA_XNACK=1 enables it), so weights are "
-                                 "uploaded once and activations staged per call");
+                (pageable != 0    ? "reads pageable host memory, so weights are used where they lie"
+                 : integrated != 0 ? "cannot read pageable host memory, so model files are registered with the GPU and their "
+                                     "weights used where they lie (no second copy), activations staged per call"
+                                   : "cannot read pageable host memory, so weights are uploaded once and activations staged "
+                                     "per call");
     } else {
       if (options.memory == hip_memory_mode::direct && pageable == 0) {
         throw error(error_category::device, device_name_ + " cannot read pageable host memory: direct mode is impossible "
@@ -168,7 +182,7 @@ class hip_device {
       reason_ = device_name_ + ", " + kind + ": " + std::string(to_string(mode_)) + " chosen by the caller";
     }
     gpu::check(gpu::stream_create(&stream_), "creating a GPU stream");
-    if (mode_ == hip_memory_mode::copied) {
+    if (stages_activations()) {
       void* host = nullptr;
       gpu::check(gpu::allocate_pinned(&host, pinned_staging_bytes),
                  ("allocating " + std::to_string(pinned_staging_bytes) + " bytes of page-locked host memory to stage through").c_str());
@@ -180,6 +194,7 @@ class hip_device {
   hip_device& operator=(const hip_device&) = delete;
   ~hip_device() {
     forget_weights();
+    forget_host_regions();
     forget_kv_caches();
     release_arena();
     if (staging_ != nullptr) (void)gpu::release_pinned(staging_);
@@ -198,14 +213,39 @@ class hip_device {
   // Whether a call producing `values` output values, each costing `cost` additions, runs on the host
   // (hip_options::host_call_max_values).
   [[nodiscard]] bool runs_on_host(std::size_t values, std::size_t cost = 1) const noexcept {
-    return mode_ == hip_memory_mode::copied && values * cost <= host_call_max_values_;
+    return stages_activations() && values * cost <= host_call_max_values_;
   }
+  // Whether calls copy their activations to the GPU and back (copied and registered modes).
+  [[nodiscard]] bool stages_activations() const noexcept { return mode_ != hip_memory_mode::direct; }
   // Whether row gathers and scatters run on the host: in copied mode, unless host_call_max_values
   // is 0. They only move data, which staging would move over PCIe twice (in and back) where the
   // host moves it once in memory: an expert dispatch's gather of 8 rows of 2816 took 44 µs as a GPU
   // call on the H100 (docs/performance.md).
-  [[nodiscard]] bool moves_rows_on_host() const noexcept { return mode_ == hip_memory_mode::copied && host_call_max_values_ != 0; }
+  [[nodiscard]] bool moves_rows_on_host() const noexcept { return stages_activations() && host_call_max_values_ != 0; }
   [[nodiscard]] std::size_t uploaded_weight_bytes() const noexcept { return uploaded_bytes_; }
+  // Host memory registered with the GPU (registered mode): the regions use_in_place() was given.
+  [[nodiscard]] std::size_t registered_bytes() const noexcept {
+    std::size_t bytes = 0;
+    for (const auto& [begin, region] : host_regions_) bytes += region.end - begin;
+    return bytes;
+  }
+
+  // Registered mode: from now on kernels read weights lying in `bytes` (a mapped model file, memory
+  // holding nothing but weights) in place. The memory must stay mapped and unchanged until
+  // forget_host_regions() or the policy's end, as a loaded model's does. A range within one already
+  // registered costs a lookup; one overlapping others replaces them (their memory may have been
+  // unmapped and mapped anew). A range the runtime refuses (a read-only mapping where it lacks a
+  // read-only flag) is left out: its weights are then uploaded. Other modes ignore the call.
+  void use_in_place(std::span<const std::byte> bytes) {
+    if (mode_ == hip_memory_mode::registered && !bytes.empty()) (void)in_place(bytes.data(), bytes.size(), overlap::replace);
+  }
+
+  // Unregisters the regions use_in_place() registered (registered mode).
+  void forget_host_regions() noexcept {
+    (void)gpu::stream_synchronize(stream_);
+    for (const auto& [begin, region] : host_regions_) (void)gpu::unregister_host(reinterpret_cast<const void*>(begin));
+    host_regions_.clear();
+  }
   [[nodiscard]] std::size_t resident_warps() const noexcept { return resident_warps_; }
   // What a decode matmul with `rows` rows uses on this GPU (hip_options::decode_warps_per_row, or
   // the automatic choice).
@@ -415,7 +455,7 @@ class hip_device {
   }
 
   // Attention over the paged cache (hip_kernels::attention_kernel). Direct mode reads the cache
-  // where it lies. Copied mode keeps a copy of the cache's blocks on the GPU (`kv_mirror`, one per
+  // where it lies. Copied and registered modes keep a copy of the cache's blocks on the GPU (`kv_mirror`, one per
   // cache) and uploads a block's K and V rows of this layer only when the cache's stamp for the block
   // has changed since (kv_layer_view::block_stamps): a decode step uploads the block it wrote.
   template <attention_window Window>
@@ -434,7 +474,7 @@ class hip_device {
     }
     const matrix_view<const float> q = rows_of_heads(args.q, "attention");
     const matrix_view<float> out = rows_of_heads(args.out, "attention");
-    const bool copied = mode_ == hip_memory_mode::copied;
+    const bool copied = mode_ != hip_memory_mode::direct;
     const std::size_t run = kv.kv_heads * kv.block_size * kv.row_bytes;  // one block's K (or V) rows of this layer
     kv_mirror* mirror = copied ? &kv_mirror_for(kv) : nullptr;
     std::vector<std::uint64_t>* uploaded = copied ? &mirror->uploaded[kv.k_offset] : nullptr;
@@ -468,12 +508,15 @@ class hip_device {
       for (std::size_t b = 0; b <= last_block; ++b) {
         const kv_block_id id = seq.kv.blocks[b];
         attention_tables_.push_back(id);
-        // Blocks no row sees (slid out of the window) are never read.
-        if (!copied || b < first_block) continue;
-        if (id >= kv.blocks) {
+        // Blocks no row sees (slid out of the window) are never read. A block that is read must lie
+        // in the cache, or the kernel would read past it (a view without a block count, which only
+        // direct mode takes, cannot be checked).
+        if (b < first_block) continue;
+        if (id >= kv.blocks && (kv.blocks != 0 || mode_ != hip_memory_mode::direct)) {
           throw error(error_category::shape, "hip attention: block " + std::to_string(id) + " of a sequence's table is outside the cache's " +
                                                  std::to_string(kv.blocks) + " blocks");
         }
+        if (!copied) continue;
         const std::uint64_t stamp = kv.block_stamps != nullptr ? kv.block_stamps[id] : kv_mirror::never;
         if (stamp == kv_mirror::never || (*uploaded)[id] != stamp) {
           kv_uploads_.push_back(id);
@@ -656,7 +699,7 @@ class hip_device {
     // `staged`: what the call stages (copied mode); `scratch`: device scratch it needs in either
     // mode. Every piece is rounded up to `piece_alignment`.
     call(hip_device& dev, std::size_t staged, std::size_t scratch_bytes = 0) : dev_(dev) {
-      dev_.ensure_arena((dev_.mode_ == hip_memory_mode::copied ? staged : 0) + scratch_bytes + max_pieces * piece_alignment);
+      dev_.ensure_arena((dev_.stages_activations() ? staged : 0) + scratch_bytes + max_pieces * piece_alignment);
     }
     call(const call&) = delete;
     call& operator=(const call&) = delete;
@@ -726,7 +769,7 @@ class hip_device {
     // Queues the copy of `out` back from its staged rows (copied mode), for a call with more than
     // one output; finish() copies the last one.
     void copy_back(matrix_view<float> out, device_rows<float> staged) {
-      if (staged.data == nullptr || dev_.mode_ != hip_memory_mode::copied || out.extent(0) == 0 || out.extent(1) == 0) return;
+      if (staged.data == nullptr || !dev_.stages_activations() || out.extent(0) == 0 || out.extent(1) == 0) return;
       const std::size_t n = out.extent(0) * staged.stride;
       if (float* page_locked = pinned<float>(n); page_locked != nullptr && returns_ < max_pieces) {
         gpu::check(gpu::copy_async(page_locked, staged.data, n * sizeof(float), gpu::copy_device_to_host, dev_.stream_), "copying from the GPU");
@@ -894,19 +937,25 @@ class hip_device {
     c.finish("element-wise kernel", rows, data);
   }
 
-  // The device address of a weight matrix: the host address in direct mode, else its upload.
+  // The device address of a weight matrix: the host address in direct mode; in registered mode its
+  // address in a registered region, else, and in copied mode, its upload.
   template <block_format Format>
   const typename Format::block_type* resident(const quantized_view<Format>& w) {
+    using block = typename Format::block_type;
     const auto* host = w.row(0).data();
+    constexpr std::size_t alignment = hip_kernels::gpu_format<Format>::row_alignment;
+    const bool aligned = reinterpret_cast<std::uintptr_t>(host) % alignment == 0;
     if (mode_ == hip_memory_mode::direct) {
-      constexpr std::size_t alignment = hip_kernels::gpu_format<Format>::row_alignment;
-      if (reinterpret_cast<std::uintptr_t>(host) % alignment != 0) {
+      if (!aligned) {
         throw error(error_category::format, std::string(name_of(Format::type)) + " weights at " + std::to_string(reinterpret_cast<std::uintptr_t>(host)) +
                                                 ": the GPU kernels read them in " + std::to_string(alignment) + "-byte words and need that alignment");
       }
       return host;
     }
-    const std::size_t bytes = w.rows() * w.blocks_per_row() * sizeof(typename Format::block_type);
+    const std::size_t bytes = w.rows() * w.blocks_per_row() * sizeof(block);
+    if (mode_ == hip_memory_mode::registered && aligned) {
+      if (std::byte* device = in_place(host, bytes, overlap::only_existing)) return reinterpret_cast<const block*>(device);
+    }
     auto found = uploads_.find(host);
     if (found == uploads_.end() || found->second.bytes < bytes) {
       if (found != uploads_.end()) {
@@ -921,6 +970,40 @@ class hip_device {
       uploaded_bytes_ += bytes;
     }
     return static_cast<const typename Format::block_type*>(found->second.device);
+  }
+
+  // Registered mode: host memory registered with the GPU, by its first byte.
+  struct host_region {
+    std::uintptr_t end;  // one past its last byte
+    std::byte* device;   // where kernels find its first byte
+  };
+  // What in_place() does when no region holds the range: `replace` the regions it overlaps by one
+  // registration of it, or register nothing (`only_existing`).
+  enum class overlap { replace, only_existing };
+
+  // Where kernels find `bytes` from `host` in registered memory, registering them first as `rule`
+  // allows; null where no region holds them or the runtime refuses.
+  std::byte* in_place(const void* host, std::size_t bytes, overlap rule) {
+    const auto begin = reinterpret_cast<std::uintptr_t>(host), end = begin + bytes;
+    auto next = host_regions_.upper_bound(begin);  // the first region starting after `begin`
+    if (next != host_regions_.begin()) {
+      const auto holder = std::prev(next);
+      if (holder->second.end >= end) return holder->second.device + (begin - holder->first);
+      if (holder->second.end > begin) next = holder;
+    }
+    if (rule == overlap::only_existing) return nullptr;
+    while (next != host_regions_.end() && next->first < end) {
+      (void)gpu::stream_synchronize(stream_);
+      (void)gpu::unregister_host(reinterpret_cast<const void*>(next->first));
+      next = host_regions_.erase(next);
+    }
+    void* device = nullptr;
+    if (gpu::register_host_read_only(host, bytes, &device) != gpu::success) {
+      (void)gpu::get_last_error();  // a refusal is an answer, not a failure of later calls
+      return nullptr;
+    }
+    host_regions_.emplace(begin, host_region{end, static_cast<std::byte*>(device)});
+    return static_cast<std::byte*>(device);
   }
 
   void ensure_arena(std::size_t bytes) {
@@ -943,7 +1026,8 @@ class hip_device {
     std::size_t bytes;
   };
 
-  // Copied mode: a paged KV cache's blocks on the GPU, at the same offsets as in host memory.
+  // Copied and registered modes: a paged KV cache's blocks on the GPU, at the same offsets as in
+  // host memory.
   struct kv_mirror {
     static constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
     std::byte* device = nullptr;
@@ -992,6 +1076,7 @@ class hip_device {
   std::vector<kv_block_id> kv_uploads_;
   std::vector<hip_kernels::matmul_group_rows> group_rows_;  // a grouped matmul's non-empty groups
   std::unordered_map<const std::byte*, kv_mirror> kv_mirrors_;
+  std::map<std::uintptr_t, host_region> host_regions_;
 };
 
 static_assert(device_policy<hip_device>);
