@@ -28,8 +28,8 @@ class random_weights final : public weight_source {
   [[nodiscard]] tensor_naming naming() const noexcept override { return naming_; }
   [[nodiscard]] bool has(const std::string&) const override { return true; }
   [[nodiscard]] std::shared_ptr<const void> owner() const noexcept override { return storage_; }
-  // Each matrix has its own allocation, which may share pages with others: none is offered whole
-  // (the hip policy registers a matrix's own pages where they overlap no other registration).
+  // Each matrix has its own allocation, which may share pages with other heap memory: none is
+  // offered for registration (the hip policy's registered mode uploads these matrices).
   [[nodiscard]] std::vector<std::span<const std::byte>> regions() const override { return {}; }
   [[nodiscard]] ggml_type type(const std::string& name) const override { return scheme_.type_for(name, 256); }
 

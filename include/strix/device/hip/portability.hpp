@@ -64,30 +64,21 @@ inline error_t release_pinned(void* p) { return cudaFreeHost(p); }
 // GPU's address space, `*device` the address kernels use. Registered read-only (the GPU only reads
 // it), which is what lets a read-only mapping (a model file) be registered at all, where the runtime
 // knows the flag (CUDA 11.1+, HIP 6); without it such a registration fails and the caller copies.
-#if STRIX_GPU_RUNTIME_HIP
-inline error_t register_host_read_only(const void* host, std::size_t bytes, void** device) {
-  unsigned flags = hipHostRegisterMapped;
-#ifdef hipHostRegisterReadOnly
-  flags |= hipHostRegisterReadOnly;
-#endif
-  error_t e = hipHostRegister(const_cast<void*>(host), bytes, flags);
-  if (e != success) return e;
-  e = hipHostGetDevicePointer(device, const_cast<void*>(host), 0);
-  if (e != success) (void)hipHostUnregister(const_cast<void*>(host));
-  return e;
-}
-inline error_t unregister_host(const void* host) { return hipHostUnregister(const_cast<void*>(host)); }
+#if STRIX_GPU_RUNTIME_CUDA
+inline constexpr unsigned register_read_only_flag = cudaHostRegisterReadOnly;
+#elif defined(hipHostRegisterReadOnly)
+inline constexpr unsigned register_read_only_flag = hipHostRegisterReadOnly;
 #else
+inline constexpr unsigned register_read_only_flag = 0;
+#endif
+inline error_t unregister_host(const void* host) { return STRIX_GPU_API(HostUnregister)(const_cast<void*>(host)); }
 inline error_t register_host_read_only(const void* host, std::size_t bytes, void** device) {
-  const unsigned flags = cudaHostRegisterMapped | cudaHostRegisterReadOnly;
-  error_t e = cudaHostRegister(const_cast<void*>(host), bytes, flags);
+  error_t e = STRIX_GPU_API(HostRegister)(const_cast<void*>(host), bytes, STRIX_GPU_API(HostRegisterMapped) | register_read_only_flag);
   if (e != success) return e;
-  e = cudaHostGetDevicePointer(device, const_cast<void*>(host), 0);
-  if (e != success) (void)cudaHostUnregister(const_cast<void*>(host));
+  e = STRIX_GPU_API(HostGetDevicePointer)(device, const_cast<void*>(host), 0);
+  if (e != success) (void)unregister_host(host);
   return e;
 }
-inline error_t unregister_host(const void* host) { return cudaHostUnregister(const_cast<void*>(host)); }
-#endif
 inline error_t fill_zero(void* p, std::size_t bytes) { return STRIX_GPU_API(Memset)(p, 0, bytes); }
 inline error_t copy(void* dst, const void* src, std::size_t bytes, copy_kind kind) { return STRIX_GPU_API(Memcpy)(dst, src, bytes, kind); }
 inline error_t copy_async(void* dst, const void* src, std::size_t bytes, copy_kind kind, stream_t s) {
