@@ -116,12 +116,14 @@ struct device_weights {
   }
 };
 
-// Device activations of a matmul: f32 rows in, and the int8 codes and scales the integer path
-// quantizes them into.
+// Device activations of a matmul: f32 rows in, the int8 codes and scales the integer path
+// quantizes them into, and the f16 rows and their scales of the matrix units' path.
 struct activation_buffers {
   const float* x;
   std::int8_t* codes;
   hip_kernels::q8_unit* units;
+  std::uint16_t* halves;
+  float* restore;
   float* y;
 };
 
@@ -148,6 +150,18 @@ double matmul_ms(const device_weights<Format>& w, std::size_t tokens, bool one_m
       hip_kernels::matmul_kernel<Format, 1, WarpsPerRow, TokenTile, hip_device::stage_lane_bytes, hip_kernels::f32_activations<true>>
           <<<grid, hip_kernels::block_threads>>>(weights, w.rows, w.cols, hip_kernels::f32_activations<true>{a.x, w.cols}, out, nullptr);
     }
+  });
+}
+
+// A prefill matmul on the matrix units as the policy launches it, the conversion to f16 included.
+template <class Format>
+double tile_matmul_ms(const device_weights<Format>& w, std::size_t tokens, const activation_buffers& a) {
+  const hip_kernels::matmul_output out{a.y, w.rows, tokens};
+  const dim3 grid(static_cast<unsigned>((w.rows + hip_kernels::tile_rows - 1) / hip_kernels::tile_rows),
+                  static_cast<unsigned>((tokens + hip_kernels::tile_tokens - 1) / hip_kernels::tile_tokens));
+  return time_ms(tokens < 64 ? 50 : 5, [&](int i) {
+    hip_kernels::half_rows_kernel<hip_kernels::block_threads><<<static_cast<unsigned>(tokens), hip_kernels::block_threads>>>(a.x, w.cols, w.cols, a.halves, a.restore);
+    hip_kernels::tile_matmul_kernel<Format><<<grid, hip_kernels::block_threads>>>(w.copy(static_cast<std::size_t>(i)), w.rows, w.cols, a.halves, a.restore, out, nullptr);
   });
 }
 
@@ -187,12 +201,15 @@ void bench_format(double bandwidth, const hip_device& policy, const std::string&
     device_bytes y(max_tokens * s.rows * sizeof(float));
     device_bytes codes(max_tokens * s.cols);
     device_bytes units(max_tokens * s.cols / hip_kernels::unit_size * sizeof(hip_kernels::q8_unit));
+    device_bytes halves(max_tokens * s.cols * sizeof(std::uint16_t));
+    device_bytes restore(max_tokens * sizeof(float));
     gpu::check(gpu::fill_zero(x.p, max_tokens * s.cols * sizeof(float)), "clearing x");
-    const activation_buffers a{static_cast<const float*>(x.p), static_cast<std::int8_t*>(codes.p), static_cast<hip_kernels::q8_unit*>(units.p), static_cast<float*>(y.p)};
+    const activation_buffers a{static_cast<const float*>(x.p), static_cast<std::int8_t*>(codes.p), static_cast<hip_kernels::q8_unit*>(units.p),
+                               static_cast<std::uint16_t*>(halves.p), static_cast<float*>(restore.p), static_cast<float*>(y.p)};
     // The policy's choice of warps per row and activations for this shape, and every other choice
     // beside it.
     const int chosen = policy.decode_warps_per_row(s.rows);
-    const bool int8 = policy.multiplies_int8<Format>(1, s.rows, s.cols);
+    const bool int8 = policy.matmul_path<Format>(1, s.rows, s.cols) == matmul_activations::int8;
     const double dram = decode_ms(chosen, int8, w, false, a);
     const double l2 = decode_ms(chosen, int8, w, true, a);
     std::printf("| %-7s | %-30s | %d | %s | %8.1f | %6.0f | %5.2f |", type, s.name, chosen, int8 ? "int8" : "f32", dram * 1e3,
@@ -213,7 +230,20 @@ void bench_format(double bandwidth, const hip_device& policy, const std::string&
     device_bytes sink(sizeof(float));
     std::printf(" %6.1f |", read_ms(w, static_cast<float*>(sink.p)) * 1e3);
     const double prefill = matmul_ms<Format, 1, hip_device::token_tile>(w, max_tokens, false, a);
-    std::printf(" %8.2f | %7.0f |\n", prefill, 2.0 * static_cast<double>(s.rows * s.cols * max_tokens) / (prefill * 1e6));
+    const auto gflops = [&](std::size_t tokens, double ms) { return 2.0 * static_cast<double>(s.rows * s.cols * tokens) / (ms * 1e6); };
+    std::printf(" %8.2f | %7.0f |", prefill, gflops(max_tokens, prefill));
+    // The matrix units' path at 512 tokens, and both paths at 32 tokens (the policy's threshold).
+    bool tiled = false;
+    if constexpr (hip_device::int8_matmul<Format>()) {
+      if (policy.has_matrix_units()) {
+        const double tiles = tile_matmul_ms(w, max_tokens, a);
+        const double dp4a_32 = matmul_ms<Format, 1, hip_device::token_tile>(w, 32, false, a);
+        const double tiles_32 = tile_matmul_ms(w, 32, a);
+        std::printf(" %8.2f | %7.0f | %7.1f | %7.1f |\n", tiles, gflops(max_tokens, tiles), dp4a_32 * 1e3, tiles_32 * 1e3);
+        tiled = true;
+      }
+    }
+    if (!tiled) std::printf("        — |       — |       — |       — |\n");
     std::fflush(stdout);
   }
 }
@@ -387,10 +417,10 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
   const double decode_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   dev.stop_timing();
   std::printf("\n| model           | mode   | activations | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|---|\n");
-  std::printf("| %-15s | %s | %s | %6zu | %8.1f | %6zu | %7.1f | %.2f GB uploaded, host calls up to %zu values |\n", preset_name,
-              to_string(dev.memory_mode()).data(), options.int8_activations ? "int8" : "f32 ", prompt,
+  std::printf("| %-15s | %s | %s | %6zu | %8.1f | %6zu | %7.1f | %.2f GB uploaded, host calls up to %zu values, matrix units from %zu tokens |\n",
+              preset_name, to_string(dev.memory_mode()).data(), options.int8_activations ? "int8" : "f32 ", prompt,
               static_cast<double>(prompt) / prefill_s, decode, static_cast<double>(decode) / decode_s,
-              static_cast<double>(dev.uploaded_weight_bytes()) / 1e9, options.host_call_max_values);
+              static_cast<double>(dev.uploaded_weight_bytes()) / 1e9, options.host_call_max_values, options.matrix_unit_min_tokens);
   std::printf("\nWhere a decode step of %s (prompt %zu) goes, per policy call:\n\n", preset_name, prompt);
   dev.print_tallies(decode, decode_s * 1e6 / static_cast<double>(decode));
   std::printf("\n");
@@ -402,8 +432,9 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
 int main(int argc, char** argv) {
   // --matmuls-only [format]: bandwidth, matmuls (of that format only, e.g. q4_K) and the policy
   // call; --layers-only: bandwidth, the attention and DeltaNet kernels; --models-only [preset
-  // [prompt [host_call_max_values]]]: the E4B model (int8 and f32 activations, prompts of 512 and
-  // 4096) and the 26B-A4B one, or only the preset named. Default: all.
+  // [prompt [host_call_max_values [matrix_unit_min_tokens]]]]: the E4B model (int8 and f32
+  // activations, prompts of 512 and 4096) and the 26B-A4B one, or only the preset named (0 for
+  // matrix_unit_min_tokens: never the matrix units). Default: all.
   const std::string option = argc > 1 ? argv[1] : "";
   const std::string only = argc > 2 ? argv[2] : "";
   const bool all = option.empty();
@@ -414,8 +445,9 @@ int main(int argc, char** argv) {
     if (bandwidth > 0) std::printf("read bandwidth (4 GiB streaming read): %.0f GB/s\n\n", bandwidth);
     if (all || option == "--matmuls-only") {
       std::printf("| format  | shape                          | warps/row | activations | decode us | GB/s   | of bw | int8 1 w/r us | 2 w/r | 4 w/r | 8 w/r | "
-                  "f32 1 w/r us | 2 w/r | 4 w/r | 8 w/r | quantize us | L2 us    | GB/s   | read us | pp512 ms | GFLOP/s |\n");
-      std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+                  "f32 1 w/r us | 2 w/r | 4 w/r | 8 w/r | quantize us | L2 us    | GB/s   | read us | pp512 ms | GFLOP/s | "
+                  "pp512 tiles ms | GFLOP/s | pp32 us | pp32 tiles us |\n");
+      std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
       bench_format<q4_k_format>(bandwidth, probe, only);
       bench_format<q8_0_format>(bandwidth, probe, only);
       bench_format<q6_k_format>(bandwidth, probe, only);
@@ -430,7 +462,8 @@ int main(int argc, char** argv) {
     if (all || option == "--models-only") {
       if (!only.empty()) {
         bench_model<512, 1024>(only.c_str(), argc > 3 ? std::stoul(argv[3]) : 512, 16,
-                               {.host_call_max_values = argc > 4 ? std::stoul(argv[4]) : hip_options{}.host_call_max_values});
+                               {.host_call_max_values = argc > 4 ? std::stoul(argv[4]) : hip_options{}.host_call_max_values,
+                                .matrix_unit_min_tokens = argc > 5 ? std::stoul(argv[5]) : hip_options{}.matrix_unit_min_tokens});
       } else {
         bench_model<512, 1024>("gemma4-e4b", 512, 16);
         bench_model<512, 1024>("gemma4-e4b", 512, 16, {.int8_activations = false});

@@ -42,31 +42,62 @@ double norm(std::span<const float> v) {
   return std::sqrt(s);
 }
 
+// A copied-mode policy that multiplies every matmul of a format with integer codes on the matrix
+// units (if the GPU has them), whatever its number of tokens.
+std::unique_ptr<hip_device> matrix_unit_policy() {
+  return std::make_unique<hip_device>(
+      hip_options{.memory = hip_memory_mode::copied, .host_call_max_values = 0, .matrix_unit_min_tokens = 1, .matrix_unit_min_warps_share = 0});
+}
+
 // Every memory mode with the automatic warps per row (one for 4097 rows, 8 for the small ones on an
 // H100) and int8 activations in decode too (the test matrices are below the default size for
-// that); copied mode once more with f32 activations for every format and 4 warps per row, and once
-// with 2.
+// that); copied mode once more with f32 activations for every format and 4 warps per row, once
+// with 2, and once on the matrix units at every token count.
 std::vector<std::unique_ptr<hip_device>> matmul_policies() {
   std::vector<std::unique_ptr<hip_device>> result = policies({.int8_decode_min_weights = 0});
   result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, false, 4}));
   result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, true, 2, 0}));
+  result.push_back(matrix_unit_policy());
   return result;
 }
 
-// The activations the GPU matmul multiplies, as floats: with int8 activations each row quantized
-// per 32 (quantize_q8_kernel, the host's quantize_int8_absmax), else x itself.
-std::vector<float> as_kernel_sees(const std::vector<float>& x, bool int8) {
-  if (!int8) {
-    return x;
-  } else {
-    std::vector<float> out(x.size());
+// The activations the GPU matmul multiplies, as floats, rows of `cols`: with int8 activations each
+// row quantized per 32 (quantize_q8_kernel, the host's quantize_int8_absmax); on the matrix units
+// each row scaled by a power of two below 2^15 and rounded to f16 (half_rows_kernel), then scaled
+// back; else x itself.
+std::vector<float> as_kernel_sees(const std::vector<float>& x, std::size_t cols, matmul_activations path) {
+  std::vector<float> out(x);
+  if (path == matmul_activations::int8) {
     std::int8_t codes[32];
     for (std::size_t b = 0; b < x.size() / 32; ++b) {
       const float d = detail::quantize_int8_absmax(x.data() + 32 * b, 32, codes);
       for (std::size_t k = 0; k < 32; ++k) out[32 * b + k] = static_cast<float>(codes[k]) * d;
     }
-    return out;
+  } else if (path == matmul_activations::f16_tiles) {
+    for (std::size_t r = 0; cols != 0 && r < x.size() / cols; ++r) {
+      float largest = 0.0f;
+      for (std::size_t k = 0; k < cols; ++k) largest = std::isnan(x[r * cols + k]) ? NAN : std::max(largest, std::fabs(x[r * cols + k]));
+      int exponent = 0;
+      if (std::isfinite(largest) && largest >= hip_kernels::half_row_limit) (void)std::frexp(largest / hip_kernels::half_row_limit, &exponent);
+      for (std::size_t k = 0; k < cols; ++k) {
+        out[r * cols + k] = std::ldexp(f16::from_float(std::ldexp(x[r * cols + k], -exponent)).to_float(), exponent);
+      }
+    }
   }
+  return out;
+}
+
+// Bounds of a matmul's error over ‖w_row‖·‖x_row‖: against reference on the activations the
+// kernel multiplies (float rounding; on the matrix units also each weight rounded to f16, 2^-11 of
+// it) and against reference on x itself (also the activations' rounding: about half a step of
+// 1/127 per 32 for int8, 2^-11 for f16).
+double rounding_bound(matmul_activations path) { return path == matmul_activations::f16_tiles ? 1.0 / 1024 : 1e-5; }
+double activation_bound(matmul_activations path) {
+  return path == matmul_activations::int8 ? 1.0 / 127 : path == matmul_activations::f16_tiles ? 1.0 / 1024 : 1e-5;
+}
+
+std::string_view name_of(matmul_activations path) {
+  return path == matmul_activations::int8 ? "int8 activations" : path == matmul_activations::f16_tiles ? "f16 tiles" : "f32 activations";
 }
 
 // |actual − expected| ≤ relative · max(1, |expected|) element-wise, NaN where expected is NaN.
@@ -112,30 +143,28 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
         // Weights change from case to case at possibly the same address: drop the uploads.
         dev->forget_weights();
         const testing::quantized_matrix<TestType> w(rows, cols, static_cast<std::uint32_t>(rows * 31 + cols));
-        for (std::size_t tokens : {1u, 2u, 7u, 8u, 9u, 17u}) {
+        // 65 tokens: past the default policy's threshold for the matrix units, and two token tiles.
+        for (std::size_t tokens : {1u, 2u, 7u, 8u, 9u, 17u, 65u}) {
+          if (tokens == 65 && rows == 4097) continue;
           const auto x = testing::gaussian(tokens * cols, static_cast<std::uint32_t>(tokens));
           std::vector<float> actual(tokens * rows, NAN);
           dev->matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(actual.data(), {tokens, rows}));
-          // Two standards: against reference on the activations the kernel multiplies, float
-          // rounding only (|error| ≤ 1e-5·‖w_row‖·‖x_row‖; one wrong unit of 32 weights would be of
-          // order ‖w‖·‖x‖/√(units)); against reference on x itself, also the int8 activations'
-          // error (at most ‖w‖·‖δ‖ by Cauchy-Schwarz, ‖δ‖/‖x‖ about half a step of 1/127).
-          const bool int8 = dev->template multiplies_int8<TestType>(tokens, rows, cols);
-          const std::vector<float> seen = as_kernel_sees(x, int8);
+          // Two standards (rounding_bound, activation_bound): one wrong unit of 32 weights would be
+          // of order ‖w‖·‖x‖/√(units), far above either.
+          const matmul_activations path = dev->template matmul_path<TestType>(tokens, rows, cols);
+          const std::vector<float> seen = as_kernel_sees(x, cols, path);
           std::vector<float> exact(tokens * rows), expected(tokens * rows);
           oracle.matmul(w.view(), matrix_view<const float>(seen.data(), {tokens, cols}), matrix_view<float>(exact.data(), {tokens, rows}));
           oracle.matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(expected.data(), {tokens, rows}));
           INFO(name_of(TestType::type) << ": " << rows << " x " << cols << ", " << tokens << " tokens, " << to_string(dev->memory_mode())
-                                       << (int8 ? ", int8 activations" : ", f32 activations") << ", decode warps per row "
-                                       << dev->decode_warps_per_row(rows));
-          const double activation_error = int8 ? 1.0 / 127 : 1e-5;
+                                       << ", " << name_of(path) << ", decode warps per row " << dev->decode_warps_per_row(rows));
           std::vector<float> w_row(cols);
           for (std::size_t o = 0; o < rows; ++o) {
             w.view().dequantize_row(o, w_row);
             for (std::size_t t = 0; t < tokens; ++t) {
               const double norms = norm(w_row) * norm(std::span(x).subspan(t * cols, cols));
-              CHECK(std::fabs(actual[t * rows + o] - exact[t * rows + o]) <= 1e-5 * norms);
-              CHECK(std::fabs(actual[t * rows + o] - expected[t * rows + o]) <= activation_error * norms);
+              CHECK(std::fabs(actual[t * rows + o] - exact[t * rows + o]) <= rounding_bound(path) * norms);
+              CHECK(std::fabs(actual[t * rows + o] - expected[t * rows + o]) <= activation_bound(path) * norms);
             }
           }
         }
@@ -167,10 +196,11 @@ TEMPLATE_TEST_CASE("hip grouped matmul agrees with the maths on every group layo
           std::vector<float> y(rows * width, NAN);
           dev->grouped_matmul(stack.view(), groups, matrix_view<const float>(x.data(), {rows, cols}),
                               matrix_view<float>(y.data(), {rows, width}));
-          const bool int8 = dev->template multiplies_int8<TestType>(largest, width * std::max<std::size_t>(busy, 1), cols);
+          const matmul_activations path = dev->template matmul_path<TestType>(largest, width * std::max<std::size_t>(busy, 1), cols);
           INFO(name_of(TestType::type) << ": slices of " << width << " rows, " << rows << " activation rows, offset " << offset << ", "
-                                       << to_string(dev->memory_mode()) << (int8 ? ", int8 activations" : ", f32 activations"));
-          testing::check_grouped_matmul(stack.view(), groups, width, x, as_kernel_sees(x, int8), y, 1e-5, int8 ? 1.0 / 127 : 1e-5);
+                                       << to_string(dev->memory_mode()) << ", " << name_of(path));
+          testing::check_grouped_matmul(stack.view(), groups, width, x, as_kernel_sees(x, cols, path), y, rounding_bound(path),
+                                        activation_bound(path));
         }
       }
     }
@@ -183,16 +213,25 @@ TEMPLATE_TEST_CASE("hip grouped matmul agrees with the maths on every group layo
                     Catch::Contains("hip grouped matmul: group 1's weight rows [9, 13)"));
 }
 
-TEST_CASE("hip decode of small matrices keeps f32 activations unless told otherwise", "[device][hip]") {
+TEST_CASE("hip matmul paths: f32 decode of small matrices, int8 activations, f16 tiles on the matrix units from 32 tokens on a grid that fills the GPU", "[device][hip]") {
   const hip_device automatic;
   const hip_device always(hip_options{.int8_decode_min_weights = 0});
-  const hip_device never(hip_options{.int8_activations = false});
-  CHECK_FALSE(automatic.multiplies_int8<q4_k_format>(1, 704, 2816));
-  CHECK(automatic.multiplies_int8<q4_k_format>(1, 10240, 2560));
-  CHECK(automatic.multiplies_int8<q8_0_format>(2, 7, 256));
-  CHECK_FALSE(automatic.multiplies_int8<bf16_format>(512, 10240, 2560));
-  CHECK(always.multiplies_int8<q4_k_format>(1, 1, 256));
-  CHECK_FALSE(never.multiplies_int8<q4_k_format>(512, 10240, 2560));
+  const hip_device never(hip_options{.int8_activations = false, .matrix_unit_min_tokens = 0});
+  WARN("matrix units: " << (automatic.has_matrix_units() ? "yes" : "no"));
+  const matmul_activations tiles = automatic.has_matrix_units() ? matmul_activations::f16_tiles : matmul_activations::int8;
+  CHECK(automatic.matmul_path<q4_k_format>(1, 704, 2816) == matmul_activations::f32);
+  CHECK(automatic.matmul_path<q4_k_format>(1, 10240, 2560) == matmul_activations::int8);
+  CHECK(automatic.matmul_path<q8_0_format>(2, 7, 256) == matmul_activations::int8);
+  // A tile grid of 64-row blocks fills an eighth of the GPU's warps from resident_warps() rows on.
+  const std::size_t filling = automatic.resident_warps();
+  CHECK(automatic.matmul_path<q8_0_format>(31, filling, 256) == matmul_activations::int8);
+  CHECK(automatic.matmul_path<q8_0_format>(32, filling, 256) == tiles);
+  CHECK(automatic.matmul_path<q8_0_format>(32, filling - 64, 256) == matmul_activations::int8);
+  CHECK(automatic.matmul_path<q8_0_format>(65, filling / 2, 256) == tiles);
+  CHECK(automatic.matmul_path<q6_k_format>(512, 10240, 2560) == tiles);
+  CHECK(automatic.matmul_path<bf16_format>(512, 10240, 2560) == matmul_activations::f32);
+  CHECK(always.matmul_path<q4_k_format>(1, 1, 256) == matmul_activations::int8);
+  CHECK(never.matmul_path<q4_k_format>(512, 10240, 2560) == matmul_activations::f32);
 
   // The default policy's decode of a small Q4_K matrix: f32 activations, so within float rounding
   // of reference on x itself.
@@ -309,7 +348,9 @@ TEST_CASE("hip registered mode reads weights where they lie in memory it was off
 
 TEST_CASE("hip matmul handles empty shapes, strided outputs, zeros and huge values", "[device][hip]") {
   reference oracle;
-  for (const auto& dev : policies()) {
+  std::vector<std::unique_ptr<hip_device>> devices = policies();
+  devices.push_back(matrix_unit_policy());
+  for (const auto& dev : devices) {
     const testing::quantized_matrix<q4_k_format> w(9, 512, 1);
     std::vector<float> y(9 * 3, 7.0f);
     dev->matmul(w.view(), matrix_view<const float>(nullptr, {0, 512}), matrix_view<float>(y.data(), {0, 9}));
@@ -322,9 +363,13 @@ TEST_CASE("hip matmul handles empty shapes, strided outputs, zeros and huge valu
     auto huge = testing::gaussian(3 * 512, 4, 1e6f);
     dev->matmul(w.view(), matrix_view<const float>(huge.data(), {3, 512}), matrix_view<float>(y.data(), {3, 9}));
     std::vector<float> expected(27);
-    const std::vector<float> seen = as_kernel_sees(huge, dev->multiplies_int8<q4_k_format>(3, 9, 512));
+    // Magnitudes to 5e6: on the matrix units each row is scaled into f16's range and back (left
+    // unscaled it would overflow to infinity); the f16 weights' rounding stays near 2^-11.
+    const matmul_activations path = dev->matmul_path<q4_k_format>(3, 9, 512);
+    const std::vector<float> seen = as_kernel_sees(huge, 512, path);
     oracle.matmul(w.view(), matrix_view<const float>(seen.data(), {3, 512}), matrix_view<float>(expected.data(), {3, 9}));
-    CHECK(testing::nmse(y, expected) < 1e-10);
+    INFO(name_of(path));
+    CHECK(testing::nmse(y, expected) < (path == matmul_activations::f16_tiles ? 1e-6 : 1e-10));
 
     // Rows of x and y inside wider buffers (row strides 600 and 20): only the viewed columns change.
     std::vector<float> wide_x(3 * 600, 1.0f);

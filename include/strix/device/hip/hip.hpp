@@ -25,7 +25,8 @@
 // can force any of them (registered works on a discrete GPU too, reading host memory over the bus).
 //
 // GPU kernels: matmul and embedding for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_XS and
-// MXFP4 (weights decoded in registers), rmsnorm, rope, activations, gated products, soft-cap,
+// MXFP4 (weights decoded in registers; prefill of the block formats in f16 tiles on the matrix
+// units, mma / WMMA, where the GPU has them: tile_matmul.hpp), rmsnorm, rope, activations, gated products, soft-cap,
 // softmax, argmax, add, scale, row gather, weighted scatter-add, attention over the paged KV cache
 // (every KV type) and the Gated DeltaNet recurrence. Documented fallbacks to the reference kernels
 // on the host (after the GPU has finished): matmul/embedding of other formats, top-k, DeltaNet key
@@ -55,7 +56,9 @@
 #include <strix/device/hip/attention_kernel.hpp>
 #include <strix/device/hip/deltanet_kernel.hpp>
 #include <strix/device/hip/kernels.hpp>
+#include <strix/device/hip/matrix_units.hpp>
 #include <strix/device/hip/portability.hpp>
+#include <strix/device/hip/tile_matmul.hpp>
 #include <strix/device/reference/reference.hpp>
 
 namespace strix {
@@ -93,7 +96,19 @@ struct hip_options {
   // step makes hundreds of such calls (docs/performance.md). Row gathers and scatters run on the
   // host at any size (hip_device::moves_rows_on_host). 0: every call on the GPU.
   std::size_t host_call_max_values = 8192;
+  // Matmuls of at least this many activation rows (a grouped matmul's largest group) of a format
+  // with integer codes run on the GPU's matrix units where it has them (NVIDIA sm_80+, AMD gfx11):
+  // f16 tiles (tile_matmul.hpp) instead of int8 or f32 activations. 0: never.
+  std::size_t matrix_unit_min_tokens = 32;
+  // ... and only when the tile grid's warps are at least 1/this of the warps the GPU holds: a block
+  // walks whole rows, so a grid smaller than the GPU leaves it idle (H100, 32 tokens: 4096x14336
+  // took 247 µs on 64 blocks against 219 with int8 activations, 10240x2560 60 against 87 on 160
+  // blocks; docs/performance.md). 0: any grid.
+  std::size_t matrix_unit_min_warps_share = 8;
 };
+
+// What a matmul multiplies its weights with (hip_device::matmul_path).
+enum class matmul_activations { f32, int8, f16_tiles };
 
 class hip_device {
  public:
@@ -146,7 +161,9 @@ class hip_device {
         int8_activations_(options.int8_activations),
         int8_decode_min_weights_(options.int8_decode_min_weights),
         forced_warps_per_row_(options.decode_warps_per_row),
-        host_call_max_values_(options.host_call_max_values) {
+        host_call_max_values_(options.host_call_max_values),
+        matrix_unit_min_tokens_(options.matrix_unit_min_tokens),
+        matrix_unit_min_warps_share_(options.matrix_unit_min_warps_share) {
     if (forced_warps_per_row_ != 0 && forced_warps_per_row_ != 1 && forced_warps_per_row_ != 2 && forced_warps_per_row_ != 4 &&
         forced_warps_per_row_ != 8) {
       throw error(error_category::device, "hip_options::decode_warps_per_row is " + std::to_string(forced_warps_per_row_) +
@@ -164,6 +181,7 @@ class hip_device {
     gpu::check(gpu::pageable_memory_access(device_, &pageable), "querying pageable memory access");
     gpu::check(gpu::integrated(device_, &integrated), "querying whether the GPU is integrated");
     gpu::check(gpu::resident_warps(device_, &resident_warps_), "querying the GPU's size");
+    gpu::check(gpu::has_matrix_units(device_, &matrix_units_), "querying the GPU's architecture");
     const std::string kind = integrated != 0 ? "integrated GPU (unified memory)" : "discrete GPU";
     if (options.memory == hip_memory_mode::automatic) {
       mode_ = pageable != 0 ? hip_memory_mode::direct : integrated != 0 ? hip_memory_mode::registered : hip_memory_mode::copied;
@@ -203,11 +221,22 @@ class hip_device {
 
   [[nodiscard]] hip_memory_mode memory_mode() const noexcept { return mode_; }
   [[nodiscard]] bool int8_activations() const noexcept { return int8_activations_; }
-  // Whether a matmul of `tokens` activation rows by a rows × row_length matrix of Format multiplies
-  // int8 activations (hip_options::int8_activations, int8_decode_min_weights), else f32 ones.
+  // Whether the GPU has matrix units the tile matmul uses (mma on NVIDIA sm_80+, WMMA on gfx11).
+  [[nodiscard]] bool has_matrix_units() const noexcept { return matrix_units_; }
+  // What a matmul of `tokens` activation rows (a grouped one's largest group) by a rows × row_length
+  // matrix of Format (all slices' rows) multiplies: f16 tiles on the matrix units
+  // (hip_options::matrix_unit_min_tokens, matrix_unit_min_warps_share),
+  // int8 activations (int8_activations, int8_decode_min_weights), else f32 ones.
   template <block_format Format>
-  [[nodiscard]] bool multiplies_int8(std::size_t tokens, std::size_t rows, std::size_t row_length) const noexcept {
-    return int8_matmul<Format>() && int8_activations_ && (tokens > 1 || rows * row_length >= int8_decode_min_weights_);
+  [[nodiscard]] matmul_activations matmul_path(std::size_t tokens, std::size_t rows, std::size_t row_length) const noexcept {
+    if (!int8_matmul<Format>()) return matmul_activations::f32;
+    if (matrix_units_ && matrix_unit_min_tokens_ != 0 && tokens >= matrix_unit_min_tokens_) {
+      const std::size_t tile_warps = (rows + hip_kernels::tile_rows - 1) / hip_kernels::tile_rows *
+                                     ((tokens + hip_kernels::tile_tokens - 1) / hip_kernels::tile_tokens) * hip_kernels::warps_per_block;
+      if (matrix_unit_min_warps_share_ == 0 || tile_warps * matrix_unit_min_warps_share_ >= resident_warps_) return matmul_activations::f16_tiles;
+    }
+    return int8_activations_ && (tokens > 1 || rows * row_length >= int8_decode_min_weights_) ? matmul_activations::int8
+                                                                                             : matmul_activations::f32;
   }
   [[nodiscard]] const std::string& memory_mode_reason() const noexcept { return reason_; }
   // Whether a call producing `values` output values, each costing `cost` additions, runs on the host
@@ -269,10 +298,11 @@ class hip_device {
   }
 
   void plan(const kernel_limits& limits) {
-    // A matmul's staged input and output rows and its int8 activations, and room for the small
-    // per-call vectors beside them.
+    // A matmul's staged input and output rows and its int8 or f16 activations, and room for the
+    // small per-call vectors beside them.
     const std::size_t floats = limits.max_tokens * (2 * limits.max_row_length + 64) + 4096;
-    ensure_arena(floats * sizeof(float) + q8_activation_bytes(limits.max_tokens, limits.max_row_length));
+    ensure_arena(floats * sizeof(float) + std::max(q8_activation_bytes(limits.max_tokens, limits.max_row_length),
+                                                   f16_activation_bytes(limits.max_tokens, limits.max_row_length)));
   }
 
   template <block_format Format>
@@ -602,9 +632,11 @@ class hip_device {
                                              std::to_string(max_row_length) + " weights");
     }
     const std::size_t slices = std::max<std::size_t>(groups.size(), 1);
-    const bool int8 = multiplies_int8<Format>(tile_tokens, rows * slices, row_length);
-    const std::size_t q8_bytes = int8 ? q8_activation_bytes(tokens, row_length) : 0;
-    call c(*this, staged_bytes(x) + staged_bytes(y) + groups.size_bytes() + 256, q8_bytes);
+    const matmul_activations path = matmul_path<Format>(tile_tokens, rows * slices, row_length);
+    const std::size_t scratch_bytes = path == matmul_activations::int8        ? q8_activation_bytes(tokens, row_length)
+                                      : path == matmul_activations::f16_tiles ? f16_activation_bytes(tokens, row_length)
+                                                                              : 0;
+    call c(*this, staged_bytes(x) + staged_bytes(y) + groups.size_bytes() + 256, scratch_bytes);
     const auto* weights = resident(w);
     const auto* device_groups = groups.empty() ? nullptr : c.stage_in(groups);
     const auto in = c.stage_in(x);
@@ -612,7 +644,19 @@ class hip_device {
     const hip_kernels::matmul_output o{out.data, out.stride, tokens};
     const matmul_shape shape{rows, tile_tokens, slices, row_length};
     if constexpr (int8_matmul<Format>()) {
-      if (int8) {
+      if (path == matmul_activations::f16_tiles) {
+        auto* halves = c.template scratch<std::uint16_t>(tokens * row_length);
+        auto* restore = c.template scratch<float>(tokens);
+        launch(hip_kernels::half_rows_kernel<hip_kernels::block_threads>, dim3(static_cast<unsigned>(tokens)), in.data, in.stride, row_length,
+               halves, restore);
+        const dim3 grid(static_cast<unsigned>((rows + hip_kernels::tile_rows - 1) / hip_kernels::tile_rows),
+                        static_cast<unsigned>((tile_tokens + hip_kernels::tile_tokens - 1) / hip_kernels::tile_tokens),
+                        static_cast<unsigned>(slices));
+        launch(hip_kernels::tile_matmul_kernel<Format>, grid, weights, rows, row_length, halves, restore, o, device_groups);
+        c.finish("matmul", y, out);
+        return;
+      }
+      if (path == matmul_activations::int8) {
         auto* codes = c.template scratch<std::int8_t>(tokens * row_length);
         auto* units = c.template scratch<hip_kernels::q8_unit>(tokens * row_length / hip_kernels::unit_size);
         launch(hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>, blocks_for(hip_kernels::quantize_q8_threads(tokens, row_length)),
@@ -841,6 +885,11 @@ class hip_device {
            (tokens * row_length / hip_kernels::unit_size * sizeof(hip_kernels::q8_unit) + 255) / 256 * 256;
   }
 
+  // Scratch of a tile matmul's f16 activations and their rows' scales, each piece aligned.
+  static std::size_t f16_activation_bytes(std::size_t tokens, std::size_t row_length) noexcept {
+    return (tokens * row_length * sizeof(std::uint16_t) + 255) / 256 * 256 + (tokens * sizeof(float) + 255) / 256 * 256;
+  }
+
   template <class T>
   static std::size_t staged_bytes(tensor_view<T, 2> m) noexcept {
     return (m.extent(0) * m.extent(1) * sizeof(float) + 255) / 256 * 256;
@@ -1060,6 +1109,9 @@ class hip_device {
   std::size_t int8_decode_min_weights_;
   int forced_warps_per_row_;
   std::size_t host_call_max_values_;
+  std::size_t matrix_unit_min_tokens_;
+  std::size_t matrix_unit_min_warps_share_;
+  bool matrix_units_ = false;
   std::string device_name_;
   hip_memory_mode mode_ = hip_memory_mode::copied;
   std::string reason_;
