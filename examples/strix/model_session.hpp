@@ -266,6 +266,10 @@ void with_device(const run_options& o, F&& f) {
     hip_device dev;
     std::fprintf(stderr, "hip: %s\n", dev.memory_mode_reason().c_str());
     f(dev);
+    if (dev.refused_bytes() != 0) {
+      std::fprintf(stderr, "hip: %.2f GB of model files could not be registered with the GPU (%s); their weights were uploaded instead\n",
+                   static_cast<double>(dev.refused_bytes()) / 1e9, dev.refusal().c_str());
+    }
     return;
   }
 #endif

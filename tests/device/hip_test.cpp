@@ -2,6 +2,7 @@
 // mode the GPU allows (copied and registered always; direct where it reads pageable host memory). Built only
 // with -DSTRIX_GPU=cuda or hip, and run on a machine with that GPU.
 #include <catch2/catch.hpp>
+#include <sys/mman.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -290,7 +291,7 @@ TEST_CASE("hip runs calls too small to pay for staging on the host in copied mod
   }
 }
 
-TEST_CASE("hip registered mode reads weights where they lie in memory it was offered, and uploads the rest", "[device][hip]") {
+TEST_CASE("hip registered mode reads weights where they lie in memory it was offered, uploads the rest and counts what the runtime refuses", "[device][hip]") {
   using block = q4_k_format::block_type;
   constexpr std::size_t page = 4096, cols = 512;
   const testing::quantized_matrix<q4_k_format> a_source(33, cols, 41), b_source(20, cols, 42);
@@ -318,12 +319,12 @@ TEST_CASE("hip registered mode reads weights where they lie in memory it was off
   CHECK(dev.uploaded_weight_bytes() == a_bytes);
   // Offered, the memory serves both matrices in place.
   dev.forget_weights();
-  dev.use_in_place({memory.get(), 4 * page});
+  CHECK(dev.use_in_place({memory.get(), 4 * page}));
   CHECK(dev.registered_bytes() == 4 * page);
   check(dev, a);
   check(dev, b);
   CHECK(dev.uploaded_weight_bytes() == 0);
-  dev.use_in_place({memory.get() + page, page});  // within: a lookup
+  CHECK(dev.use_in_place({memory.get() + page, page}));  // within: a lookup
   CHECK(dev.registered_bytes() == 4 * page);
   // Read where it lies: a changed row is what the next call multiplies (a copy would be stale).
   std::memcpy(memory.get(), b_source.blocks.data(), 2 * cols / 256 * sizeof(block));
@@ -338,9 +339,24 @@ TEST_CASE("hip registered mode reads weights where they lie in memory it was off
   CHECK(dev.uploaded_weight_bytes() == 0);
   check(dev, a);  // no longer inside a registered region
   CHECK(dev.uploaded_weight_bytes() == a_bytes);
+  // Memory the runtime cannot pin (no access at all) is refused, counted with the runtime's
+  // reason, and not retried when offered again.
+  void* const inaccessible = mmap(nullptr, 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  REQUIRE(inaccessible != MAP_FAILED);
+  const std::span<const std::byte> refused(static_cast<const std::byte*>(inaccessible), 2 * page);
+  CHECK_FALSE(dev.use_in_place(refused));
+  CHECK(dev.refused_bytes() == 2 * page);
+  CHECK_FALSE(dev.refusal().empty());
+  WARN("refusal of inaccessible memory: " << dev.refusal());
+  CHECK_FALSE(dev.use_in_place(refused));
+  CHECK(dev.refused_bytes() == 2 * page);
+  CHECK(dev.registered_bytes() == 3 * page);
+  dev.forget_host_regions();
+  CHECK(dev.refused_bytes() == 0);
+  munmap(inaccessible, 2 * page);
   // Copied mode leaves an offer alone.
   hip_device copied(hip_options{.memory = hip_memory_mode::copied, .int8_activations = false, .host_call_max_values = 0});
-  copied.use_in_place({memory.get(), 4 * page});
+  CHECK_FALSE(copied.use_in_place({memory.get(), 4 * page}));
   CHECK(copied.registered_bytes() == 0);
   check(copied, a);
   CHECK(copied.uploaded_weight_bytes() == a_bytes);

@@ -259,21 +259,39 @@ class hip_device {
     return bytes;
   }
 
+  // Host memory the runtime refused to register (registered mode): the weights in it are uploaded
+  // instead, as in copied mode. refusal() is the runtime's reason for the last refusal.
+  [[nodiscard]] std::size_t refused_bytes() const noexcept {
+    std::size_t bytes = 0;
+    for (const auto& [begin, end] : refused_regions_) bytes += end - begin;
+    return bytes;
+  }
+  [[nodiscard]] const std::string& refusal() const noexcept { return refusal_; }
+
   // Registered mode: from now on kernels read weights lying in `bytes` (a mapped model file, memory
-  // holding nothing but weights) in place. The memory must stay mapped and unchanged until
-  // forget_host_regions() or the policy's end, as a loaded model's does. A range within one already
-  // registered costs a lookup; one overlapping others replaces them (their memory may have been
-  // unmapped and mapped anew). A range the runtime refuses (a read-only mapping where it lacks a
-  // read-only flag) is left out: its weights are then uploaded. Other modes ignore the call.
-  void use_in_place(std::span<const std::byte> bytes) {
-    if (mode_ == hip_memory_mode::registered && !bytes.empty()) (void)in_place(bytes.data(), bytes.size(), overlap::replace);
+  // holding nothing but weights) in place; true when they do. The memory must stay mapped and
+  // unchanged until forget_host_regions() or the policy's end, as a loaded model's does. A range
+  // within one already registered costs a lookup; one overlapping others replaces them (their
+  // memory may have been unmapped and mapped anew). A range the runtime refuses (a read-only
+  // mapping where it lacks a read-only flag, as HIP before 6 does) is left out and counted in
+  // refused_bytes(); offered again, it is not retried. Other modes ignore the call (false).
+  bool use_in_place(std::span<const std::byte> bytes) {
+    if (mode_ != hip_memory_mode::registered || bytes.empty()) return false;
+    const auto begin = reinterpret_cast<std::uintptr_t>(bytes.data());
+    if (const auto refused = refused_regions_.find(begin); refused != refused_regions_.end() && refused->second == begin + bytes.size()) {
+      return false;
+    }
+    if (in_place(bytes.data(), bytes.size(), overlap::replace) != nullptr) return true;
+    refused_regions_[begin] = begin + bytes.size();
+    return false;
   }
 
-  // Unregisters the regions use_in_place() registered (registered mode).
+  // Unregisters the regions use_in_place() registered and forgets the refused ones (registered mode).
   void forget_host_regions() noexcept {
     (void)gpu::stream_synchronize(stream_);
     for (const auto& [begin, region] : host_regions_) (void)gpu::unregister_host(reinterpret_cast<const void*>(begin));
     host_regions_.clear();
+    refused_regions_.clear();
   }
   [[nodiscard]] std::size_t resident_warps() const noexcept { return resident_warps_; }
   // What a decode matmul with `rows` rows uses on this GPU (hip_options::decode_warps_per_row, or
@@ -1047,7 +1065,8 @@ class hip_device {
       next = host_regions_.erase(next);
     }
     void* device = nullptr;
-    if (gpu::register_host_read_only(host, bytes, &device) != gpu::success) {
+    if (const gpu::error_t refused = gpu::register_host_read_only(host, bytes, &device); refused != gpu::success) {
+      refusal_ = gpu::error_string(refused);
       (void)gpu::get_last_error();  // a refusal is an answer, not a failure of later calls
       return nullptr;
     }
@@ -1129,6 +1148,8 @@ class hip_device {
   std::vector<hip_kernels::matmul_group_rows> group_rows_;  // a grouped matmul's non-empty groups
   std::unordered_map<const std::byte*, kv_mirror> kv_mirrors_;
   std::map<std::uintptr_t, host_region> host_regions_;
+  std::map<std::uintptr_t, std::uintptr_t> refused_regions_;  // begin → one past the end
+  std::string refusal_;
 };
 
 static_assert(device_policy<hip_device>);
