@@ -157,8 +157,7 @@ double matmul_ms(const device_weights<Format>& w, std::size_t tokens, bool one_m
 template <class Format>
 double tile_matmul_ms(const device_weights<Format>& w, std::size_t tokens, const activation_buffers& a) {
   const hip_kernels::matmul_output out{a.y, w.rows, tokens};
-  const dim3 grid(static_cast<unsigned>((w.rows + hip_kernels::tile_rows - 1) / hip_kernels::tile_rows),
-                  static_cast<unsigned>((tokens + hip_kernels::tile_tokens - 1) / hip_kernels::tile_tokens));
+  const dim3 grid = hip_kernels::tile_grid(w.rows, tokens, 1);
   return time_ms(tokens < 64 ? 50 : 5, [&](int i) {
     hip_kernels::half_rows_kernel<hip_kernels::block_threads><<<static_cast<unsigned>(tokens), hip_kernels::block_threads>>>(a.x, w.cols, w.cols, a.halves, a.restore);
     hip_kernels::tile_matmul_kernel<Format><<<grid, hip_kernels::block_threads>>>(w.copy(static_cast<std::size_t>(i)), w.rows, w.cols, a.halves, a.restore, out, nullptr);

@@ -231,8 +231,8 @@ class hip_device {
   [[nodiscard]] matmul_activations matmul_path(std::size_t tokens, std::size_t rows, std::size_t row_length) const noexcept {
     if (!int8_matmul<Format>()) return matmul_activations::f32;
     if (matrix_units_ && matrix_unit_min_tokens_ != 0 && tokens >= matrix_unit_min_tokens_) {
-      const std::size_t tile_warps = (rows + hip_kernels::tile_rows - 1) / hip_kernels::tile_rows *
-                                     ((tokens + hip_kernels::tile_tokens - 1) / hip_kernels::tile_tokens) * hip_kernels::warps_per_block;
+      const dim3 grid = hip_kernels::tile_grid(rows, tokens, 1);
+      const std::size_t tile_warps = std::size_t{grid.x} * grid.y * hip_kernels::warps_per_block;
       if (matrix_unit_min_warps_share_ == 0 || tile_warps * matrix_unit_min_warps_share_ >= resident_warps_) return matmul_activations::f16_tiles;
     }
     return int8_activations_ && (tokens > 1 || rows * row_length >= int8_decode_min_weights_) ? matmul_activations::int8
@@ -667,10 +667,7 @@ class hip_device {
         auto* restore = c.template scratch<float>(tokens);
         launch(hip_kernels::half_rows_kernel<hip_kernels::block_threads>, dim3(static_cast<unsigned>(tokens)), in.data, in.stride, row_length,
                halves, restore);
-        const dim3 grid(static_cast<unsigned>((rows + hip_kernels::tile_rows - 1) / hip_kernels::tile_rows),
-                        static_cast<unsigned>((tile_tokens + hip_kernels::tile_tokens - 1) / hip_kernels::tile_tokens),
-                        static_cast<unsigned>(slices));
-        launch(hip_kernels::tile_matmul_kernel<Format>, grid, weights, rows, row_length, halves, restore, o, device_groups);
+        launch(hip_kernels::tile_matmul_kernel<Format>, hip_kernels::tile_grid(rows, tile_tokens, slices), weights, rows, row_length, halves, restore, o, device_groups);
         c.finish("matmul", y, out);
         return;
       }

@@ -49,6 +49,18 @@ STRIX_HOST_DEVICE inline float half_bits_to_float(std::uint16_t bits) {
 #endif
 }
 
+// binary32 → IEEE binary16 bits, rounded to nearest even (±inf beyond 65504): one conversion
+// instruction on the GPU, f16::from_float on the host.
+STRIX_HOST_DEVICE inline std::uint16_t float_to_half_bits(float v) {
+#if STRIX_DEVICE_PASS && defined(__HIP_DEVICE_COMPILE__)
+  return __builtin_bit_cast(std::uint16_t, static_cast<_Float16>(v));
+#elif STRIX_DEVICE_PASS
+  return __half_as_ushort(__float2half_rn(v));
+#else
+  return f16::from_float(v).bits;
+#endif
+}
+
 STRIX_HOST_DEVICE inline float float_from_bits(std::uint32_t bits) {
 #if STRIX_DEVICE_PASS
   return __uint_as_float(bits);

@@ -38,6 +38,18 @@ struct matmul_group_rows {
   std::uint32_t count;
 };
 
+// A grouped matmul block's group (blockIdx.z; none without `groups`): moves `weights` to the
+// group's slice of the stack and ends `out` at its last row; returns its first activation row.
+template <class BlockPointer>
+__device__ inline std::size_t enter_group(const matmul_group_rows* groups, std::size_t blocks_per_row, BlockPointer& weights,
+                                          matmul_output& out) {
+  if (groups == nullptr) return 0;
+  const matmul_group_rows group = groups[blockIdx.z];
+  weights += static_cast<std::size_t>(group.weight_row) * blocks_per_row;
+  out.tokens = static_cast<std::size_t>(group.first) + group.count;
+  return group.first;
+}
+
 // The 8 activations of one slice: two 16-byte loads when the rows allow (VectorX), else eight.
 template <bool VectorX>
 __device__ inline void load_slice(const float* __restrict__ x, float* out) {
@@ -298,14 +310,7 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
   const int lane = static_cast<int>(threadIdx.x % gpu::warp_size);
   const int part = warp % WarpsPerRow;
   const std::size_t first_row = (static_cast<std::size_t>(blockIdx.x) * (warps_per_block / WarpsPerRow) + warp / WarpsPerRow) * RowsPerWarp;
-  std::size_t group_first_token = 0;
-  if (groups != nullptr) {
-    const matmul_group_rows group = groups[blockIdx.z];
-    weights += static_cast<std::size_t>(group.weight_row) * (row_length / Format::block_size);
-    group_first_token = group.first;
-    out.tokens = static_cast<std::size_t>(group.first) + group.count;
-  }
-  const std::size_t first_token = group_first_token + static_cast<std::size_t>(blockIdx.y) * TokenTile;
+  const std::size_t first_token = enter_group(groups, row_length / Format::block_size, weights, out) + static_cast<std::size_t>(blockIdx.y) * TokenTile;
   // Token tiles past a smaller group's rows (the whole block, before any barrier).
   if (first_token >= out.tokens) return;
   // A group past the last row still reaches the block barrier below (WarpsPerRow > 1) but reads

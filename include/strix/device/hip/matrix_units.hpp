@@ -34,15 +34,6 @@ inline error_t has_matrix_units(int d, bool* yes) {
   return e;
 }
 
-// IEEE binary16 bits of v, rounded to nearest even (±inf beyond 65504).
-__device__ inline std::uint16_t float_to_half_bits(float v) {
-#if STRIX_GPU_RUNTIME_HIP
-  return __builtin_bit_cast(std::uint16_t, static_cast<_Float16>(v));
-#else
-  return __half_as_ushort(__float2half_rn(v));
-#endif
-}
-
 // Where element i (0-7) of a lane's accumulator lies in the 16x16 tile: row m of a, row n of b.
 __device__ inline void mma_position(int lane, int i, int& m, int& n) {
 #if STRIX_GPU_RUNTIME_HIP

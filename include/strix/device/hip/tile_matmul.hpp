@@ -25,6 +25,13 @@ inline constexpr int tile_depth = tile_units * unit_size;
 inline constexpr int tile_stride = tile_depth + 8;
 static_assert(tile_rows * tile_units == block_threads, "a thread decodes one unit per step");
 
+// The grid of a tile matmul: blocks of tile_rows weight rows along x, of tile_tokens activation
+// rows along y, a slice (group) each along z.
+inline dim3 tile_grid(std::size_t rows, std::size_t tokens, std::size_t slices) {
+  return {static_cast<unsigned>((rows + tile_rows - 1) / tile_rows), static_cast<unsigned>((tokens + tile_tokens - 1) / tile_tokens),
+          static_cast<unsigned>(slices)};
+}
+
 // Largest magnitude an activation keeps after its row's scaling (f16 ends at 65504).
 inline constexpr float half_row_limit = 32768.0f;
 
@@ -68,14 +75,7 @@ __global__ void __launch_bounds__(block_threads) tile_matmul_kernel(const typena
   const int thread = static_cast<int>(threadIdx.x);
   const int warp = thread / gpu::warp_size;
   const int lane = thread % gpu::warp_size;
-  std::size_t group_first = 0;
-  if (groups != nullptr) {
-    const matmul_group_rows group = groups[blockIdx.z];
-    weights += static_cast<std::size_t>(group.weight_row) * (row_length / Format::block_size);
-    group_first = group.first;
-    out.tokens = static_cast<std::size_t>(group.first) + group.count;
-  }
-  const std::size_t first_token = group_first + static_cast<std::size_t>(blockIdx.y) * tile_tokens;
+  const std::size_t first_token = enter_group(groups, row_length / Format::block_size, weights, out) + static_cast<std::size_t>(blockIdx.y) * tile_tokens;
   if (first_token >= out.tokens) return;  // the whole block, before any barrier
   const std::size_t first_row = static_cast<std::size_t>(blockIdx.x) * tile_rows;
   const auto units = static_cast<row_index>(row_length / unit_size);
