@@ -2,7 +2,8 @@
 // wall-clock time of the calls per kernel (matmuls per shape), so that a model step can be broken
 // down by kernel. Meant for policies whose calls return when their outputs are in host memory (hip,
 // reference, zen5): there a call's wall time is what it costs the step, staging and waiting
-// included.
+// included. With hip's resident activations a call's time is what it costs the host to queue it,
+// and the GPU's time shows in host_access and synchronize, where the host waits.
 #pragma once
 
 #include <chrono>
@@ -113,6 +114,19 @@ class timed_policy : public Base {
   template <class... Args>
   void scale(Args&&... args) {
     timed("scale", [&] { Base::scale(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
+  void copy(Args&&... args) {
+    timed("copy", [&] { Base::copy(std::forward<Args>(args)...); });
+  }
+  // With results held on the GPU (hip resident activations), calls return before the GPU has
+  // run them, and the waiting shows here.
+  template <class... Args>
+  void host_access(Args&&... args) {
+    timed("host_access", [&] { Base::host_access(std::forward<Args>(args)...); });
+  }
+  void synchronize() {
+    timed("synchronize", [&] { Base::synchronize(); });
   }
   template <attention_window Window>
   void attention(const attention_args& args) {

@@ -416,8 +416,9 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
   const double decode_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   dev.stop_timing();
   std::printf("\n| model           | mode   | activations | prompt | pp tok/s | decode | tg tok/s | |\n|---|---|---|---|---|---|---|---|\n");
-  std::printf("| %-15s | %s | %s | %6zu | %8.1f | %6zu | %7.1f | %.2f GB uploaded, host calls up to %zu values, matrix units from %zu tokens |\n",
-              preset_name, to_string(dev.memory_mode()).data(), options.int8_activations ? "int8" : "f32 ", prompt,
+  std::printf("| %-15s | %s | %s%s | %6zu | %8.1f | %6zu | %7.1f | %.2f GB uploaded, host calls up to %zu values, matrix units from %zu tokens |\n",
+              preset_name, to_string(dev.memory_mode()).data(), options.int8_activations ? "int8" : "f32 ",
+              dev.resident_activations() ? ", resident" : "", prompt,
               static_cast<double>(prompt) / prefill_s, decode, static_cast<double>(decode) / decode_s,
               static_cast<double>(dev.uploaded_weight_bytes()) / 1e9, options.host_call_max_values, options.matrix_unit_min_tokens);
   std::printf("\nWhere a decode step of %s (prompt %zu) goes, per policy call:\n\n", preset_name, prompt);
@@ -431,9 +432,10 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
 int main(int argc, char** argv) {
   // --matmuls-only [format]: bandwidth, matmuls (of that format only, e.g. q4_K) and the policy
   // call; --layers-only: bandwidth, the attention and DeltaNet kernels; --models-only [preset
-  // [prompt [host_call_max_values [matrix_unit_min_tokens]]]]: the E4B model (int8 and f32
-  // activations, prompts of 512 and 4096) and the 26B-A4B one, or only the preset named (0 for
-  // matrix_unit_min_tokens: never the matrix units). Default: all.
+  // [prompt [host_call_max_values [matrix_unit_min_tokens [resident]]]]]: the E4B model (results
+  // held on the GPU between calls and not, int8 and f32 activations, prompts of 512 and 4096) and
+  // the 26B-A4B one (held and not), or only the preset named (0 for matrix_unit_min_tokens: never
+  // the matrix units; resident 1: results held on the GPU). Default: all.
   const std::string option = argc > 1 ? argv[1] : "";
   const std::string only = argc > 2 ? argv[2] : "";
   const bool all = option.empty();
@@ -462,11 +464,14 @@ int main(int argc, char** argv) {
       if (!only.empty()) {
         bench_model<512, 1024>(only.c_str(), argc > 3 ? std::stoul(argv[3]) : 512, 16,
                                {.host_call_max_values = argc > 4 ? std::stoul(argv[4]) : hip_options{}.host_call_max_values,
-                                .matrix_unit_min_tokens = argc > 5 ? std::stoul(argv[5]) : hip_options{}.matrix_unit_min_tokens});
+                                .matrix_unit_min_tokens = argc > 5 ? std::stoul(argv[5]) : hip_options{}.matrix_unit_min_tokens,
+                                .resident_activations = argc > 6 && std::stoul(argv[6]) != 0});
       } else {
+        bench_model<512, 1024>("gemma4-e4b", 512, 16, {.resident_activations = true});
         bench_model<512, 1024>("gemma4-e4b", 512, 16);
-        bench_model<512, 1024>("gemma4-e4b", 512, 16, {.int8_activations = false});
-        bench_model<512, 1024>("gemma4-e4b", 4096, 16);
+        bench_model<512, 1024>("gemma4-e4b", 512, 16, {.int8_activations = false, .resident_activations = true});
+        bench_model<512, 1024>("gemma4-e4b", 4096, 16, {.resident_activations = true});
+        bench_model<512, 1024>("gemma4-26b-a4b", 512, 16, {.resident_activations = true});
         bench_model<512, 1024>("gemma4-26b-a4b", 512, 16);
       }
     }

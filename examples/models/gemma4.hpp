@@ -20,6 +20,7 @@
 #include <strix/core/bf16.hpp>
 #include <strix/core/f16.hpp>
 #include <strix/core/sequence_rows.hpp>
+#include <strix/device/device_batch.hpp>
 #include <strix/kv/paged_kv_cache.hpp>
 #include <strix/moe/moe_block.hpp>
 #include <strix/quant/weight_matrix.hpp>
@@ -207,6 +208,7 @@ class gemma4 {
                std::span<const sequence_rows> sequences, paged_kv_cache& cache, matrix_view<float> logits,
                logit_rows which = logit_rows::all()) {
     const std::size_t rows = tokens.size(), h = config_.hidden;
+    device_batch<Device> batch_end(dev);
     resize(rows);
     const matrix_view<float> hidden(hidden_.data(), {rows, h}), normed(normed_.data(), {rows, h}), residual(residual_.data(), {rows, h});
     offer_weight_memory(dev, weights_.regions);
@@ -217,7 +219,7 @@ class gemma4 {
     for (std::size_t i = 0; i < config_.layer_count(); ++i) {
       const gemma4_layer& l = config_.layers[i];
       gemma4_layer_weights& w = weights_.layers[i];
-      std::copy_n(hidden_.data(), rows * h, residual_.data());
+      dev.copy(hidden, residual);
       norm(dev, hidden, w.input_norm, normed);
       const std::size_t q_width = config_.heads * l.head_dim, kv_width = l.kv_heads * l.head_dim;
       const matrix_view<float> q(q_.data(), {rows, q_width}), attended(attended_.data(), {rows, q_width});
@@ -234,7 +236,7 @@ class gemma4 {
       norm(dev, normed, w.post_attention_norm, normed);
       dev.add(residual.span(), normed.span(), hidden.span());
 
-      std::copy_n(hidden_.data(), rows * h, residual_.data());
+      dev.copy(hidden, residual);
       norm(dev, hidden, w.pre_ff_norm, normed);
       const matrix_view<float> mlp_out(mlp_out_.data(), {rows, h});
       gated_ffn_forward(dev, w.mlp, activation::gelu_tanh, normed, mlp_out, ffn_scratch_);
@@ -262,7 +264,8 @@ class gemma4 {
     }
 
     norm(dev, hidden, weights_.final_norm, normed);
-    output(dev, which.gather(normed, sequences, hidden), logits);
+    output(dev, which.gather(dev, normed, sequences, hidden), logits);
+    batch_end.finish();
   }
 
  private:
@@ -288,6 +291,8 @@ class gemma4 {
     embed(dev, weights_.ple_embed, tokens, weights_.ple_embed_scale, token_part);
     dev.add(context.span(), token_part.span(), context.span());
     dev.scale(context.span(), 1.0f / std::sqrt(2.0f));
+    dev.host_access(context.span());  // rearranged per layer on the host
+    dev.host_access(ple_);
     for (std::size_t r = 0; r < rows; ++r) {
       for (std::size_t l = 0; l < layers; ++l) std::copy_n(&context(r, l * p), p, ple_.data() + (l * rows + r) * p);
     }

@@ -13,6 +13,7 @@
 #include <strix/core/error.hpp>
 #include <strix/core/sequence_rows.hpp>
 #include <strix/core/tensor_view.hpp>
+#include <strix/device/concepts.hpp>
 
 namespace strix::models {
 
@@ -32,16 +33,16 @@ class logit_rows {
   }
 
   // The rows to project: `x` itself when every row is, else the chosen rows copied into `scratch`
-  // (count() rows or more; it may be a buffer the model no longer needs, but not `x`).
-  [[nodiscard]] matrix_view<const float> gather(matrix_view<const float> x, std::span<const sequence_rows> sequences,
+  // by the device (count() rows or more; it may be a buffer the model no longer needs, but not `x`).
+  template <device_policy Device>
+  [[nodiscard]] matrix_view<const float> gather(Device& dev, matrix_view<const float> x, std::span<const sequence_rows> sequences,
                                                 matrix_view<float> scratch) const {
     if (all_) return x;
     check(sequences);
-    const std::size_t width = x.extent(1);
     std::size_t out = 0;
     for (std::size_t s = 0; s < sequences.size(); ++s) {
       const std::size_t n = rows_of(sequences, s), first = sequences[s].first_row + sequences[s].rows - n;
-      std::copy_n(&x(first, 0), n * width, &scratch(out, 0));
+      dev.copy(x.slice(first, first + n), scratch.slice(out, out + n));
       out += n;
     }
     return scratch.slice(0, out);

@@ -19,6 +19,7 @@
 #include <strix/attention/hybrid_attention.hpp>
 #include <strix/core/error.hpp>
 #include <strix/core/sequence_rows.hpp>
+#include <strix/device/device_batch.hpp>
 #include <strix/kv/paged_kv_cache.hpp>
 #include <strix/linear/deltanet_state.hpp>
 #include <strix/linear/gated_deltanet.hpp>
@@ -337,6 +338,7 @@ class qwen35 {
                std::span<const sequence_rows> sequences, qwen35_cache& cache, matrix_view<float> logits,
                logit_rows which = logit_rows::all()) {
     const std::size_t rows = tokens.size(), h = config_.hidden;
+    device_batch<Device> batch_end(dev);
     resize(rows);
     const matrix_view<float> hidden(hidden_.data(), {rows, h}), normed(normed_.data(), {rows, h}), mixed(mixed_.data(), {rows, h});
     offer_weight_memory(dev, weights_.regions);
@@ -360,12 +362,10 @@ class qwen35 {
         const matrix_view<float> projected(projected_.data(), {rows, 2 * width}), q(q_.data(), {rows, width}), gate(gate_.data(), {rows, width}),
             k(k_.data(), {rows, kv_width}), v(v_.data(), {rows, kv_width}), attended(core_.data(), {rows, width});
         multiply(dev, w.q, normed, projected);
-        for (std::size_t r = 0; r < rows; ++r) {  // [q_h, gate_h] per head → q and gate
-          for (std::size_t head = 0; head < config_.heads; ++head) {
-            std::copy_n(&projected(r, 2 * head * d), d, &q(r, head * d));
-            std::copy_n(&projected(r, (2 * head + 1) * d), d, &gate(r, head * d));
-          }
-        }
+        // [q_h, gate_h] per head → q and gate: the projection as rows of heads, each half taken.
+        const std::size_t head_rows = rows * config_.heads;
+        dev.copy(matrix_view<const float>(projected.data(), {head_rows, d}, {2 * d, 1}), matrix_view<float>(q.data(), {head_rows, d}));
+        dev.copy(matrix_view<const float>(projected.data() + d, {head_rows, d}, {2 * d, 1}), matrix_view<float>(gate.data(), {head_rows, d}));
         multiply(dev, w.k, normed, k);
         multiply(dev, w.v, normed, v);
         attention_[linear_index_[i]].forward(dev, batch, q, kv_projections{k, v}, gate, cache.kv(), linear_index_[i], attended);
@@ -381,7 +381,8 @@ class qwen35 {
       dev.add(hidden.span(), mixed.span(), hidden.span());
     }
     norm(dev, hidden, weights_.final_norm, normed);
-    multiply(dev, weights_.output, which.gather(normed, sequences, hidden), logits);
+    multiply(dev, weights_.output, which.gather(dev, normed, sequences, hidden), logits);
+    batch_end.finish();
   }
 
  private:

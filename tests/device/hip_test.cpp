@@ -291,6 +291,120 @@ TEST_CASE("hip runs calls too small to pay for staging on the host in copied mod
   }
 }
 
+// Copied and registered policies whose results stay on the GPU, checked: the host memory of a held
+// result holds a NaN pattern until it comes back.
+std::vector<std::unique_ptr<hip_device>> resident_policies() {
+  std::vector<std::unique_ptr<hip_device>> result;
+  for (const hip_memory_mode mode : {hip_memory_mode::copied, hip_memory_mode::registered}) {
+    result.push_back(std::make_unique<hip_device>(hip_options{.memory = mode, .resident_activations = true, .check_host_access = true}));
+  }
+  return result;
+}
+
+TEST_CASE("hip resident activations: results stay on the GPU, later calls read them there, the host gets them when it asks", "[device][hip]") {
+  reference oracle;
+  CHECK_FALSE(hip_device(hip_options{.memory = hip_memory_mode::copied}).resident_activations());
+  for (const auto& dev : resident_policies()) {
+    INFO(to_string(dev->memory_mode()));
+    REQUIRE(dev->resident_activations());
+    CHECK_FALSE(dev->runs_on_host(1));
+    CHECK_FALSE(dev->moves_rows_on_host());
+    const std::size_t width = 512, rows = 3, outputs = 37;
+    const auto x = testing::gaussian(rows * width, 1);
+    const auto y = testing::gaussian(rows * width, 2);
+    const auto norm_weight_values = testing::gaussian(width, 3);
+    const testing::quantized_matrix<q8_0_format> w(outputs, width, 4);
+
+    // A chain of calls: each result held on the GPU (its host memory still marked), read there by the next.
+    std::vector<float> sum(rows * width), normed(rows * width), product(rows * outputs);
+    const matrix_view<float> sum_rows(sum.data(), {rows, width}), normed_rows(normed.data(), {rows, width});
+    dev->add(x, y, sum);
+    CHECK(dev->held_result_bytes() == sum.size() * sizeof(float));
+    CHECK(std::isnan(sum[0]));
+    dev->rmsnorm(sum_rows, norm_weight_values, norm_weight::plain, 1e-6f, normed_rows);
+    dev->matmul(w.view(), normed_rows, matrix_view<float>(product.data(), {rows, outputs}));
+    CHECK(std::isnan(product[5]));
+    dev->scale(product, 0.5f);  // in place, in the held copy
+    CHECK(dev->held_result_bytes() == (sum.size() + normed.size() + product.size()) * sizeof(float));
+
+    std::vector<float> e_sum(rows * width), e_normed(rows * width), e_product(rows * outputs);
+    oracle.add(x, y, e_sum);
+    oracle.rmsnorm(matrix_view<const float>(e_sum.data(), {rows, width}), norm_weight_values, norm_weight::plain, 1e-6f,
+                   matrix_view<float>(e_normed.data(), {rows, width}));
+    const matmul_activations path = dev->matmul_path<q8_0_format>(rows, outputs, width);
+    const std::vector<float> seen = as_kernel_sees(e_normed, width, path);
+    oracle.matmul(w.view(), matrix_view<const float>(seen.data(), {rows, width}), matrix_view<float>(e_product.data(), {rows, outputs}));
+    oracle.scale(e_product, 0.5f);
+
+    // Asking for one row brings back the whole result it lies in, and only that one.
+    dev->host_access(std::span<const float>(product).subspan(outputs, outputs));
+    CHECK(dev->held_result_bytes() == (sum.size() + normed.size()) * sizeof(float));
+    CHECK(testing::nmse(product, e_product) < 1e-8);
+    CHECK(std::isnan(sum[0]));
+
+    // A result written into part of a held one stays in it; a result covering held ones wholly
+    // replaces them; an input overlapping a held result in part brings it back first.
+    const std::span<float> second_row = std::span(sum).subspan(width, width);
+    dev->scale(second_row, 2.0f);
+    CHECK(dev->held_result_bytes() == (sum.size() + normed.size()) * sizeof(float));
+    for (std::size_t i = width; i < 2 * width; ++i) e_sum[i] *= 2.0f;
+    std::vector<float> both(2 * rows * width);
+    dev->host_access(both);  // nothing held there: no effect
+    dev->add(std::span<const float>(sum).subspan(width / 2, width), std::span<const float>(y).first(width), std::span(both).first(width));
+    CHECK(dev->held_result_bytes() == (sum.size() + normed.size() + width) * sizeof(float));
+    std::vector<float> e_both(width);
+    oracle.add(std::span<const float>(e_sum).subspan(width / 2, width), std::span<const float>(y).first(width), e_both);
+    dev->copy(matrix_view<const float>(x.data(), {rows, width}), matrix_view<float>(both.data(), {rows, width}));  // covers the first
+    dev->copy(sum_rows, matrix_view<float>(both.data() + rows * width, {rows, width}));
+    CHECK(dev->held_result_bytes() == (sum.size() + normed.size() + both.size()) * sizeof(float));
+    std::vector<float> halves(2 * rows);  // an input straddling two held results: both come back first
+    dev->add(std::span<const float>(both).subspan(rows * width - rows, 2 * rows), std::span<const float>(x).first(2 * rows), halves);
+    CHECK(dev->held_result_bytes() == (sum.size() + normed.size() + halves.size()) * sizeof(float));
+    CHECK(std::equal(both.begin(), both.begin() + static_cast<std::ptrdiff_t>(rows * width), x.begin()));
+
+    // Strided input copied on the GPU (rows of heads, each half taken), strided output copied back at once.
+    std::vector<float> first_halves(rows * width / 2), strided_out(rows * 600, -1.0f);  // 2·rows heads of width/2
+    dev->copy(matrix_view<const float>(sum.data(), {rows * 2, width / 4}, {width / 2, 1}), matrix_view<float>(first_halves.data(), {rows * 2, width / 4}));
+    dev->copy(matrix_view<const float>(normed.data(), {rows, width}), matrix_view<float>(strided_out.data(), {rows, width}, {600, 1}));
+    CHECK(strided_out[600 + width] == -1.0f);
+    CHECK(strided_out[600 + 7] == e_normed[width + 7]);
+
+    // Host fallbacks (top-k) and argmax read held results.
+    std::vector<std::int32_t> ids(4);
+    std::vector<float> values(4);
+    CHECK(dev->argmax(std::span<const float>(normed).first(width)) == oracle.argmax(std::span<const float>(e_normed).first(width)));
+    dev->top_k(std::span<const float>(normed).first(width), ids, values);
+    std::vector<std::int32_t> e_ids(4);
+    std::vector<float> e_values(4);
+    oracle.top_k(std::span<const float>(e_normed).first(width), e_ids, e_values);
+    CHECK(ids == e_ids);
+
+    dev->synchronize();
+    CHECK(dev->held_result_bytes() == 0);
+    require_close(sum, e_sum, 1e-6f);
+    require_close(normed, e_normed, 1e-5f);
+    require_close(both, [&] {
+      std::vector<float> e(2 * rows * width);
+      std::copy(x.begin(), x.end(), e.begin());
+      std::copy(e_sum.begin(), e_sum.end(), e.begin() + static_cast<std::ptrdiff_t>(rows * width));
+      return e;
+    }(), 1e-6f);
+    std::vector<float> e_halves(2 * rows);
+    oracle.add(std::span<const float>(both).subspan(rows * width - rows, 2 * rows), std::span<const float>(x).first(2 * rows), e_halves);
+    require_close(halves, e_halves, 0.0f);
+    for (std::size_t r = 0; r < rows * 2; ++r) {
+      for (std::size_t c = 0; c < width / 4; ++c) CHECK(first_halves[r * (width / 4) + c] == e_sum[r * (width / 2) + c]);
+    }
+
+    // Checked mode: a host write to a held result without host_access() is caught when the result is next used.
+    dev->add(x, y, sum);
+    sum[7] = 1.0f;
+    CHECK_THROWS_WITH(dev->scale(sum, 2.0f), Catch::Contains("without host_access()"));
+    dev->discard_activations();
+    CHECK(dev->held_result_bytes() == 0);
+  }
+}
+
 TEST_CASE("hip registered mode reads weights where they lie in memory it was offered, uploads the rest and counts what the runtime refuses", "[device][hip]") {
   using block = q4_k_format::block_type;
   constexpr std::size_t page = 4096, cols = 512;

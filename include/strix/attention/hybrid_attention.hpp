@@ -86,7 +86,6 @@ class attention {
   void forward(Device& dev, const attention_batch& batch, matrix_view<float> q, std::optional<kv_projections> projections,
                matrix_view<const float> gate, paged_kv_cache& cache, std::size_t kv_layer, matrix_view<float> out) {
     const std::size_t rows = q.extent(0);
-    const std::size_t kv_width = config_.kv_heads * config_.head_dim;
     validate(batch, q, projections, gate, cache, kv_layer, out);
 
     const tensor_view<float, 3> q_heads(q.data(), {rows, config_.heads, config_.head_dim});
@@ -96,12 +95,14 @@ class attention {
     if (projections) {
       matrix_view<float> k = projections->k;
       matrix_view<float> v = projections->v;
-      if (config_.values_from_keys) std::copy_n(k.data(), rows * kv_width, v.data());
+      if (config_.values_from_keys) dev.copy(k, v);
       if (config_.qk_norm != norm_weight::none) normalise(dev, k.data(), rows * config_.kv_heads, weights_.k_norm, config_.qk_norm);
       if (config_.value_norm) normalise(dev, v.data(), rows * config_.kv_heads, {}, norm_weight::none);
       if (!weights_.rope.inv_freq.empty()) {
         dev.rope(tensor_view<float, 3>(k.data(), {rows, config_.kv_heads, config_.head_dim}), batch.positions, weights_.rope);
       }
+      dev.host_access(k.footprint());  // the cache is written on the host
+      dev.host_access(v.footprint());
       for (const sequence_rows& s : batch.sequences) {
         if (s.rows == 0) continue;
         cache.write(s.sequence, kv_layer, cache.length(s.sequence) - s.rows, k.slice(s.first_row, s.first_row + s.rows),

@@ -90,6 +90,16 @@ class tensor_view {
     return {data_, size()};
   }
 
+  // The memory the view reaches, from its first element to its last, gaps between rows included
+  // (empty for an empty view): what a device policy must hand back to the host before the host
+  // touches the view (device_policy's host_access).
+  [[nodiscard]] constexpr std::span<T> footprint() const noexcept {
+    if (empty()) return {};
+    std::size_t last = 0;
+    for (std::size_t d = 0; d < Rank; ++d) last += (extents_[d] - 1) * strides_[d];
+    return {data_, last + 1};
+  }
+
   static constexpr extents_type row_major_strides(const extents_type& extents) noexcept {
     extents_type strides{};
     std::size_t stride = 1;

@@ -3,6 +3,13 @@
 // written `template <device_policy D>` runs on every policy. The concept checks the kernel set
 // with a representative weight format (Q8_0): a policy must implement matmul and embedding for
 // every block_format, natively or by falling back to the reference kernels as its header says.
+//
+// A policy may keep the results of its calls in its own memory (the hip policy's resident
+// activations) rather than in the host memory the views name. So a block that reads or writes
+// values on the host between policy calls, where a call since the last synchronize() may have
+// written them, says so first with host_access() (a no-op on the CPU policies); a batch of calls
+// ends with synchronize(), after which host memory holds every result, or, when left by an
+// exception, with discard_activations() (device_batch.hpp does both).
 #pragma once
 
 #include <concepts>
@@ -45,6 +52,10 @@ concept device_policy =
       { dev.argmax(values) } -> std::same_as<std::size_t>;
       dev.top_k(values, chosen, result);
       dev.add(values, values, result);
+      dev.copy(in, out);                        // out = in, same shape
+      dev.host_access(values);                  // the host reads or writes these values next
+      dev.synchronize();                        // every earlier call's results in host memory
+      dev.discard_activations();                // forget held results (their memory may be gone)
       dev.scale(result, 0.5f);
       dev.template attention<global_attention>(attend);  // over a paged KV cache
       dev.template attention<sliding_window<512>>(attend);

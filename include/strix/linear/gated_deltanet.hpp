@@ -91,6 +91,8 @@ class gated_deltanet {
   void forward(Device& dev, std::span<const sequence_rows> sequences, const deltanet_projections& in, deltanet_state_cache& states,
                std::size_t layer, matrix_view<float> out) {
     validate(sequences, in, states, layer, out);
+    // Conv, gates and journal run on the host.
+    for (const matrix_view<const float> raw : {in.qkv, in.a, in.b}) dev.host_access(raw.footprint());
     for (const sequence_rows& s : sequences) {
       if (s.rows > 0) step(dev, s, in, states, layer, out);
     }
@@ -162,6 +164,7 @@ class gated_deltanet {
                                {base + channels + heads, {n, heads}, {stride, 1}}};
       ensure(replay_out_, n * config_.shape.value_width());
       fold(dev, target, journaled, matrix_view<float>(replay_out_.data(), {n, config_.shape.value_width()}));
+      dev.host_access(replay_out_);  // unread, but a later ensure() may move it
       from += n;
     }
   }
@@ -189,6 +192,7 @@ class gated_deltanet {
     }
     const std::span<float> mixed(mixed_.data(), n * channels);
     dev.apply_activation(activation::silu, mixed, mixed);
+    dev.host_access(mixed);  // normalised on the host below
     // The tail becomes the last taps − 1 inputs of [tail, new rows].
     for (std::size_t r = 0; r + 1 < taps; ++r) {
       const std::size_t at = n + r;

@@ -113,6 +113,7 @@ class expert_dispatch {
                                              "], the routing [tokens][k]");
     }
     sort_by_expert(routes);
+    dev.host_access(out.footprint());
     for (std::size_t t = 0; t < tokens; ++t) std::fill_n(&out(t, 0), hidden, 0.0f);
     if (stack_.listed.empty()) {
       forward_stacked(dev, x, out);
@@ -135,10 +136,10 @@ class expert_dispatch {
     const std::size_t rows = token_of_.size(), hidden = stack_.hidden(), width = stack_.intermediate();
     const std::size_t pass_rows = std::max(x.extent(0), expert_pass_min_rows);
     const std::size_t tile_rows = std::min(rows, pass_rows);
-    grow(tile_in_, tile_rows * hidden);
-    grow(tile_out_, tile_rows * hidden);
-    grow(ffn_scratch_.gate, tile_rows * width);
-    grow(ffn_scratch_.up, tile_rows * width);
+    grow_scratch(dev, tile_in_, tile_rows * hidden);
+    grow_scratch(dev, tile_out_, tile_rows * hidden);
+    grow_scratch(dev, ffn_scratch_.gate, tile_rows * width);
+    grow_scratch(dev, ffn_scratch_.up, tile_rows * width);
     // A fused stack holds per expert its gate rows, then its up rows.
     const bool fused = stack_.gate_up.has_value();
     const std::size_t gate_up_stride = fused ? 2 * width : width;
@@ -161,8 +162,8 @@ class expert_dispatch {
     const std::size_t hidden = stack_.hidden();
     std::size_t largest = 0;
     for (std::uint32_t c : counts_) largest = std::max<std::size_t>(largest, c);
-    grow(tile_in_, largest * hidden);
-    grow(tile_out_, largest * hidden);
+    grow_scratch(dev, tile_in_, largest * hidden);
+    grow_scratch(dev, tile_out_, largest * hidden);
     for (std::size_t e = 0, begin = 0; e < stack_.experts; begin += counts_[e++]) {
       const std::size_t n = counts_[e];
       if (n == 0) continue;
@@ -183,10 +184,6 @@ class expert_dispatch {
       groups_[e] = {e * stride + offset, to > from ? to - from : 0};
     }
     return groups_;
-  }
-
-  static void grow(std::vector<float>& v, std::size_t n) {
-    if (v.size() < n) v.resize(n);
   }
 
   // Counting sort of the (token, weight) pairs by expert, tokens ascending within an expert.

@@ -12,6 +12,7 @@
 #include <strix/core/error.hpp>
 #include <strix/core/tensor_view.hpp>
 #include <strix/device/concepts.hpp>
+#include <strix/device/device_batch.hpp>
 #include <strix/quant/weight_matrix.hpp>
 
 namespace strix {
@@ -53,10 +54,8 @@ template <device_policy Device>
 void gated_ffn_forward(Device& dev, const gated_ffn_weights& w, activation act, matrix_view<const float> x, matrix_view<float> out,
                        gated_ffn_scratch& scratch) {
   const std::size_t rows = x.extent(0), width = w.intermediate();
-  if (scratch.gate.size() < rows * width) {
-    scratch.gate.resize(rows * width);
-    scratch.up.resize(rows * width);
-  }
+  grow_scratch(dev, scratch.gate, rows * width);
+  grow_scratch(dev, scratch.up, rows * width);
   const matrix_view<float> gate(scratch.gate.data(), {rows, width}), up(scratch.up.data(), {rows, width});
   multiply(dev, w.gate, x, gate);
   multiply(dev, w.up, x, up);

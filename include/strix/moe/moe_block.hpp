@@ -70,6 +70,7 @@ class moe_block {
       const matrix_view<float> gate(gate_.data(), {tokens, 1});
       multiply(dev, *shared_->gate, expert_input, gate);
       dev.apply_activation(activation::sigmoid, gate.span(), gate.span());
+      dev.host_access(gate.span());  // each token's gate is read on the host
       for (std::size_t t = 0; t < tokens; ++t) dev.scale(shared_out.row(t).span(), gate_[t]);
     }
     dev.add(out.span(), shared_out.span(), out.span());

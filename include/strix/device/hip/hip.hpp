@@ -41,8 +41,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -105,6 +108,19 @@ struct hip_options {
   // took 247 µs on 64 blocks against 219 with int8 activations, 10240x2560 60 against 87 on 160
   // blocks; docs/performance.md). 0: any grid.
   std::size_t matrix_unit_min_warps_share = 8;
+  // Copied and registered modes: the results of calls stay on the GPU, where later calls read
+  // them, and calls return without waiting for the GPU; a result reaches host memory when the host
+  // asks for it (host_access, synchronize: device_policy in concepts.hpp). Small calls and row moves
+  // then run on the GPU too (host_call_max_values no longer applies). The library's blocks and
+  // example models announce their host accesses; code that reads or writes activations on the host
+  // between calls without host_access() needs this off, where every call returns with its outputs
+  // in host memory.
+  bool resident_activations = false;
+  // With resident_activations: the host memory of every result the GPU holds is filled with a NaN
+  // pattern, and a call or host_access() that meets a held result whose host memory no longer holds
+  // the pattern throws. A block that writes activations on the host without host_access() then
+  // fails, and one that reads them reads NaN (for tests).
+  bool check_host_access = false;
 };
 
 // What a matmul multiplies its weights with (hip_device::matmul_path).
@@ -163,7 +179,8 @@ class hip_device {
         forced_warps_per_row_(options.decode_warps_per_row),
         host_call_max_values_(options.host_call_max_values),
         matrix_unit_min_tokens_(options.matrix_unit_min_tokens),
-        matrix_unit_min_warps_share_(options.matrix_unit_min_warps_share) {
+        matrix_unit_min_warps_share_(options.matrix_unit_min_warps_share),
+        check_host_access_(options.check_host_access) {
     if (forced_warps_per_row_ != 0 && forced_warps_per_row_ != 1 && forced_warps_per_row_ != 2 && forced_warps_per_row_ != 4 &&
         forced_warps_per_row_ != 8) {
       throw error(error_category::device, "hip_options::decode_warps_per_row is " + std::to_string(forced_warps_per_row_) +
@@ -199,6 +216,7 @@ class hip_device {
       mode_ = options.memory;
       reason_ = device_name_ + ", " + kind + ": " + std::string(to_string(mode_)) + " chosen by the caller";
     }
+    resident_activations_ = options.resident_activations && stages_activations();
     gpu::check(gpu::stream_create(&stream_), "creating a GPU stream");
     if (stages_activations()) {
       void* host = nullptr;
@@ -211,6 +229,8 @@ class hip_device {
   hip_device(const hip_device&) = delete;
   hip_device& operator=(const hip_device&) = delete;
   ~hip_device() {
+    discard_activations();
+    for (const held_memory& chunk : held_memory_) (void)gpu::release(chunk.memory);
     forget_weights();
     forget_host_regions();
     forget_kv_caches();
@@ -242,7 +262,7 @@ class hip_device {
   // Whether a call producing `values` output values, each costing `cost` additions, runs on the host
   // (hip_options::host_call_max_values).
   [[nodiscard]] bool runs_on_host(std::size_t values, std::size_t cost = 1) const noexcept {
-    return stages_activations() && values * cost <= host_call_max_values_;
+    return stages_activations() && !resident_activations_ && values * cost <= host_call_max_values_;
   }
   // Whether calls copy their activations to the GPU and back (copied and registered modes).
   [[nodiscard]] bool stages_activations() const noexcept { return mode_ != hip_memory_mode::direct; }
@@ -250,7 +270,39 @@ class hip_device {
   // is 0. They only move data, which staging would move over PCIe twice (in and back) where the
   // host moves it once in memory: an expert dispatch's gather of 8 rows of 2816 took 44 µs as a GPU
   // call on the H100 (docs/performance.md).
-  [[nodiscard]] bool moves_rows_on_host() const noexcept { return stages_activations() && host_call_max_values_ != 0; }
+  [[nodiscard]] bool moves_rows_on_host() const noexcept {
+    return stages_activations() && !resident_activations_ && host_call_max_values_ != 0;
+  }
+  // Whether results stay on the GPU between calls (hip_options::resident_activations, in copied and
+  // registered modes), and the bytes of host memory whose values the GPU holds now.
+  [[nodiscard]] bool resident_activations() const noexcept { return resident_activations_; }
+  [[nodiscard]] std::size_t held_result_bytes() const noexcept {
+    std::size_t bytes = 0;
+    for (const auto& [begin, result] : held_) bytes += result.end - begin;
+    return bytes;
+  }
+
+  // device_policy's host access (concepts.hpp). With resident activations, the results the GPU
+  // holds in any of `values`' memory come back to host memory, and the GPU forgets them (the host
+  // may now write there); otherwise every call has already returned its results.
+  void host_access(std::span<const float> values) {
+    if (held_.empty() || values.empty()) return;
+    return_held(values);
+    finish_waiting();
+  }
+  // Every result the GPU holds comes back to host memory; the GPU has finished every call.
+  void synchronize() {
+    return_held(0, std::numeric_limits<std::uintptr_t>::max());
+    finish_waiting();
+  }
+  // Forgets the results the GPU holds without returning them (their host memory may be gone).
+  void discard_activations() noexcept {
+    if (held_.empty()) return;
+    (void)gpu::stream_synchronize(stream_);
+    pinned_used_ = 0;
+    held_.clear();
+    reuse_held_memory();
+  }
   [[nodiscard]] std::size_t uploaded_weight_bytes() const noexcept { return uploaded_bytes_; }
   // Host memory registered with the GPU (registered mode): the regions use_in_place() was given.
   [[nodiscard]] std::size_t registered_bytes() const noexcept {
@@ -330,6 +382,7 @@ class hip_device {
     if constexpr (hip_kernels::has_gpu_decoder<Format>) {
       multiply(w, x, y, {}, x.extent(0));
     } else {
+      on_host(x, y);
       reference_kernels::matmul(w, x, y);
     }
   }
@@ -354,6 +407,7 @@ class hip_device {
       }
       multiply(w, x, y, group_rows_, largest);
     } else {
+      on_host(x, y);
       reference_kernels::grouped_matmul(w, groups, x, y);
     }
   }
@@ -378,6 +432,7 @@ class hip_device {
       launch(hip_kernels::embedding_kernel<Format>, grid, weights, table.row_length(), ids, tokens.size(), scale, y.data, y.stride);
       c.finish("embedding", out, y);
     } else {
+      on_host(out);
       reference_kernels::embedding(table, tokens, scale, out);
     }
   }
@@ -412,15 +467,15 @@ class hip_device {
 
   void apply_activation(activation act, std::span<const float> x, std::span<float> y) {
     if (runs_on_host(y.size(), transcendental_cost)) return reference_kernels::apply_activation(act, x, y);
-    elementwise_call("activation", y, [&](call& c, float* out) {
-      launch(hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(y.size()), act, c.stage_in(x), nullptr, out, y.size());
-    }, x.size_bytes());
+    elementwise_call<1>("activation", y, {x}, [&](const auto& in, float* out) {
+      launch(hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(y.size()), act, in[0], nullptr, out, y.size());
+    });
   }
   void gated_activation(activation act, std::span<const float> gate, std::span<const float> up, std::span<float> out) {
     if (runs_on_host(out.size(), transcendental_cost)) return reference_kernels::gated_activation(act, gate, up, out);
-    elementwise_call("gated activation", out, [&](call& c, float* result) {
-      launch(hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(out.size()), act, c.stage_in(gate), c.stage_in(up), result, out.size());
-    }, gate.size_bytes() + up.size_bytes());
+    elementwise_call<2>("gated activation", out, {gate, up}, [&](const auto& in, float* result) {
+      launch(hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(out.size()), act, in[0], in[1], result, out.size());
+    });
   }
   void softcap(std::span<float> x, float cap) {
     if (runs_on_host(x.size(), transcendental_cost)) return reference_kernels::softcap(x, cap);
@@ -430,11 +485,25 @@ class hip_device {
     if (runs_on_host(x.size())) return reference_kernels::scale(x, factor);
     in_place(hip_kernels::elementwise::scale, x, factor);
   }
+  // out = in. Only resident activations copy on the GPU; otherwise the host copies once, in memory,
+  // what staging would move over the bus twice.
+  void copy(matrix_view<const float> in, matrix_view<float> out) {
+    reference_kernels::check_copy_shapes(in, out);
+    if (in.empty()) return;
+    if (!resident_activations_) return reference_kernels::copy(in, out);
+    call c(*this, staged_bytes(in) + staged_bytes(out));
+    const auto from = c.stage_in(in);
+    const auto to = c.stage_out(out);
+    gpu::check(gpu::copy_2d_async(to.data, to.stride * sizeof(float), from.data, from.stride * sizeof(float), in.extent(1) * sizeof(float),
+                                  in.extent(0), gpu::copy_device_to_device, stream_),
+               "copying rows on the GPU");
+    c.finish("copy", out, to);
+  }
   void add(std::span<const float> a, std::span<const float> b, std::span<float> out) {
     if (runs_on_host(out.size())) return reference_kernels::add(a, b, out);
-    elementwise_call("add", out, [&](call& c, float* result) {
-      launch(hip_kernels::elementwise_kernel<hip_kernels::block_threads>, blocks_for(out.size()), hip_kernels::elementwise::add, c.stage_in(a), c.stage_in(b), 0.0f, result, out.size());
-    }, a.size_bytes() + b.size_bytes());
+    elementwise_call<2>("add", out, {a, b}, [&](const auto& in, float* result) {
+      launch(hip_kernels::elementwise_kernel<hip_kernels::block_threads>, blocks_for(out.size()), hip_kernels::elementwise::add, in[0], in[1], 0.0f, result, out.size());
+    });
   }
 
   void gather_rows(matrix_view<const float> x, std::span<const std::int32_t> rows, matrix_view<float> out) {
@@ -479,12 +548,15 @@ class hip_device {
     launch(hip_kernels::argmax_kernel<hip_kernels::block_threads>, 1, in, x.size(), result);
     std::int64_t index = 0;
     gpu::check(gpu::copy_async(&index, result, sizeof index, gpu::copy_device_to_host, stream_), "argmax: copying the result");
+    c.returns_to_host();
     c.finish("argmax");
     return static_cast<std::size_t>(index);
   }
 
   // Host fallbacks (see the header comment): the GPU has finished every earlier call.
   void top_k(std::span<const float> x, std::span<std::int32_t> indices, std::span<float> values) {
+    host_access(x);
+    host_access(values);
     reference_kernels::top_k(x, indices, values);
   }
   // How attention splits each row's keys over blocks: enough blocks for the GPU's `resident_warps`
@@ -743,6 +815,7 @@ class hip_device {
   struct device_rows {
     T* data;
     std::size_t stride;
+    bool held = false;  // a held result's memory (resident activations): nothing to copy back
   };
 
   // One kernel call's staging: reserves the arena, copies inputs in (copied mode), copies outputs back
@@ -765,7 +838,9 @@ class hip_device {
     // A call left by an exception may still have copies from `staging_` in flight, which the next
     // call would overwrite.
     ~call() {
-      if (!finished_) (void)gpu::stream_synchronize(dev_.stream_);
+      if (finished_) return;
+      (void)gpu::stream_synchronize(dev_.stream_);
+      dev_.pinned_used_ = 0;
     }
 
     template <class T>
@@ -780,13 +855,19 @@ class hip_device {
     }
 
     // Page-locked host memory for n values to copy through, or null when staging_ has no room left
-    // (or in direct mode).
+    // (or in direct mode). Calls that return without waiting (resident activations) leave copies
+    // from it in flight: an input that finds it full waits for them and starts it anew; an output
+    // (copied back at finish) takes the pageable path instead.
     template <class T>
-    T* pinned(std::size_t n) {
+    T* pinned(std::size_t n, bool input = true) {
       const std::size_t bytes = rounded(n * sizeof(T));
-      if (dev_.staging_ == nullptr || pinned_used_ + bytes > pinned_staging_bytes) return nullptr;
-      auto* p = reinterpret_cast<T*>(dev_.staging_ + pinned_used_);
-      pinned_used_ += bytes;
+      if (dev_.staging_ == nullptr || bytes > pinned_staging_bytes) return nullptr;
+      if (dev_.pinned_used_ + bytes > pinned_staging_bytes) {
+        if (!input || returns_ != 0) return nullptr;
+        dev_.sync_stream();
+      }
+      auto* p = reinterpret_cast<T*>(dev_.staging_ + dev_.pinned_used_);
+      dev_.pinned_used_ += bytes;
       return p;
     }
     // Queues the copy of n values from host memory (page-locked or not) to the GPU.
@@ -798,6 +879,9 @@ class hip_device {
     template <class T>
     const T* stage_in(std::span<const T> values) {
       if (dev_.mode_ == hip_memory_mode::direct || values.empty()) return values.data();
+      if constexpr (std::is_same_v<T, float>) {
+        if (const std::byte* held = dev_.held_input(values)) return reinterpret_cast<const float*>(held);
+      }
       T* device = scratch<T>(values.size());
       const T* host = values.data();
       if (T* page_locked = pinned<T>(values.size())) {
@@ -812,25 +896,43 @@ class hip_device {
       return stage_in(std::span<const T>(values));
     }
 
+    // Rows the kernel reads: a held result's memory where one holds them all, else staged.
     device_rows<const float> stage_in(matrix_view<const float> m) {
+      if (dev_.resident_activations_ && !m.empty()) {
+        check_inner_stride(m);
+        if (const std::byte* held = dev_.held_input(m.footprint())) return {reinterpret_cast<const float*>(held), row_stride(m), true};
+      }
       const auto rows = device_rows_for(m);
       upload_rows(rows.data, m);
       return {rows.data, rows.stride};
     }
-    device_rows<float> stage_in_out(matrix_view<float> m) {
+    // Rows the kernel reads and writes; `may_hold`: their result may stay on the GPU (resident
+    // activations; else finish() copies it back).
+    device_rows<float> stage_in_out(matrix_view<float> m, bool may_hold = true) {
+      if (may_hold) {
+        if (auto held = hold(m, true)) return *held;
+      } else if (dev_.resident_activations_) {
+        dev_.return_held(m.footprint());
+      }
       const auto rows = device_rows_for(matrix_view<const float>(m));
       upload_rows(rows.data, m);
       return rows;
     }
-    // Rows the kernel writes; finish() copies them back.
-    device_rows<float> stage_out(matrix_view<float> m) { return device_rows_for(matrix_view<const float>(m)); }
+    // Rows the kernel writes; finish() copies them back unless the GPU holds them.
+    device_rows<float> stage_out(matrix_view<float> m) {
+      if (auto held = hold(m, false)) return *held;
+      return device_rows_for(matrix_view<const float>(m));
+    }
+    // The call's results come back to host memory by other means (a copy it made): finish() waits.
+    void returns_to_host() noexcept { must_wait_ = true; }
 
     // Queues the copy of `out` back from its staged rows (copied mode), for a call with more than
     // one output; finish() copies the last one.
     void copy_back(matrix_view<float> out, device_rows<float> staged) {
-      if (staged.data == nullptr || !dev_.stages_activations() || out.extent(0) == 0 || out.extent(1) == 0) return;
+      if (staged.data == nullptr || staged.held || !dev_.stages_activations() || out.extent(0) == 0 || out.extent(1) == 0) return;
+      must_wait_ = true;
       const std::size_t n = out.extent(0) * staged.stride;
-      if (float* page_locked = pinned<float>(n); page_locked != nullptr && returns_ < max_pieces) {
+      if (float* page_locked = pinned<float>(n, false); page_locked != nullptr && returns_ < max_pieces) {
         gpu::check(gpu::copy_async(page_locked, staged.data, n * sizeof(float), gpu::copy_device_to_host, dev_.stream_), "copying from the GPU");
         returns_at_[returns_++] = {out, page_locked};
       } else {
@@ -839,11 +941,14 @@ class hip_device {
     }
 
     // Waits for the kernel (and copies back `out` from its staged rows, in copied mode).
-    void finish(const char* what, matrix_view<float> out = {}, device_rows<float> staged = {nullptr, 0}) {
+    // With resident activations, a call whose results all stay on the GPU returns without waiting.
+    void finish(const char* what) { finish(what, {}, device_rows<float>{nullptr, 0, false}); }
+    void finish(const char* what, matrix_view<float> out, device_rows<float> staged) {
       gpu::check(gpu::get_last_error(), what);
       copy_back(out, staged);
       finished_ = true;
-      gpu::check(gpu::stream_synchronize(dev_.stream_), what);
+      if (dev_.resident_activations_ && !must_wait_) return;
+      dev_.sync_stream(what);
       for (std::size_t i = 0; i < returns_; ++i) {
         const matrix_view<float> rows = returns_at_[i].rows;
         for (std::size_t r = 0; r < rows.extent(0); ++r) std::copy_n(returns_at_[i].host + r * rows.extent(1), rows.extent(1), &rows(r, 0));
@@ -855,12 +960,37 @@ class hip_device {
     static constexpr std::size_t max_pieces = 8;
     static constexpr std::size_t rounded(std::size_t bytes) noexcept { return (bytes + piece_alignment - 1) / piece_alignment * piece_alignment; }
 
-    // Where the kernel finds the rows of `m`: `m` itself in direct mode, else contiguous arena rows
-    // (filled by the caller for inputs).
-    device_rows<float> device_rows_for(matrix_view<const float> m) {
+    static void check_inner_stride(matrix_view<const float> m) {
       if (m.extent(1) > 1 && m.stride(1) != 1) {
         throw error(error_category::shape, "hip policy: matrix rows must be contiguous (inner stride 1)");
       }
+    }
+    // Row stride of m as the kernels take it (a single row's stride is its width).
+    static std::size_t row_stride(matrix_view<const float> m) noexcept { return m.extent(0) <= 1 ? m.extent(1) : m.stride(0); }
+
+    // Resident activations: where the kernel writes m (reading it first where `reads`) when its
+    // result may stay on the GPU — m's rows without gaps between them, so the held memory is m's
+    // image — else nothing (after results held in m's memory have come back, so that those finish()
+    // copies back are not overwritten later). Checked mode: m's host memory is marked.
+    std::optional<device_rows<float>> hold(matrix_view<float> m, bool reads) {
+      if (!dev_.resident_activations_ || m.empty()) return std::nullopt;
+      check_inner_stride(m);
+      const std::span<const float> memory = m.footprint();
+      if (memory.size() != m.size()) {
+        dev_.return_held(memory);
+        return std::nullopt;
+      }
+      const auto [device, fresh] = dev_.hold(memory, reads);
+      const device_rows<float> rows{reinterpret_cast<float*>(device), m.extent(1), true};
+      if (fresh && reads) upload_rows(rows.data, m);
+      if (fresh && dev_.check_host_access_) mark_held(memory);
+      return rows;
+    }
+
+    // Where the kernel finds the rows of `m`: `m` itself in direct mode, else contiguous arena rows
+    // (filled by the caller for inputs).
+    device_rows<float> device_rows_for(matrix_view<const float> m) {
+      check_inner_stride(m);
       if (dev_.mode_ == hip_memory_mode::direct) return {const_cast<float*>(m.data()), m.stride(0)};
       return {scratch<float>(m.extent(0) * m.extent(1)), m.extent(1)};
     }
@@ -888,11 +1018,144 @@ class hip_device {
 
     hip_device& dev_;
     std::size_t used_ = 0;
-    std::size_t pinned_used_ = 0;
     bool finished_ = false;
+    bool must_wait_ = false;
     std::size_t returns_ = 0;
     std::array<pending_return, max_pieces> returns_at_{};
   };
+
+  // Waits for the stream; page-locked staging is free again.
+  void sync_stream(const char* what = "waiting for the GPU") {
+    gpu::check(gpu::stream_synchronize(stream_), what);
+    pinned_used_ = 0;
+  }
+
+  // Resident activations. held_: the results the GPU holds, by the host memory [begin, end) whose
+  // values they replace, each in device memory that is that memory's image (same offsets). A
+  // result's memory is not reused before the GPU has finished (reuse_held_memory, after a wait with
+  // nothing held), so a call may still read a result it replaces.
+  struct held_result {
+    std::uintptr_t end;
+    std::byte* device;
+  };
+  static std::pair<std::uintptr_t, std::uintptr_t> bounds(std::span<const float> memory) noexcept {
+    const auto begin = reinterpret_cast<std::uintptr_t>(memory.data());
+    return {begin, begin + memory.size_bytes()};
+  }
+  // The held result covering all of [begin, end), or held_.end().
+  std::map<std::uintptr_t, held_result>::iterator holder_of(std::uintptr_t begin, std::uintptr_t end) {
+    auto next = held_.upper_bound(begin);
+    if (next == held_.begin()) return held_.end();
+    const auto holder = std::prev(next);
+    return holder->second.end >= end ? holder : held_.end();
+  }
+
+  // Where a call reads `memory` on the GPU: in the result that holds all of it, or null when host
+  // memory has its values (after results overlapping it in part have come back).
+  const std::byte* held_input(std::span<const float> memory) {
+    if (held_.empty()) return nullptr;
+    const auto [begin, end] = bounds(memory);
+    if (const auto holder = holder_of(begin, end); holder != held_.end()) {
+      if (check_host_access_) check_untouched(begin, end);
+      return holder->second.device + (begin - holder->first);
+    }
+    return_held(memory);
+    return nullptr;
+  }
+
+  // Device memory that holds `memory`'s result from now on, and whether it is new (to be filled by
+  // the caller where the call reads before it writes): the result holding all of it already, else new memory replacing
+  // the results it covers wholly (which a call that only writes overwrites) after those it overlaps in part, or all it
+  // overlaps when the call reads, have come back.
+  std::pair<std::byte*, bool> hold(std::span<const float> memory, bool reads) {
+    const auto [begin, end] = bounds(memory);
+    if (const auto holder = holder_of(begin, end); holder != held_.end()) {
+      if (check_host_access_) check_untouched(begin, end);
+      return {holder->second.device + (begin - holder->first), false};
+    }
+    for (auto it = first_overlapping(begin); it != held_.end() && it->first < end;) {
+      if (reads || it->first < begin || it->second.end > end) {
+        return_result(it->first, it->second);
+      }
+      it = held_.erase(it);
+    }
+    std::byte* device = allocate_held(end - begin);
+    held_.emplace(begin, held_result{end, device});
+    return {device, true};
+  }
+
+  std::map<std::uintptr_t, held_result>::iterator first_overlapping(std::uintptr_t begin) {
+    auto it = held_.upper_bound(begin);
+    if (it != held_.begin() && std::prev(it)->second.end > begin) --it;
+    return it;
+  }
+
+  // Results held in any of `memory` come back to host memory and are forgotten (no wait: a copy
+  // to pageable memory returns when done).
+  void return_held(std::span<const float> memory) {
+    if (held_.empty() || memory.empty()) return;
+    const auto [begin, end] = bounds(memory);
+    return_held(begin, end);
+  }
+  void return_held(std::uintptr_t begin, std::uintptr_t end) {
+    for (auto it = first_overlapping(begin); it != held_.end() && it->first < end;) {
+      return_result(it->first, it->second);
+      it = held_.erase(it);
+    }
+  }
+  void return_result(std::uintptr_t begin, const held_result& result) {
+    if (check_host_access_) check_untouched(begin, result.end);
+    gpu::check(gpu::copy_async(reinterpret_cast<void*>(begin), result.device, result.end - begin, gpu::copy_device_to_host, stream_),
+               "returning a held result to host memory");
+  }
+
+  // Checked mode: the host memory of a held result holds a NaN pattern until the result comes back.
+  static constexpr std::uint32_t held_pattern = 0x7fc0deadu;  // a quiet NaN
+  static void mark_held(std::span<const float> memory) noexcept {
+    for (const float& value : memory) std::memcpy(const_cast<float*>(&value), &held_pattern, sizeof held_pattern);
+  }
+  static void check_untouched(std::uintptr_t begin, std::uintptr_t end) {
+    for (std::uintptr_t at = begin; at < end; at += sizeof(float)) {
+      std::uint32_t bits = 0;
+      std::memcpy(&bits, reinterpret_cast<const void*>(at), sizeof bits);
+      if (bits == held_pattern) continue;
+      throw error(error_category::device, "hip resident activations: the host wrote the value at byte " + std::to_string(at - begin) +
+                                              " of a " + std::to_string(end - begin) + "-byte result the GPU held (host address " +
+                                              std::to_string(begin) + ") without host_access() first");
+    }
+  }
+
+  // Device memory for a held result: from chunks that grow as needed and are reused only when
+  // nothing is held and the GPU has finished; several chunks then merge into one for next time.
+  std::byte* allocate_held(std::size_t bytes) {
+    bytes = (bytes + 255) / 256 * 256;
+    if (held_memory_.empty() || held_memory_.back().used + bytes > held_memory_.back().bytes) {
+      const std::size_t chunk = std::max({bytes, held_chunk_bytes_, std::size_t{16} << 20});
+      void* p = nullptr;
+      gpu::check(gpu::allocate(&p, chunk), ("allocating " + std::to_string(chunk) + " bytes for results held on the GPU").c_str());
+      held_memory_.push_back({static_cast<std::byte*>(p), chunk, 0});
+    }
+    held_memory& last = held_memory_.back();
+    std::byte* p = last.memory + last.used;
+    last.used += bytes;
+    return p;
+  }
+  void reuse_held_memory() noexcept {
+    if (held_memory_.size() > 1) {
+      held_chunk_bytes_ = 0;
+      for (const held_memory& chunk : held_memory_) {
+        held_chunk_bytes_ += chunk.bytes;
+        (void)gpu::release(chunk.memory);
+      }
+      held_memory_.clear();
+    }
+    for (held_memory& chunk : held_memory_) chunk.used = 0;
+  }
+  // After the public calls that wait: page-locked staging and, with nothing held, the held memory are free.
+  void finish_waiting() {
+    sync_stream();
+    if (held_.empty()) reuse_held_memory();
+  }
 
   // Scratch of a matmul's int8 activations: codes and a q8_unit per 32, each piece aligned.
   static std::size_t q8_activation_bytes(std::size_t tokens, std::size_t row_length) noexcept {
@@ -917,6 +1180,11 @@ class hip_device {
     const std::size_t dk = args.k.extent(2);
     if (tokens == 0 || heads == 0 || dv == 0) return;
     if (dk > hip_kernels::deltanet_max_key_dim) {
+      for (const std::span<const float> memory : std::initializer_list<std::span<const float>>{
+               args.q.footprint(), args.k.footprint(), args.v.footprint(), args.out.footprint(), args.log_decay.footprint(),
+               args.beta.footprint(), args.state.footprint()}) {
+        host_access(memory);
+      }
       reference_kernels::deltanet_recurrent(args);
       return;
     }
@@ -936,14 +1204,16 @@ class hip_device {
     const matrix_view<float> state_rows(state.data(), {heads, dk * dv});
     call c(*this, staged_bytes(q) + staged_bytes(k) + staged_bytes(v) + staged_bytes(out) + staged_bytes(state_rows) +
                       staged_bytes(args.log_decay) + staged_bytes(args.beta));
-    const auto staged_state = c.stage_in_out(state_rows);
-    const auto staged_out = c.stage_out(out);
-    const auto decay = c.stage_in(args.log_decay);
-    const auto beta = c.stage_in(args.beta);
+    // The state comes back to host memory with every call: its snapshots and rollbacks are host copies.
+    // Inputs before outputs (as elementwise_call).
     hip_kernels::deltanet_problem problem;
     problem.q = device_heads(c.stage_in(q), args.q);
     problem.k = device_heads(c.stage_in(k), args.k);
     problem.v = device_heads(c.stage_in(v), args.v);
+    const auto decay = c.stage_in(args.log_decay);
+    const auto beta = c.stage_in(args.beta);
+    const auto staged_state = c.stage_in_out(state_rows, false);
+    const auto staged_out = c.stage_out(out);
     problem.log_decay = decay.data;
     problem.decay_stride = decay.stride;
     problem.beta = beta.data;
@@ -961,6 +1231,12 @@ class hip_device {
            problem);
     c.copy_back(state_rows, staged_state);
     c.finish("deltanet", out, staged_out);
+  }
+
+  // Before a host fallback: results the GPU holds in these views' memory come back.
+  template <class... Views>
+  void on_host(const Views&... views) {
+    (host_access(views.footprint()), ...);
   }
 
   // A [row][head][dim] tensor's rows as a matrix (heads at their stride within each row), so that
@@ -982,14 +1258,19 @@ class hip_device {
     return static_cast<unsigned>((threads + hip_kernels::block_threads - 1) / hip_kernels::block_threads);
   }
 
-  // out = f(...) element-wise over spans; `input_bytes` is what the launch stages in beside out.
-  template <class Launch>
-  void elementwise_call(const char* what, std::span<float> out, Launch&& run_kernel, std::size_t input_bytes) {
+  // out = f(inputs) element-wise. Inputs are staged before the output: an input may be the output
+  // itself, whose held memory would be new and empty once the output is staged.
+  template <std::size_t Inputs, class Launch>
+  void elementwise_call(const char* what, std::span<float> out, std::array<std::span<const float>, Inputs> inputs, Launch&& run_kernel) {
     if (out.empty()) return;
     const matrix_view<float> rows(out.data(), {1, out.size()});
+    std::size_t input_bytes = 0;
+    for (const std::span<const float> in : inputs) input_bytes += staged_bytes(matrix_view<const float>(in.data(), {1, in.size()}));
     call c(*this, staged_bytes(rows) + input_bytes);
+    std::array<const float*, Inputs> staged{};
+    for (std::size_t i = 0; i < Inputs; ++i) staged[i] = c.stage_in(inputs[i]);
     const auto y = c.stage_out(rows);
-    run_kernel(c, y.data);
+    run_kernel(staged, y.data);
     c.finish(what, rows, y);
   }
   void in_place(hip_kernels::elementwise op, std::span<float> x, float factor) {
@@ -1134,6 +1415,7 @@ class hip_device {
   gpu::stream_t stream_{};
   std::byte* arena_ = nullptr;
   std::byte* staging_ = nullptr;
+  std::size_t pinned_used_ = 0;  // of staging_, since the stream last finished
   std::size_t arena_bytes_ = 0;
   std::unordered_map<const void*, upload> uploads_;
   std::size_t uploaded_bytes_ = 0;
@@ -1147,6 +1429,16 @@ class hip_device {
   std::map<std::uintptr_t, host_region> host_regions_;
   std::map<std::uintptr_t, std::uintptr_t> refused_regions_;  // begin → one past the end
   std::string refusal_;
+  bool resident_activations_ = false;
+  bool check_host_access_ = false;
+  std::map<std::uintptr_t, held_result> held_;  // by the first host byte
+  struct held_memory {
+    std::byte* memory;
+    std::size_t bytes;
+    std::size_t used;
+  };
+  std::vector<held_memory> held_memory_;
+  std::size_t held_chunk_bytes_ = 0;  // the size of the chunks merged at the last reuse
 };
 
 static_assert(device_policy<hip_device>);

@@ -42,6 +42,7 @@ using copy_kind = STRIX_GPU_API(MemcpyKind);
 inline constexpr error_t success = STRIX_GPU_API(Success);
 inline constexpr copy_kind copy_host_to_device = STRIX_GPU_API(MemcpyHostToDevice);
 inline constexpr copy_kind copy_device_to_host = STRIX_GPU_API(MemcpyDeviceToHost);
+inline constexpr copy_kind copy_device_to_device = STRIX_GPU_API(MemcpyDeviceToDevice);
 
 inline const char* error_string(error_t e) { return STRIX_GPU_API(GetErrorString)(e); }
 inline error_t get_last_error() { return STRIX_GPU_API(GetLastError)(); }

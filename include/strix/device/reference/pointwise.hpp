@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <string>
 
+#include <strix/core/error.hpp>
 #include <strix/core/tensor_view.hpp>
 #include <strix/device/kernel_params.hpp>
 
@@ -105,6 +107,21 @@ inline void softmax(matrix_view<float> rows, float cap = 0.0f) noexcept {
 
 inline void add(std::span<const float> a, std::span<const float> b, std::span<float> out) noexcept {
   for (std::size_t i = 0; i < a.size(); ++i) out[i] = a[i] + b[i];
+}
+
+inline void check_copy_shapes(matrix_view<const float> in, matrix_view<float> out) {
+  if (in.extents() != out.extents()) {
+    throw error(error_category::shape, "copy: [" + std::to_string(in.extent(0)) + "][" + std::to_string(in.extent(1)) + "] into [" +
+                                           std::to_string(out.extent(0)) + "][" + std::to_string(out.extent(1)) + "]: the shapes differ");
+  }
+}
+
+// out = in, row by row (same shape; rows may be strided).
+inline void copy(matrix_view<const float> in, matrix_view<float> out) {
+  check_copy_shapes(in, out);
+  for (std::size_t r = 0; r < in.extent(0); ++r) {
+    for (std::size_t c = 0; c < in.extent(1); ++c) out(r, c) = in(r, c);
+  }
 }
 
 inline void scale(std::span<float> x, float factor) noexcept {

@@ -6,6 +6,7 @@
 
 #include <strix/core/buffer.hpp>
 #include <strix/device/concepts.hpp>
+#include <strix/device/results_in_host_memory.hpp>
 #include <strix/device/reference/attention.hpp>
 #include <strix/device/reference/deltanet.hpp>
 #include <strix/device/reference/matmul.hpp>
@@ -14,7 +15,7 @@
 
 namespace strix {
 
-class reference {
+class reference : public results_in_host_memory {
  public:
   using memory_space = host_memory;
   static constexpr std::string_view name = "reference";
@@ -62,6 +63,7 @@ class reference {
   }
   void add(std::span<const float> a, std::span<const float> b, std::span<float> out) { reference_kernels::add(a, b, out); }
   void scale(std::span<float> x, float factor) { reference_kernels::scale(x, factor); }
+  void copy(matrix_view<const float> in, matrix_view<float> out) { reference_kernels::copy(in, out); }
   template <attention_window Window>
   void attention(const attention_args& args) {
     reference_kernels::attention<Window>(args);

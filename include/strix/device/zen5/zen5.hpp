@@ -21,6 +21,7 @@
 #include <strix/core/buffer.hpp>
 #include <strix/core/thread_pool.hpp>
 #include <strix/device/concepts.hpp>
+#include <strix/device/results_in_host_memory.hpp>
 #include <strix/device/reference/matmul.hpp>
 #include <strix/device/reference/pointwise.hpp>
 #include <strix/device/reference/selection.hpp>
@@ -32,7 +33,7 @@
 
 namespace strix {
 
-class zen5 {
+class zen5 : public results_in_host_memory {
  public:
   using memory_space = host_memory;
   static constexpr std::string_view name = "zen5";
@@ -106,6 +107,7 @@ class zen5 {
   }
   void add(std::span<const float> a, std::span<const float> b, std::span<float> out) { reference_kernels::add(a, b, out); }
   void scale(std::span<float> x, float factor) { reference_kernels::scale(x, factor); }
+  void copy(matrix_view<const float> in, matrix_view<float> out) { reference_kernels::copy(in, out); }
   // Head dims up to zen5_kernels::attention_tiling::max_head_dim (512).
   template <attention_window Window>
   void attention(const attention_args& args) {
