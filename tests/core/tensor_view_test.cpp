@@ -39,3 +39,13 @@ TEST_CASE("tensor_view with custom strides describes a transposed matrix", "[cor
   const tensor_view<const float, 2> read_only = transposed;
   CHECK(read_only(2, 1) == 6);
 }
+
+TEST_CASE("tensor_view's footprint runs from its first element to its last, gaps included", "[core]") {
+  std::vector<float> data(40);
+  const tensor_view<float, 2> rows(data.data() + 3, {3, 4}, {10, 1});  // 3 rows of 4 in rows of 10
+  CHECK(rows.footprint().data() == data.data() + 3);
+  CHECK(rows.footprint().size() == 2 * 10 + 4);
+  const tensor_view<float, 2> dense(data.data(), {2, 5});
+  CHECK(dense.footprint().size() == 10);
+  CHECK(rows.slice(1, 1).footprint().empty());
+}

@@ -156,6 +156,20 @@ TEST_CASE("reference softmax normalises rows, honours the soft-cap and propagate
   CHECK(logits[0] == Approx(30.0f * std::tanh(2.0f)));
 }
 
+TEST_CASE("reference copy moves rows between strided views and refuses another shape", "[device][reference]") {
+  reference dev;
+  std::vector<float> heads{1, 2, 3, 4, 5, 6, 7, 8};  // 4 heads of 2: take each head's first value
+  std::vector<float> firsts(4, -1.0f);
+  dev.copy(matrix_view<const float>(heads.data(), {4, 1}, {2, 1}), matrix_view<float>(firsts.data(), {4, 1}));
+  CHECK(firsts == std::vector<float>{1, 3, 5, 7});
+  CHECK_THROWS_AS(dev.copy(matrix_view<const float>(heads.data(), {2, 4}), matrix_view<float>(firsts.data(), {4, 1})), error);
+  // The host-access part of the contract has nothing to do on the CPU.
+  dev.host_access(heads);
+  dev.synchronize();
+  dev.discard_activations();
+  CHECK(heads[7] == 8.0f);
+}
+
 TEST_CASE("reference argmax and top-k agree with sorting, ties to the lower index, NaN last", "[device][reference]") {
   reference dev;
   auto x = testing::gaussian(1000, 9);
