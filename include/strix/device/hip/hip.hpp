@@ -33,8 +33,11 @@
 // heads longer than 256, and in copied mode the element-wise, norm, rope, softmax, argmax and
 // embedding calls too small to pay for staging (hip_options::host_call_max_values; a decode step
 // makes hundreds) and every row gather and scatter (moves_rows_on_host); registered mode, which
-// stages activations too, likewise. Every call is synchronous: when it returns, its outputs are in host
-// memory. Not thread-safe (one stream, one arena per policy object).
+// stages activations too, likewise. Every call is synchronous — when it returns, its outputs are in
+// host memory — unless hip_options::resident_activations is on (copied and registered modes): then
+// results stay on the GPU between calls until the host asks for them (host_access, synchronize;
+// device_policy in concepts.hpp), every call but the fallbacks runs on the GPU, and the fallbacks
+// first bring back what they touch. Not thread-safe (one stream, one arena per policy object).
 #pragma once
 
 #include <algorithm>
@@ -42,7 +45,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <initializer_list>
 #include <limits>
 #include <map>
 #include <optional>
@@ -553,7 +555,7 @@ class hip_device {
     return static_cast<std::size_t>(index);
   }
 
-  // Host fallbacks (see the header comment): the GPU has finished every earlier call.
+  // Host fallbacks (see the header comment): what they touch is in host memory first.
   void top_k(std::span<const float> x, std::span<std::int32_t> indices, std::span<float> values) {
     host_access(x);
     host_access(values);
@@ -1042,12 +1044,22 @@ class hip_device {
     const auto begin = reinterpret_cast<std::uintptr_t>(memory.data());
     return {begin, begin + memory.size_bytes()};
   }
-  // The held result covering all of [begin, end), or held_.end().
-  std::map<std::uintptr_t, held_result>::iterator holder_of(std::uintptr_t begin, std::uintptr_t end) {
-    auto next = held_.upper_bound(begin);
-    if (next == held_.begin()) return held_.end();
+  // Address ranges in a map by their first byte, each value with `end` (one past its last byte),
+  // none overlapping (registered regions, held results): the range holding all of [begin, end),
+  // or ranges.end(); the first range that ends after `begin`, so [begin, ...) overlaps it and the
+  // ranges after it that start before its end.
+  template <class Ranges>
+  static auto holder_of(Ranges& ranges, std::uintptr_t begin, std::uintptr_t end) {
+    auto next = ranges.upper_bound(begin);
+    if (next == ranges.begin()) return ranges.end();
     const auto holder = std::prev(next);
-    return holder->second.end >= end ? holder : held_.end();
+    return holder->second.end >= end ? holder : ranges.end();
+  }
+  template <class Ranges>
+  static auto first_overlapping(Ranges& ranges, std::uintptr_t begin) {
+    auto it = ranges.upper_bound(begin);
+    if (it != ranges.begin() && std::prev(it)->second.end > begin) --it;
+    return it;
   }
 
   // Where a call reads `memory` on the GPU: in the result that holds all of it, or null when host
@@ -1055,7 +1067,7 @@ class hip_device {
   const std::byte* held_input(std::span<const float> memory) {
     if (held_.empty()) return nullptr;
     const auto [begin, end] = bounds(memory);
-    if (const auto holder = holder_of(begin, end); holder != held_.end()) {
+    if (const auto holder = holder_of(held_, begin, end); holder != held_.end()) {
       if (check_host_access_) check_untouched(begin, end);
       return holder->second.device + (begin - holder->first);
     }
@@ -1069,11 +1081,11 @@ class hip_device {
   // overlaps when the call reads, have come back.
   std::pair<std::byte*, bool> hold(std::span<const float> memory, bool reads) {
     const auto [begin, end] = bounds(memory);
-    if (const auto holder = holder_of(begin, end); holder != held_.end()) {
+    if (const auto holder = holder_of(held_, begin, end); holder != held_.end()) {
       if (check_host_access_) check_untouched(begin, end);
       return {holder->second.device + (begin - holder->first), false};
     }
-    for (auto it = first_overlapping(begin); it != held_.end() && it->first < end;) {
+    for (auto it = first_overlapping(held_, begin); it != held_.end() && it->first < end;) {
       if (reads || it->first < begin || it->second.end > end) {
         return_result(it->first, it->second);
       }
@@ -1084,12 +1096,6 @@ class hip_device {
     return {device, true};
   }
 
-  std::map<std::uintptr_t, held_result>::iterator first_overlapping(std::uintptr_t begin) {
-    auto it = held_.upper_bound(begin);
-    if (it != held_.begin() && std::prev(it)->second.end > begin) --it;
-    return it;
-  }
-
   // Results held in any of `memory` come back to host memory and are forgotten (no wait: a copy
   // to pageable memory returns when done).
   void return_held(std::span<const float> memory) {
@@ -1098,7 +1104,7 @@ class hip_device {
     return_held(begin, end);
   }
   void return_held(std::uintptr_t begin, std::uintptr_t end) {
-    for (auto it = first_overlapping(begin); it != held_.end() && it->first < end;) {
+    for (auto it = first_overlapping(held_, begin); it != held_.end() && it->first < end;) {
       return_result(it->first, it->second);
       it = held_.erase(it);
     }
@@ -1180,11 +1186,7 @@ class hip_device {
     const std::size_t dk = args.k.extent(2);
     if (tokens == 0 || heads == 0 || dv == 0) return;
     if (dk > hip_kernels::deltanet_max_key_dim) {
-      for (const std::span<const float> memory : std::initializer_list<std::span<const float>>{
-               args.q.footprint(), args.k.footprint(), args.v.footprint(), args.out.footprint(), args.log_decay.footprint(),
-               args.beta.footprint(), args.state.footprint()}) {
-        host_access(memory);
-      }
+      on_host(args.q, args.k, args.v, args.out, args.log_decay, args.beta, args.state);
       reference_kernels::deltanet_recurrent(args);
       return;
     }
@@ -1330,14 +1332,11 @@ class hip_device {
   // allows; null where no region holds them or the runtime refuses.
   std::byte* in_place(const void* host, std::size_t bytes, overlap rule) {
     const auto begin = reinterpret_cast<std::uintptr_t>(host), end = begin + bytes;
-    auto next = host_regions_.upper_bound(begin);  // the first region starting after `begin`
-    if (next != host_regions_.begin()) {
-      const auto holder = std::prev(next);
-      if (holder->second.end >= end) return holder->second.device + (begin - holder->first);
-      if (holder->second.end > begin) next = holder;
+    if (const auto holder = holder_of(host_regions_, begin, end); holder != host_regions_.end()) {
+      return holder->second.device + (begin - holder->first);
     }
     if (rule == overlap::only_existing) return nullptr;
-    while (next != host_regions_.end() && next->first < end) {
+    for (auto next = first_overlapping(host_regions_, begin); next != host_regions_.end() && next->first < end;) {
       (void)gpu::stream_synchronize(stream_);
       (void)gpu::unregister_host(reinterpret_cast<const void*>(next->first));
       next = host_regions_.erase(next);
