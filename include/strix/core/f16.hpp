@@ -13,25 +13,23 @@ struct f16 {
 
   static constexpr f16 from_bits(std::uint16_t b) noexcept { return f16{b}; }
 
+  // Without branches, so that loops over rows (KV cache writes) vectorize: every case is computed
+  // and the right one selected.
   static constexpr f16 from_float(float value) noexcept {
     const std::uint32_t x = std::bit_cast<std::uint32_t>(value);
     const auto sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
     const std::uint32_t magnitude = x & 0x7fffffffu;
-    if (magnitude >= 0x7f800000u) {  // infinity or NaN
-      if (magnitude == 0x7f800000u) return f16{static_cast<std::uint16_t>(sign | 0x7c00u)};
-      return f16{static_cast<std::uint16_t>(sign | 0x7e00u | ((magnitude >> 13) & 0x3ffu))};
-    }
-    if (magnitude >= 0x477ff000u) return f16{static_cast<std::uint16_t>(sign | 0x7c00u)};  // >= 65520 rounds to inf
-    const std::uint32_t exponent = magnitude >> 23;
-    if (exponent < 113) {  // below 2^-14: f16 subnormal or zero, unit 2^-24
-      const std::uint32_t shift = 126 - exponent;
-      if (shift > 24) return f16{sign};
-      const std::uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
-      return f16{static_cast<std::uint16_t>(sign | round_shift_right(mantissa, shift))};
-    }
-    // Normal: rebias the exponent, round away 13 mantissa bits; a carry moves into the exponent.
-    const std::uint32_t rebased = magnitude - (112u << 23);
-    return f16{static_cast<std::uint16_t>(sign | round_shift_right(rebased, 13))};
+    // Normal: rebias the exponent, round away 13 mantissa bits to nearest even; a carry moves into
+    // the exponent.
+    const std::uint32_t normal = (magnitude - (112u << 23) + 0xfffu + ((magnitude >> 13) & 1u)) >> 13;
+    // Below 2^-14, an f16 subnormal or zero in units of 2^-24: the f32 sum 0.5 + |value| has
+    // exactly that unit in its mantissa, so the FPU's addition does the rounding to nearest even.
+    const std::uint32_t subnormal = std::bit_cast<std::uint32_t>(std::bit_cast<float>(magnitude) + 0.5f) - 0x3f000000u;
+    const std::uint32_t quiet_nan = 0x7e00u | ((magnitude >> 13) & 0x3ffu);
+    std::uint32_t bits = magnitude < 0x38800000u ? subnormal : normal;
+    bits = magnitude >= 0x477ff000u ? 0x7c00u : bits;  // >= 65520 rounds to infinity
+    bits = magnitude > 0x7f800000u ? quiet_nan : bits;
+    return f16{static_cast<std::uint16_t>(sign | bits)};
   }
 
   [[nodiscard]] constexpr float to_float() const noexcept {
@@ -50,14 +48,6 @@ struct f16 {
   }
 
   friend constexpr bool operator==(f16 a, f16 b) noexcept { return a.bits == b.bits; }
-
- private:
-  static constexpr std::uint32_t round_shift_right(std::uint32_t value, std::uint32_t shift) noexcept {
-    const std::uint32_t kept = value >> shift;
-    const std::uint32_t rest = value & ((1u << shift) - 1);
-    const std::uint32_t half = 1u << (shift - 1);
-    return kept + ((rest > half || (rest == half && (kept & 1u))) ? 1u : 0u);
-  }
 };
 
 static_assert(sizeof(f16) == 2);
