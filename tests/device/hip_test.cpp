@@ -614,6 +614,69 @@ TEST_CASE("hip row-wise kernels agree with reference", "[device][hip]") {
   }
 }
 
+TEST_CASE("hip uploads norm weights and RoPE frequencies once and follows their changes", "[device][hip]") {
+  reference oracle;
+  for (const bool resident : {false, true}) {
+    for (const auto& dev : policies({.resident_activations = resident})) {
+      INFO(to_string(dev->memory_mode()) << (resident ? ", resident" : ""));
+      const bool stages = dev->memory_mode() != hip_memory_mode::direct;
+      const std::size_t tokens = 5, width = 96;
+      const auto x = testing::gaussian(tokens * width, 31);
+      auto w = testing::gaussian(width, 32);
+      const auto other = testing::gaussian(width, 33);
+      std::vector<float> a(x.size()), b(x.size());
+      const auto norm_with = [&](std::span<const float> weight) {
+        dev->rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), weight, norm_weight::plain, 1e-6f, matrix_view<float>(a.data(), {tokens, width}));
+        dev->synchronize();
+        oracle.rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), weight, norm_weight::plain, 1e-6f, matrix_view<float>(b.data(), {tokens, width}));
+        require_close(a, b, 1e-5f);
+      };
+      norm_with(w);
+      norm_with(w);
+      CHECK(dev->uploaded_constant_bytes() == (stages ? width * sizeof(float) : 0));
+      // Changed in place, between calls and while an earlier call may still be queued: the next
+      // call reads the new values, the earlier one the old.
+      for (float& v : w) v *= -2.0f;
+      norm_with(w);
+      const auto before = w;
+      dev->rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::plain, 1e-6f, matrix_view<float>(a.data(), {tokens, width}));
+      w[7] = 100.0f;
+      dev->synchronize();
+      oracle.rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), before, norm_weight::plain, 1e-6f, matrix_view<float>(b.data(), {tokens, width}));
+      require_close(a, b, 1e-5f);
+      norm_with(w);
+      CHECK(dev->uploaded_constant_bytes() == (stages ? width * sizeof(float) : 0));
+      norm_with(other);
+      CHECK(dev->uploaded_constant_bytes() == (stages ? 2 * width * sizeof(float) : 0));
+      // Longer vectors are staged with every call.
+      const std::size_t wide = 20000;
+      const auto long_x = testing::gaussian(wide, 34);
+      const auto long_w = testing::gaussian(wide, 35);
+      std::vector<float> la(wide), lb(wide);
+      dev->rmsnorm(matrix_view<const float>(long_x.data(), {1, wide}), long_w, norm_weight::one_plus, 1e-6f, matrix_view<float>(la.data(), {1, wide}));
+      dev->synchronize();
+      oracle.rmsnorm(matrix_view<const float>(long_x.data(), {1, wide}), long_w, norm_weight::one_plus, 1e-6f, matrix_view<float>(lb.data(), {1, wide}));
+      require_close(la, lb, 1e-5f);
+      CHECK(dev->uploaded_constant_bytes() == (stages ? 2 * width * sizeof(float) : 0));
+
+      std::vector<float> inv_freq{1.0f, 0.5f, 0.25f, 0.0f};
+      const std::vector<std::int32_t> positions{0, 3, 11};
+      for (int change = 0; change < 2; ++change) {
+        auto q = testing::gaussian(3 * 2 * 8, static_cast<std::uint32_t>(36 + change));
+        auto r = q;
+        dev->rope(tensor_view<float, 3>(q.data(), {3, 2, 8}), positions, rope_frequencies{inv_freq});
+        dev->synchronize();
+        oracle.rope(tensor_view<float, 3>(r.data(), {3, 2, 8}), positions, rope_frequencies{inv_freq});
+        require_close(q, r, 1e-5f);
+        inv_freq[1] = 0.125f;
+      }
+      dev->forget_weights();
+      CHECK(dev->uploaded_constant_bytes() == 0);
+      norm_with(w);
+    }
+  }
+}
+
 TEST_CASE("hip argmax: ties to the lower index, NaN never chosen while a number is left", "[device][hip]") {
   reference oracle;
   for (const auto& dev : policies()) {

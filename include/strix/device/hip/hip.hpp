@@ -286,11 +286,11 @@ class hip_device {
 
   // device_policy's host access (concepts.hpp). With resident activations, the results the GPU
   // holds in any of `values`' memory come back to host memory, and the GPU forgets them (the host
-  // may now write there); otherwise every call has already returned its results.
+  // may now write there); otherwise every call has already returned its results. Memory no held
+  // result overlaps costs no wait: queued calls write only held results' device memory, and read
+  // only what was staged when they were queued.
   void host_access(std::span<const float> values) {
-    if (held_.empty() || values.empty()) return;
-    return_held(values);
-    finish_waiting();
+    if (return_held(values)) finish_waiting();
   }
   // Every result the GPU holds comes back to host memory; the GPU has finished every call.
   void synchronize() {
@@ -362,12 +362,20 @@ class hip_device {
     kv_mirrors_.clear();
   }
 
-  // Frees the uploaded copies of weights (copied mode); later calls upload again.
+  // Frees the uploaded copies of weights and constant vectors (copied and registered modes); later
+  // calls upload again.
   void forget_weights() noexcept {
     for (auto& [host, copy] : uploads_) (void)gpu::release(copy.device);
     uploads_.clear();
     uploaded_bytes_ = 0;
+    (void)gpu::stream_synchronize(stream_);
+    for (auto& [host, copy] : constants_) (void)gpu::release(copy.device);
+    constants_.clear();
+    constant_bytes_ = 0;
+    release_retired_constants();
   }
+  // Bytes of constant vectors (norm weights, RoPE frequencies) on the GPU (call::stage_constant).
+  [[nodiscard]] std::size_t uploaded_constant_bytes() const noexcept { return constant_bytes_; }
 
   void plan(const kernel_limits& limits) {
     // A matmul's staged input and output rows and its int8 or f16 activations, and room for the
@@ -444,7 +452,7 @@ class hip_device {
     if (runs_on_host(x.extent(0) * x.extent(1))) return reference_kernels::rmsnorm(x, weight, kind, eps, y);
     call c(*this, staged_bytes(x) + staged_bytes(y) + weight.size_bytes());
     const auto in = c.stage_in(x);
-    const auto* w = c.stage_in(weight);
+    const auto* w = c.stage_constant(weight);
     const auto out = c.stage_out(y);
     launch(hip_kernels::rmsnorm_kernel<hip_kernels::block_threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1), out.data, out.stride);
     c.finish("rmsnorm", y, out);
@@ -461,7 +469,7 @@ class hip_device {
     call c(*this, staged_bytes(rows) + positions.size_bytes() + freq.inv_freq.size_bytes());
     const auto data = c.stage_in_out(rows);
     const auto* pos = c.stage_in(positions);
-    const auto* inv_freq = c.stage_in(freq.inv_freq);
+    const auto* inv_freq = c.stage_constant(freq.inv_freq);
     const std::size_t threads = x.extent(0) * half;
     launch(hip_kernels::rope_kernel<hip_kernels::block_threads>, blocks_for(threads), data.data, data.stride, x.stride(1), x.extent(0), x.extent(1), pos, inv_freq, half);
     c.finish("rope", rows, data);
@@ -898,6 +906,38 @@ class hip_device {
       return stage_in(std::span<const T>(values));
     }
 
+    // A small vector that calls read again and again unchanged (norm weights, RoPE frequencies):
+    // uploaded once per host address. Each use compares the host's values with those uploaded (a
+    // few KB: cheaper than staging them anew) and uploads them again where they changed; the
+    // replaced copy is freed once the GPU has finished with it.
+    template <class T>
+    const T* stage_constant(std::span<const T> values) {
+      if (dev_.mode_ == hip_memory_mode::direct || values.empty()) return values.data();
+      const std::span<const std::byte> bytes = std::as_bytes(values);
+      auto found = dev_.constants_.find(values.data());
+      if (found != dev_.constants_.end() && found->second.values.size() == bytes.size() &&
+          std::memcmp(found->second.values.data(), bytes.data(), bytes.size()) == 0) {
+        return reinterpret_cast<const T*>(found->second.device);
+      }
+      if (bytes.size() > constant_max_bytes || dev_.constant_bytes_ + bytes.size() > constants_max_bytes) return stage_in(values);
+      if (found != dev_.constants_.end()) {
+        dev_.constant_bytes_ -= found->second.values.size();
+        dev_.retired_constants_.push_back(found->second.device);
+        dev_.constants_.erase(found);
+      }
+      void* device = nullptr;
+      gpu::check(gpu::allocate(&device, bytes.size()), "allocating GPU memory for a constant vector");
+      dev_.constants_.emplace(values.data(), constant_upload{{bytes.begin(), bytes.end()}, static_cast<std::byte*>(device)});
+      dev_.constant_bytes_ += bytes.size();
+      if (T* page_locked = pinned<T>(values.size())) {
+        std::ranges::copy(values, page_locked);
+        upload(static_cast<T*>(device), page_locked, values.size());
+      } else {
+        gpu::check(gpu::copy(device, values.data(), bytes.size(), gpu::copy_host_to_device), "uploading a constant vector");
+      }
+      return static_cast<const T*>(device);
+    }
+
     // Rows the kernel reads: a held result's memory where one holds them all, else staged.
     device_rows<const float> stage_in(matrix_view<const float> m) {
       if (dev_.resident_activations_ && !m.empty()) {
@@ -1026,10 +1066,15 @@ class hip_device {
     std::array<pending_return, max_pieces> returns_at_{};
   };
 
-  // Waits for the stream; page-locked staging is free again.
+  // Waits for the stream; page-locked staging is free again, and so are replaced constant vectors.
   void sync_stream(const char* what = "waiting for the GPU") {
     gpu::check(gpu::stream_synchronize(stream_), what);
     pinned_used_ = 0;
+    release_retired_constants();
+  }
+  void release_retired_constants() noexcept {
+    for (std::byte* device : retired_constants_) (void)gpu::release(device);
+    retired_constants_.clear();
   }
 
   // Resident activations. held_: the results the GPU holds, by the host memory [begin, end) whose
@@ -1097,17 +1142,19 @@ class hip_device {
   }
 
   // Results held in any of `memory` come back to host memory and are forgotten (no wait: a copy
-  // to pageable memory returns when done).
-  void return_held(std::span<const float> memory) {
-    if (held_.empty() || memory.empty()) return;
+  // to pageable memory returns when done); whether there were any.
+  bool return_held(std::span<const float> memory) {
+    if (held_.empty() || memory.empty()) return false;
     const auto [begin, end] = bounds(memory);
-    return_held(begin, end);
+    return return_held(begin, end);
   }
-  void return_held(std::uintptr_t begin, std::uintptr_t end) {
-    for (auto it = first_overlapping(held_, begin); it != held_.end() && it->first < end;) {
+  bool return_held(std::uintptr_t begin, std::uintptr_t end) {
+    bool returned = false;
+    for (auto it = first_overlapping(held_, begin); it != held_.end() && it->first < end; returned = true) {
       return_result(it->first, it->second);
       it = held_.erase(it);
     }
+    return returned;
   }
   void return_result(std::uintptr_t begin, const held_result& result) {
     if (check_host_access_) check_untouched(begin, result.end);
@@ -1371,6 +1418,15 @@ class hip_device {
     std::size_t bytes;
   };
 
+  // call::stage_constant: a constant vector's values as uploaded, and where the GPU has them.
+  struct constant_upload {
+    std::vector<std::byte> values;
+    std::byte* device;
+  };
+  // Larger vectors are staged with every call, as are all once the uploaded ones reach the total.
+  static constexpr std::size_t constant_max_bytes = std::size_t{64} << 10;
+  static constexpr std::size_t constants_max_bytes = std::size_t{64} << 20;
+
   // Copied and registered modes: a paged KV cache's blocks on the GPU, at the same offsets as in
   // host memory.
   struct kv_mirror {
@@ -1418,6 +1474,9 @@ class hip_device {
   std::size_t arena_bytes_ = 0;
   std::unordered_map<const void*, upload> uploads_;
   std::size_t uploaded_bytes_ = 0;
+  std::unordered_map<const void*, constant_upload> constants_;
+  std::size_t constant_bytes_ = 0;
+  std::vector<std::byte*> retired_constants_;  // replaced, freed at the next wait for the stream
   // An attention call's query rows, block tables and (copied mode) the blocks it uploads, kept so their
   // capacity is reused from call to call.
   std::vector<hip_kernels::attention_query_row> attention_rows_;
