@@ -195,7 +195,7 @@ class gemma4 {
   // planner's formula is checked against this).
   [[nodiscard]] std::size_t activation_bytes() const noexcept {
     std::size_t floats = ffn_scratch_.gate.capacity() + ffn_scratch_.up.capacity();
-    for (const std::vector<float>* v : {&hidden_, &normed_, &residual_, &mlp_out_, &experts_out_, &q_, &attended_, &k_, &v_, &ple_context_,
+    for (const std::vector<float>* v : {&hidden_, &normed_, &mlp_out_, &experts_out_, &q_, &attended_, &k_, &v_, &ple_context_,
                                         &ple_tokens_, &ple_, &ple_gate_}) {
       floats += v->capacity();
     }
@@ -210,7 +210,9 @@ class gemma4 {
     const std::size_t rows = tokens.size(), h = config_.hidden;
     device_batch<Device> batch_end(dev);
     resize(rows);
-    const matrix_view<float> hidden(hidden_.data(), {rows, h}), normed(normed_.data(), {rows, h}), residual(residual_.data(), {rows, h});
+    // hidden is the residual stream: each sub-block reads it, works in other buffers, and adds its
+    // result back only at its end.
+    const matrix_view<float> hidden(hidden_.data(), {rows, h}), normed(normed_.data(), {rows, h});
     offer_weight_memory(dev, weights_.regions);
     embed(dev, weights_.embed, tokens, weights_.embed_scale, hidden);
     if (config_.ple_width) per_layer_inputs(dev, tokens, hidden);
@@ -219,7 +221,6 @@ class gemma4 {
     for (std::size_t i = 0; i < config_.layer_count(); ++i) {
       const gemma4_layer& l = config_.layers[i];
       gemma4_layer_weights& w = weights_.layers[i];
-      dev.copy(hidden, residual);
       norm(dev, hidden, w.input_norm, normed);
       const std::size_t q_width = config_.heads * l.head_dim, kv_width = l.kv_heads * l.head_dim;
       const matrix_view<float> q(q_.data(), {rows, q_width}), attended(attended_.data(), {rows, q_width});
@@ -234,22 +235,21 @@ class gemma4 {
       std::visit([&](auto& layer) { layer.forward(dev, batch, q, projections, {}, cache, cache_layer_[i], attended); }, attention_[i]);
       multiply(dev, w.o, attended, normed);
       norm(dev, normed, w.post_attention_norm, normed);
-      dev.add(residual.span(), normed.span(), hidden.span());
+      dev.add(hidden.span(), normed.span(), hidden.span());
 
-      dev.copy(hidden, residual);
       norm(dev, hidden, w.pre_ff_norm, normed);
       const matrix_view<float> mlp_out(mlp_out_.data(), {rows, h});
       gated_ffn_forward(dev, w.mlp, activation::gelu_tanh, normed, mlp_out, ffn_scratch_);
       if (config_.moe) {
         norm(dev, mlp_out, w.post_ff_norm_1, mlp_out);
-        norm(dev, residual, w.pre_ff_norm_2, normed);
+        norm(dev, hidden, w.pre_ff_norm_2, normed);
         const matrix_view<float> experts_out(experts_out_.data(), {rows, h});
-        moe_[i].forward(dev, residual, normed, experts_out);
+        moe_[i].forward(dev, hidden, normed, experts_out);
         norm(dev, experts_out, w.post_ff_norm_2, experts_out);
         dev.add(mlp_out.span(), experts_out.span(), mlp_out.span());
       }
       norm(dev, mlp_out, w.post_ff_norm, mlp_out);
-      dev.add(residual.span(), mlp_out.span(), hidden.span());
+      dev.add(hidden.span(), mlp_out.span(), hidden.span());
 
       if (config_.ple_width) {
         const std::size_t p = config_.ple_width;
@@ -305,7 +305,7 @@ class gemma4 {
       q_width = std::max(q_width, config_.heads * l.head_dim);
       kv_width = std::max(kv_width, l.kv_heads * l.head_dim);
     }
-    for (std::vector<float>* v : {&hidden_, &normed_, &residual_, &mlp_out_, &experts_out_}) v->resize(rows * h);
+    for (std::vector<float>* v : {&hidden_, &normed_, &mlp_out_, &experts_out_}) v->resize(rows * h);
     q_.resize(rows * q_width);
     attended_.resize(rows * q_width);
     k_.resize(rows * kv_width);
@@ -325,7 +325,7 @@ class gemma4 {
   std::vector<moe_block<Device>> moe_;
   std::vector<std::size_t> cache_layer_;
   std::size_t owners_ = 0;
-  std::vector<float> hidden_, normed_, residual_, mlp_out_, experts_out_, q_, attended_, k_, v_;
+  std::vector<float> hidden_, normed_, mlp_out_, experts_out_, q_, attended_, k_, v_;
   std::vector<float> ple_context_, ple_tokens_, ple_, ple_gate_;
   gated_ffn_scratch ffn_scratch_;
 };

@@ -153,7 +153,7 @@ inline memory_plan plan_gemma4(const gemma4_config& c, const weight_census& cens
     kv_width = std::max(kv_width, l.kv_heads * l.head_dim);
     ffn_width = std::max(ffn_width, l.intermediate);
   }
-  std::uint64_t floats = rows * (5 * h + 2 * q_width + 2 * kv_width + 2 * ffn_width);
+  std::uint64_t floats = rows * (4 * h + 2 * q_width + 2 * kv_width + 2 * ffn_width);
   if (c.ple_width) floats += rows * (3 * c.layer_count() * c.ple_width + c.ple_width);
   detail::plan_scratch(p, floats, census.bytes().max_row_length);
   if (c.moe) p.layer_scratch_bytes = c.layer_count() * detail::moe_scratch_bound(rows, h, c.experts, c.top_k, c.moe_intermediate, true, 0);

@@ -69,10 +69,17 @@ class sequence_runner {
       for (std::size_t i = 0; i < part.size(); ++i) positions[i] = static_cast<std::int32_t>(first + i);
       const sequence_rows rows{sequence_, 0, part.size()};
       const std::size_t n = all_rows ? part.size() : 1;
-      std::vector<float> logits(n * vocab());
-      model_.forward(dev, part, positions, std::span(&rows, 1), cache_, {logits.data(), {n, vocab()}},
+      // Logits that are returned are written in place; an earlier chunk's last row into scratch.
+      float* logits = nullptr;
+      if (all_rows || at + part.size() == tokens.size()) {
+        out.resize(out.size() + n * vocab());
+        logits = out.data() + out.size() - n * vocab();
+      } else {
+        unreturned_logits_.resize(vocab());
+        logits = unreturned_logits_.data();
+      }
+      model_.forward(dev, part, positions, std::span(&rows, 1), cache_, {logits, {n, vocab()}},
                      all_rows ? logit_rows::all() : logit_rows::last());
-      if (all_rows || at + part.size() == tokens.size()) out.insert(out.end(), logits.begin(), logits.end());
     }
     return out;
   }
@@ -82,6 +89,7 @@ class sequence_runner {
   Cache cache_;
   std::uint32_t sequence_ = 0;
   std::size_t chunk_;
+  std::vector<float> unreturned_logits_;
 };
 
 }  // namespace strix::models
