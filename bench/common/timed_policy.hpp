@@ -3,7 +3,8 @@
 // down by kernel. Meant for policies whose calls return when their outputs are in host memory (hip,
 // reference, zen5): there a call's wall time is what it costs the step, staging and waiting
 // included. With hip's resident activations a call's time is what it costs the host to queue it,
-// and the GPU's time shows in host_access and synchronize, where the host waits.
+// and the GPU's time shows in host_access and synchronize, where the host waits. The host's own
+// work between calls (the blocks' host-side steps) is counted against the call that follows it.
 #pragma once
 
 #include <chrono>
@@ -25,30 +26,34 @@ class timed_policy : public Base {
   struct tally {
     double microseconds = 0;
     std::size_t calls = 0;
+    double host_before = 0;  // µs between the previous call's end and this kernel's calls
   };
 
   // Clears the tallies and counts calls from now on, until stop_timing().
   void start_timing() {
     tallies_.clear();
     timing_ = true;
+    last_end_ = std::chrono::steady_clock::now();
   }
   void stop_timing() { timing_ = false; }
 
   // One line per kernel: calls, µs per step and µs per call over `steps` steps that took
-  // `step_microseconds` each, then what the calls add up to and the time spent outside them.
+  // `step_microseconds` each, and the host's µs per step between the previous call and this
+  // kernel's calls; then what the calls add up to and the time spent outside them.
   void print_tallies(std::size_t steps, double step_microseconds) const {
     double inside = 0;
     std::size_t calls = 0;
-    std::printf("| kernel | calls/step | us/step | us/call |\n|---|---|---|---|\n");
+    const auto per_step = static_cast<double>(steps);
+    std::printf("| kernel | calls/step | us/step | us/call | host us/step before |\n|---|---|---|---|---|\n");
     for (const auto& [kernel, t] : tallies_) {
-      std::printf("| %s | %.0f | %.0f | %.1f |\n", kernel.c_str(), static_cast<double>(t.calls) / static_cast<double>(steps),
-                  t.microseconds / static_cast<double>(steps), t.microseconds / static_cast<double>(t.calls));
+      std::printf("| %s | %.0f | %.0f | %.1f | %.0f |\n", kernel.c_str(), static_cast<double>(t.calls) / per_step, t.microseconds / per_step,
+                  t.microseconds / static_cast<double>(t.calls), t.host_before / per_step);
       inside += t.microseconds;
       calls += t.calls;
     }
-    inside /= static_cast<double>(steps);
-    std::printf("| all calls | %.0f | %.0f | %.1f |\n| outside the calls | | %.0f | |\n", static_cast<double>(calls) / static_cast<double>(steps),
-                inside, inside * static_cast<double>(steps) / static_cast<double>(calls), step_microseconds - inside);
+    inside /= per_step;
+    std::printf("| all calls | %.0f | %.0f | %.1f | |\n| outside the calls | | %.0f | | |\n", static_cast<double>(calls) / per_step, inside,
+                inside * per_step / static_cast<double>(calls), step_microseconds - inside);
   }
 
   template <block_format Format>
@@ -156,12 +161,16 @@ class timed_policy : public Base {
     }
     const auto start = std::chrono::steady_clock::now();
     call();
+    const auto end = std::chrono::steady_clock::now();
     tally& t = tallies_[name()];
-    t.microseconds += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    t.microseconds += std::chrono::duration<double, std::micro>(end - start).count();
+    t.host_before += std::chrono::duration<double, std::micro>(start - last_end_).count();
     ++t.calls;
+    last_end_ = std::chrono::steady_clock::now();  // the tally's own bookkeeping is not the host's work
   }
 
   bool timing_ = false;
+  std::chrono::steady_clock::time_point last_end_;
   std::map<std::string, tally> tallies_;
 };
 
