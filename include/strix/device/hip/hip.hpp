@@ -919,7 +919,8 @@ class hip_device {
           std::memcmp(found->second.values.data(), bytes.data(), bytes.size()) == 0) {
         return reinterpret_cast<const T*>(found->second.device);
       }
-      if (bytes.size() > constant_max_bytes || dev_.constant_bytes_ + bytes.size() > constants_max_bytes) return stage_in(values);
+      const std::size_t replaced = found != dev_.constants_.end() ? found->second.values.size() : 0;
+      if (bytes.size() > constant_max_bytes || dev_.constant_bytes_ - replaced + bytes.size() > constants_max_bytes) return stage_in(values);
       if (found != dev_.constants_.end()) {
         dev_.constant_bytes_ -= found->second.values.size();
         dev_.retired_constants_.push_back(found->second.device);
