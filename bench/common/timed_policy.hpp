@@ -75,6 +75,10 @@ class timed_policy : public Base {
     timed("rmsnorm", [&] { Base::rmsnorm(std::forward<Args>(args)...); });
   }
   template <class... Args>
+  void rmsnorm_add(Args&&... args) {
+    timed("rmsnorm_add", [&] { Base::rmsnorm_add(std::forward<Args>(args)...); });
+  }
+  template <class... Args>
   void rope(Args&&... args) {
     timed("rope", [&] { Base::rope(std::forward<Args>(args)...); });
   }

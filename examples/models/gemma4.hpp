@@ -234,8 +234,7 @@ class gemma4 {
       }
       std::visit([&](auto& layer) { layer.forward(dev, batch, q, projections, {}, cache, cache_layer_[i], attended); }, attention_[i]);
       multiply(dev, w.o, attended, normed);
-      norm(dev, normed, w.post_attention_norm, normed);
-      dev.add(hidden.span(), normed.span(), hidden.span());
+      add_normed(dev, normed, w.post_attention_norm, 1.0f, hidden);
 
       norm(dev, hidden, w.pre_ff_norm, normed);
       const matrix_view<float> mlp_out(mlp_out_.data(), {rows, h});
@@ -245,11 +244,10 @@ class gemma4 {
         norm(dev, hidden, w.pre_ff_norm_2, normed);
         const matrix_view<float> experts_out(experts_out_.data(), {rows, h});
         moe_[i].forward(dev, hidden, normed, experts_out);
-        norm(dev, experts_out, w.post_ff_norm_2, experts_out);
-        dev.add(mlp_out.span(), experts_out.span(), mlp_out.span());
+        add_normed(dev, experts_out, w.post_ff_norm_2, 1.0f, mlp_out);
       }
-      norm(dev, mlp_out, w.post_ff_norm, mlp_out);
-      dev.add(hidden.span(), mlp_out.span(), hidden.span());
+      // The layer scalar goes with the layer's last addition to the residual stream.
+      add_normed(dev, mlp_out, w.post_ff_norm, config_.ple_width ? 1.0f : w.layer_scalar, hidden);
 
       if (config_.ple_width) {
         const std::size_t p = config_.ple_width;
@@ -257,10 +255,8 @@ class gemma4 {
         multiply(dev, w.ple_gate, hidden, gate);
         dev.gated_activation(activation::gelu_tanh, gate.span(), std::span<const float>(ple_.data() + i * rows * p, rows * p), gate.span());
         multiply(dev, w.ple_projection, gate, normed);
-        norm(dev, normed, w.ple_post_norm, normed);
-        dev.add(hidden.span(), normed.span(), hidden.span());
+        add_normed(dev, normed, w.ple_post_norm, w.layer_scalar, hidden);
       }
-      dev.scale(hidden.span(), w.layer_scalar);
     }
 
     norm(dev, hidden, weights_.final_norm, normed);
@@ -273,6 +269,10 @@ class gemma4 {
 
   void norm(Device& dev, matrix_view<const float> x, const std::vector<float>& weight, matrix_view<float> out) {
     dev.rmsnorm(x, weight, norm_weight::plain, config_.norm_eps, out);
+  }
+  // residual = (residual + rms_norm(x) · weight) · scale.
+  void add_normed(Device& dev, matrix_view<const float> x, const std::vector<float>& weight, float scale, matrix_view<float> residual) {
+    dev.rmsnorm_add(x, weight, norm_weight::plain, config_.norm_eps, scale, residual);
   }
 
   void output(Device& dev, matrix_view<const float> normed, matrix_view<float> logits) {

@@ -547,6 +547,16 @@ TEST_CASE("hip row-wise kernels agree with reference", "[device][hip]") {
         oracle.rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), w, kind, 1e-6f, matrix_view<float>(b.data(), {tokens, width}));
         require_close(a, b, 1e-5f);
       }
+      // Added to a residual and scaled: each row's sum once as it is, once halved.
+      for (const float scale : {1.0f, 0.5f}) {
+        const auto start = testing::gaussian(tokens * width, static_cast<std::uint32_t>(23 + width));
+        std::vector<float> a = start;
+        std::vector<float> b = start;
+        dev->rmsnorm_add(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::plain, 1e-6f, scale, matrix_view<float>(a.data(), {tokens, width}));
+        dev->synchronize();
+        oracle.rmsnorm_add(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::plain, 1e-6f, scale, matrix_view<float>(b.data(), {tokens, width}));
+        require_close(a, b, 1e-5f);
+      }
       // In place (x and y alias), as the models call it.
       std::vector<float> a = x;
       std::vector<float> b(x.size());

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <span>
 #include <vector>
 
 #include <strix/device/reference/reference.hpp>
@@ -103,6 +104,32 @@ TEST_CASE("reference rmsnorm applies no weight, the weight, or one plus the weig
   dev.rmsnorm(in, w, norm_weight::one_plus, 1e-6f, out);
   CHECK(y[0] == Approx(1.5f * 3.0f * inv_rms));
   CHECK(y[1] == Approx(0.0f).margin(1e-7));
+}
+
+TEST_CASE("reference rmsnorm_add adds the normalised rows to the residual and scales the sum", "[device][reference]") {
+  reference dev;
+  const std::size_t tokens = 3, width = 37;
+  const auto x = testing::gaussian(tokens * width, 41);
+  const auto w = testing::gaussian(width, 42);
+  const auto start = testing::gaussian(tokens * width, 43);
+  for (const norm_weight kind : {norm_weight::none, norm_weight::plain, norm_weight::one_plus}) {
+    for (const float scale : {1.0f, 0.25f}) {
+      // The same as a norm into scratch, an addition and a scaling.
+      std::vector<float> expected(x.size()), fused = start;
+      dev.rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), w, kind, 1e-6f, matrix_view<float>(expected.data(), {tokens, width}));
+      dev.add(start, expected, expected);
+      dev.scale(expected, scale);
+      dev.rmsnorm_add(matrix_view<const float>(x.data(), {tokens, width}), w, kind, 1e-6f, scale, matrix_view<float>(fused.data(), {tokens, width}));
+      CHECK(fused == expected);
+    }
+  }
+  std::vector<float> residual(tokens * width);
+  CHECK_THROWS_WITH(dev.rmsnorm_add(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::plain, 1e-6f, 1.0f,
+                                    matrix_view<float>(residual.data(), {tokens - 1, width})),
+                    Catch::Contains("rmsnorm_add") && Catch::Contains("differ"));
+  CHECK_THROWS_WITH(dev.rmsnorm_add(matrix_view<const float>(x.data(), {tokens, width}), std::span(w).first(5), norm_weight::plain, 1e-6f,
+                                    1.0f, matrix_view<float>(residual.data(), {tokens, width})),
+                    Catch::Contains("5 weights"));
 }
 
 TEST_CASE("reference rope rotates pairs j, j + rotary/2 and leaves the rest", "[device][reference]") {

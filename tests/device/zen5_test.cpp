@@ -225,6 +225,13 @@ TEST_CASE("zen5 row-wise kernels equal the reference ones", "[device][zen5]") {
   fast.rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::one_plus, 1e-6f, matrix_view<float>(a.data(), {tokens, width}));
   oracle.rmsnorm(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::one_plus, 1e-6f, matrix_view<float>(b.data(), {tokens, width}));
   CHECK(a == b);
+  a = x;
+  b = x;
+  fast.rmsnorm_add(matrix_view<const float>(w.data(), {1, width}), w, norm_weight::plain, 1e-6f, 0.5f, matrix_view<float>(a.data(), {1, width}));
+  oracle.rmsnorm_add(matrix_view<const float>(w.data(), {1, width}), w, norm_weight::plain, 1e-6f, 0.5f, matrix_view<float>(b.data(), {1, width}));
+  fast.rmsnorm_add(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::one_plus, 1e-6f, 1.0f, matrix_view<float>(a.data(), {tokens, width}));
+  oracle.rmsnorm_add(matrix_view<const float>(x.data(), {tokens, width}), w, norm_weight::one_plus, 1e-6f, 1.0f, matrix_view<float>(b.data(), {tokens, width}));
+  CHECK(a == b);
 
   a = x;
   b = x;

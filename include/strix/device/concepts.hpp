@@ -42,6 +42,7 @@ concept device_policy =
       dev.grouped_matmul(weights, groups, in, out);  // per group of rows, its slice of W (matmul_groups.hpp)
       dev.embedding(weights, ids, 1.0f, out);   // out[t] = W[ids[t]] · scale
       dev.rmsnorm(in, values, norm_weight::plain, 1e-6f, out);
+      dev.rmsnorm_add(in, values, norm_weight::plain, 1e-6f, 1.0f, out);  // out = (out + rmsnorm(in)) · scale
       dev.rope(heads, ids, freq);               // in place, [token][head][dim]
       dev.apply_activation(activation::silu, values, result);
       dev.gated_activation(activation::gelu_tanh, values, values, result);

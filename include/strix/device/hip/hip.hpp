@@ -454,8 +454,22 @@ class hip_device {
     const auto in = c.stage_in(x);
     const auto* w = c.stage_constant(weight);
     const auto out = c.stage_out(y);
-    launch(hip_kernels::rmsnorm_kernel<hip_kernels::block_threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1), out.data, out.stride);
+    launch(hip_kernels::rmsnorm_kernel<hip_kernels::block_threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1),
+           out.data, out.stride, false, 1.0f);
     c.finish("rmsnorm", y, out);
+  }
+  void rmsnorm_add(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, float scale,
+                   matrix_view<float> residual) {
+    reference_kernels::check_rmsnorm_add_shapes(x, weight, kind, residual);
+    if (x.extent(0) == 0) return;
+    if (runs_on_host(x.extent(0) * x.extent(1))) return reference_kernels::rmsnorm_add(x, weight, kind, eps, scale, residual);
+    call c(*this, staged_bytes(x) + staged_bytes(residual) + weight.size_bytes());
+    const auto in = c.stage_in(x);
+    const auto* w = c.stage_constant(weight);
+    const auto out = c.stage_in_out(residual);
+    launch(hip_kernels::rmsnorm_kernel<hip_kernels::block_threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1),
+           out.data, out.stride, true, scale);
+    c.finish("rmsnorm_add", residual, out);
   }
 
   void rope(tensor_view<float, 3> x, std::span<const std::int32_t> positions, rope_frequencies freq) {

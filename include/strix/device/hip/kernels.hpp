@@ -481,10 +481,10 @@ __device__ inline float block_max(float value, float* shared) {
   return result;
 }
 
-// One block per row.
+// One block per row. add_to_y: y = (y + the normalised row) · y_scale (rmsnorm_add), else y = it.
 template <int BlockThreads>
 __global__ void rmsnorm_kernel(const float* x, std::size_t x_stride, const float* weight, norm_weight kind, float eps,
-                               std::size_t width, float* y, std::size_t y_stride) {
+                               std::size_t width, float* y, std::size_t y_stride, bool add_to_y, float y_scale) {
   __shared__ float partial[BlockThreads / gpu::warp_size];
   const float* in = x + blockIdx.x * x_stride;
   float* out = y + blockIdx.x * y_stride;
@@ -493,7 +493,8 @@ __global__ void rmsnorm_kernel(const float* x, std::size_t x_stride, const float
   const float inv_rms = rsqrtf(block_sum(sum_sq, partial) / static_cast<float>(width) + eps);
   for (std::size_t i = threadIdx.x; i < width; i += blockDim.x) {
     const float scale = kind == norm_weight::none ? 1.0f : kind == norm_weight::plain ? weight[i] : 1.0f + weight[i];
-    out[i] = in[i] * inv_rms * scale;
+    const float normed = in[i] * inv_rms * scale;
+    out[i] = add_to_y ? (out[i] + normed) * y_scale : normed;
   }
 }
 

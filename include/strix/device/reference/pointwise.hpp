@@ -23,18 +23,48 @@ inline float apply(activation act, float x) noexcept {
   return 0.5f * x * (1.0f + std::tanh(sqrt_2_over_pi * (x + 0.044715f * x * x * x)));
 }
 
+// 1 / sqrt(mean(x[t]²) + eps), the sum of squares in double.
+inline float inverse_rms(matrix_view<const float> x, std::size_t t, float eps) noexcept {
+  double sum_sq = 0.0;
+  for (std::size_t i = 0; i < x.extent(1); ++i) sum_sq += static_cast<double>(x(t, i)) * x(t, i);
+  return static_cast<float>(1.0 / std::sqrt(sum_sq / static_cast<double>(x.extent(1)) + eps));
+}
+inline float norm_scale(norm_weight kind, std::span<const float> weight, std::size_t i) noexcept {
+  return kind == norm_weight::none ? 1.0f : kind == norm_weight::plain ? weight[i] : 1.0f + weight[i];
+}
+
 // y[t] = x[t] / sqrt(mean(x[t]²) + eps) · scale, scale per norm_weight. x and y may alias.
 inline void rmsnorm(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps,
                     matrix_view<float> y) noexcept {
-  const std::size_t n = x.extent(1);
   for (std::size_t t = 0; t < x.extent(0); ++t) {
-    double sum_sq = 0.0;
-    for (std::size_t i = 0; i < n; ++i) sum_sq += static_cast<double>(x(t, i)) * x(t, i);
-    const auto inv_rms = static_cast<float>(1.0 / std::sqrt(sum_sq / static_cast<double>(n) + eps));
-    for (std::size_t i = 0; i < n; ++i) {
-      const float scale = kind == norm_weight::none ? 1.0f : kind == norm_weight::plain ? weight[i] : 1.0f + weight[i];
-      y(t, i) = x(t, i) * inv_rms * scale;
+    const float inv_rms = inverse_rms(x, t, eps);
+    for (std::size_t i = 0; i < x.extent(1); ++i) y(t, i) = x(t, i) * inv_rms * norm_scale(kind, weight, i);
+  }
+}
+
+// residual[t] = (residual[t] + rmsnorm(x[t])) · scale: a block's normalised output added to the
+// residual stream (Gemma 4's post-norms), a layer's scale applied with it. x must not alias residual.
+inline void rmsnorm_add(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, float scale,
+                        matrix_view<float> residual) noexcept {
+  for (std::size_t t = 0; t < x.extent(0); ++t) {
+    const float inv_rms = inverse_rms(x, t, eps);
+    for (std::size_t i = 0; i < x.extent(1); ++i) {
+      const float normed = x(t, i) * inv_rms * norm_scale(kind, weight, i);
+      residual(t, i) = (residual(t, i) + normed) * scale;
     }
+  }
+}
+
+// What every policy's rmsnorm_add refuses.
+inline void check_rmsnorm_add_shapes(matrix_view<const float> x, std::span<const float> weight, norm_weight kind,
+                                     matrix_view<float> residual) {
+  if (x.extents() != residual.extents()) {
+    throw error(error_category::shape, "rmsnorm_add: x [" + std::to_string(x.extent(0)) + "][" + std::to_string(x.extent(1)) +
+                                           "] and the residual [" + std::to_string(residual.extent(0)) + "][" +
+                                           std::to_string(residual.extent(1)) + "] differ");
+  }
+  if (kind != norm_weight::none && weight.size() != x.extent(1)) {
+    throw error(error_category::shape, "rmsnorm_add: " + std::to_string(weight.size()) + " weights for rows of " + std::to_string(x.extent(1)));
   }
 }
 

@@ -39,6 +39,11 @@ class reference : public results_in_host_memory {
   void rmsnorm(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, matrix_view<float> y) {
     reference_kernels::rmsnorm(x, weight, kind, eps, y);
   }
+  void rmsnorm_add(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, float scale,
+                   matrix_view<float> residual) {
+    reference_kernels::check_rmsnorm_add_shapes(x, weight, kind, residual);
+    reference_kernels::rmsnorm_add(x, weight, kind, eps, scale, residual);
+  }
   void rope(tensor_view<float, 3> x, std::span<const std::int32_t> positions, rope_frequencies freq) {
     reference_kernels::rope(x, positions, freq);
   }

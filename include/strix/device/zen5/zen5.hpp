@@ -77,6 +77,13 @@ class zen5 : public results_in_host_memory {
       reference_kernels::rmsnorm(x.slice(begin, end), weight, kind, eps, y.slice(begin, end));
     });
   }
+  void rmsnorm_add(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, float scale,
+                   matrix_view<float> residual) {
+    reference_kernels::check_rmsnorm_add_shapes(x, weight, kind, residual);
+    pool_->parallel_for(0, x.extent(0), 8, [&](std::size_t begin, std::size_t end) {
+      reference_kernels::rmsnorm_add(x.slice(begin, end), weight, kind, eps, scale, residual.slice(begin, end));
+    });
+  }
   void rope(tensor_view<float, 3> x, std::span<const std::int32_t> positions, rope_frequencies freq) {
     pool_->parallel_for(0, x.extent(0), 8, [&](std::size_t begin, std::size_t end) {
       reference_kernels::rope(x.slice(begin, end), positions.subspan(begin, end - begin), freq);
