@@ -450,26 +450,14 @@ class hip_device {
   void rmsnorm(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, matrix_view<float> y) {
     if (x.extent(0) == 0) return;
     if (runs_on_host(x.extent(0) * x.extent(1))) return reference_kernels::rmsnorm(x, weight, kind, eps, y);
-    call c(*this, staged_bytes(x) + staged_bytes(y) + weight.size_bytes());
-    const auto in = c.stage_in(x);
-    const auto* w = c.stage_constant(weight);
-    const auto out = c.stage_out(y);
-    launch(hip_kernels::rmsnorm_kernel<hip_kernels::block_threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1),
-           out.data, out.stride, false, 1.0f);
-    c.finish("rmsnorm", y, out);
+    norm_rows("rmsnorm", x, weight, kind, eps, y, false, 1.0f);
   }
   void rmsnorm_add(matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, float scale,
                    matrix_view<float> residual) {
     reference_kernels::check_rmsnorm_add_shapes(x, weight, kind, residual);
     if (x.extent(0) == 0) return;
     if (runs_on_host(x.extent(0) * x.extent(1))) return reference_kernels::rmsnorm_add(x, weight, kind, eps, scale, residual);
-    call c(*this, staged_bytes(x) + staged_bytes(residual) + weight.size_bytes());
-    const auto in = c.stage_in(x);
-    const auto* w = c.stage_constant(weight);
-    const auto out = c.stage_in_out(residual);
-    launch(hip_kernels::rmsnorm_kernel<hip_kernels::block_threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1),
-           out.data, out.stride, true, scale);
-    c.finish("rmsnorm_add", residual, out);
+    norm_rows("rmsnorm_add", x, weight, kind, eps, residual, true, scale);
   }
 
   void rope(tensor_view<float, 3> x, std::span<const std::int32_t> positions, rope_frequencies freq) {
@@ -1320,6 +1308,18 @@ class hip_device {
 
   static unsigned blocks_for(std::size_t threads) noexcept {
     return static_cast<unsigned>((threads + hip_kernels::block_threads - 1) / hip_kernels::block_threads);
+  }
+
+  // The rmsnorm kernel's call: y = the normalised rows of x, or, add_to_y, y = (y + them) · y_scale.
+  void norm_rows(const char* what, matrix_view<const float> x, std::span<const float> weight, norm_weight kind, float eps, matrix_view<float> y,
+                 bool add_to_y, float y_scale) {
+    call c(*this, staged_bytes(x) + staged_bytes(y) + weight.size_bytes());
+    const auto in = c.stage_in(x);
+    const auto* w = c.stage_constant(weight);
+    const auto out = add_to_y ? c.stage_in_out(y) : c.stage_out(y);
+    launch(hip_kernels::rmsnorm_kernel<hip_kernels::block_threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1),
+           out.data, out.stride, add_to_y, y_scale);
+    c.finish(what, y, out);
   }
 
   // out = f(inputs) element-wise. Inputs are staged before the output: an input may be the output
