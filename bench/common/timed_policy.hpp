@@ -137,6 +137,9 @@ class timed_policy : public Base {
   void synchronize() {
     timed("synchronize", [&] { Base::synchronize(); });
   }
+  void write_kv(const kv_write_args& args) {
+    timed("write_kv", [&] { Base::write_kv(args); });
+  }
   template <attention_window Window>
   void attention(const attention_args& args) {
     timed_as([] { return Window::size == 0 ? std::string("attention, global") : "attention, window " + std::to_string(Window::size); },

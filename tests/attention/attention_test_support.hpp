@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -144,6 +145,108 @@ void expect_attention_sweep_matches_reference(Policy& fast) {
   // short rows' later splits are empty), with and without a window.
   expect_attention_matches_reference<global_attention>(fast, {8, 2, 128, 0, kv_type::f16, 16}, {3000, 40, 1}, {1, 2, 1}, 0.0f);
   expect_attention_matches_reference<sliding_window<700>>(fast, {4, 4, 64, 0, kv_type::q4_0, 32}, {2000, 900}, {2, 1}, 50.0f);
+}
+
+// A fast policy's write_kv stores the bytes the reference does, and its attention reads them right
+// after the write (a GPU that keeps its own copy of the cache reads that copy, and brings the rows
+// back to host memory by synchronize()). Two caches of two layers, written alike, the fast one by
+// `fast` (one append of one layer on the host) and its twin by the reference: for every KV type, head dims with and without a 16-lane
+// tail, 1 and 3 KV heads, block sizes 16 and 32, appends of 1 to 70 rows (one of them empty) and a
+// rollback, and rows of zeros, of huge and tiny values and of rounding ties among the random ones.
+template <class Policy>
+void expect_write_kv_matches_reference(Policy& fast) {
+  reference ref;
+  for (kv_type type : {kv_type::f32, kv_type::f16, kv_type::bf16, kv_type::q8_0, kv_type::q4_0}) {
+    for (std::size_t block_size : {std::size_t{16}, std::size_t{32}}) {
+      const bool quantized = type == kv_type::q8_0 || type == kv_type::q4_0;
+      for (std::size_t dim : {quantized ? std::size_t{32} : std::size_t{20}, std::size_t{96}}) {
+        for (std::size_t kv_heads : {std::size_t{1}, std::size_t{3}}) {
+          INFO(Policy::name << ": type " << to_string(type) << ", block " << block_size << ", dim " << dim << ", kv heads " << kv_heads);
+          kv_cache_options options;
+          options.type = type;
+          options.block_size = block_size;
+          options.max_step_tokens = 128;
+          const kv_layout layout({{kv_heads, dim, 0}, {kv_heads, dim, 0}}, options);
+          paged_kv_cache written(layout, layout.budget_for_context(512)), twin(layout, layout.budget_for_context(512));
+          const kv_sequence_id seq = written.create().sequence, twin_seq = twin.create().sequence;
+          const std::size_t width = kv_heads * dim;
+          std::mt19937 rng(static_cast<std::uint32_t>(dim * 7 + block_size + kv_heads));
+          std::vector<kv_row_slot> slots, twin_slots;
+          std::vector<kv_block_write> blocks, twin_blocks;
+          for (const std::size_t n : {std::size_t{1}, std::size_t{37}, std::size_t{0}, std::size_t{5}, std::size_t{1}, std::size_t{70}, std::size_t{1}}) {
+            const std::size_t at = written.length(seq);
+            const std::vector<std::int32_t> tokens(n, 1);
+            REQUIRE(written.append(seq, tokens) == kv_status::ok);
+            REQUIRE(twin.append(twin_seq, tokens) == kv_status::ok);
+            for (std::size_t layer = 0; layer < 2; ++layer) {
+              auto k = gaussian(n * width, static_cast<std::uint32_t>(rng()));
+              auto v = gaussian(n * width, static_cast<std::uint32_t>(rng()));
+              if (n >= 5) {
+                std::fill_n(k.begin(), width, 0.0f);                                           // zeros
+                for (std::size_t i = 0; i < width; ++i) {  // huge (past f16's range) and subnormal values
+                  v[width + i] = i % 3 == 0 ? 1e30f : i % 3 == 1 ? -3e-41f : 65519.0f + static_cast<float>(i);
+                }
+                for (std::size_t i = 0; i < width; ++i) v[2 * width + i] = static_cast<float>(i % 32) - 15.5f;  // ties
+              }
+              slots.resize(n);
+              twin_slots.resize(n);
+              blocks.clear();
+              twin_blocks.clear();
+              written.plan_write(seq, layer, at, slots, blocks);
+              twin.plan_write(twin_seq, layer, at, twin_slots, twin_blocks);
+              const matrix_view<const float> kk(k.data(), {n, width}), vv(v.data(), {n, width});
+              ref.write_kv({twin.layer_view(layer), twin_slots, twin_blocks, kk, vv});
+              if (n == 5 && layer == 1) {
+                // Written on the host instead, and not read: the next write starts within the block
+                // the host changed (a GPU's copy of it is stale).
+                written.write(seq, layer, at, kk, vv);
+                continue;
+              }
+              fast.write_kv({written.layer_view(layer), slots, blocks, kk, vv});
+              // Attention right after the write, over every position so far.
+              if (n == 0) continue;
+              const std::size_t heads = 2 * kv_heads;
+              const auto q = gaussian(heads * dim, static_cast<std::uint32_t>(rng()));
+              std::vector<float> expected(q.size()), actual(q.size());
+              const tensor_view<const float, 3> queries(q.data(), {1, heads, dim});
+              const std::vector<attention_sequence> fast_rows{{written.sequence_view(seq, layer), 0, 1}};
+              const std::vector<attention_sequence> twin_rows{{twin.sequence_view(twin_seq, layer), 0, 1}};
+              fast.template attention<global_attention>({queries, {actual.data(), {1, heads, dim}}, fast_rows, written.layer_view(layer), 0.125f, 0.0f});
+              ref.attention<global_attention>({queries, {expected.data(), {1, heads, dim}}, twin_rows, twin.layer_view(layer), 0.125f, 0.0f});
+              fast.synchronize();
+              // Values past f16's range are stored as infinities: those outputs must agree too.
+              for (std::size_t i = 0; i < q.size(); ++i) {
+                const bool agree = actual[i] == expected[i] ||
+                                   std::abs(actual[i] - expected[i]) <= 2e-5f * (1.0f + std::abs(expected[i]));
+                if (!agree) {
+                  FAIL_CHECK("attention after the write, value " << i << ": " << actual[i] << " vs " << expected[i]);
+                  break;
+                }
+              }
+            }
+            if (at == 43) {  // a rollback: the next append writes again into a block already written
+              REQUIRE(written.truncate(seq, 40) == kv_status::ok);
+              REQUIRE(twin.truncate(twin_seq, 40) == kv_status::ok);
+            }
+          }
+          fast.synchronize();
+          const std::size_t length = written.length(seq);
+          for (std::size_t layer = 0; layer < 2; ++layer) {
+            const kv_layer_view a = written.layer_view(layer), b = twin.layer_view(layer);
+            const auto table = written.block_table(seq, 0), twin_table = twin.block_table(twin_seq, 0);
+            for (std::size_t p = 0; p < length; ++p) {
+              for (std::size_t h = 0; h < kv_heads; ++h) {
+                const std::size_t slot = (p % block_size) * a.row_bytes;
+                const bool same = std::memcmp(a.k_rows(table[p / block_size], h) + slot, b.k_rows(twin_table[p / block_size], h) + slot, a.row_bytes) == 0 &&
+                                  std::memcmp(a.v_rows(table[p / block_size], h) + slot, b.v_rows(twin_table[p / block_size], h) + slot, a.row_bytes) == 0;
+                if (!same) FAIL("layer " << layer << ", position " << p << ", head " << h << ": stored bytes differ from the reference's");
+              }
+            }
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace strix::testing

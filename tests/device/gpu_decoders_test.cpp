@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <strix/device/hip/code_decoders.hpp>
+#include <strix/device/hip/kv_quantizers.hpp>
 #include <strix/device/hip/unit_decoders.hpp>
 #include <strix/quant/formats.hpp>
 
@@ -83,5 +84,36 @@ TEMPLATE_TEST_CASE("GPU weight decoders compiled for the host equal reference de
         }
       }
     }
+  }
+}
+
+// The KV cache's quantizers as the GPU's write_kv runs them (kv_quantizers.hpp), compiled for the
+// host: the bytes of each KV type's Format::quantize, on random rows and rows of zeros, of huge and
+// subnormal values, of rounding ties and of equal magnitudes of both signs (Q4_0's pivot).
+TEMPLATE_TEST_CASE("GPU KV quantizers compiled for the host write the bytes of the reference quantizers", "[device][hip]", f32_format,
+                   f16_format, bf16_format, q8_0_format, q4_0_format) {
+  using block = typename TestType::block_type;
+  constexpr std::size_t n = 32;
+  std::vector<std::vector<float>> rows;
+  for (std::uint32_t seed = 1; seed <= 200; ++seed) rows.push_back(testing::gaussian(n, seed));
+  rows.emplace_back(n, 0.0f);
+  rows.emplace_back(n, -0.0f);
+  std::vector<float> extremes(n), ties(n), signs(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    extremes[i] = i % 3 == 0 ? 3e38f : i % 3 == 1 ? -7e-42f : 65519.0f + static_cast<float>(i);
+    ties[i] = static_cast<float>(i) - 15.5f;
+    signs[i] = i % 2 == 0 ? 2.5f : -2.5f;
+  }
+  rows.push_back(extremes);
+  rows.push_back(ties);
+  rows.push_back(signs);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    std::vector<block> expected(n / TestType::block_size), actual(expected.size());
+    std::memset(static_cast<void*>(expected.data()), 0, expected.size() * sizeof(block));
+    std::memset(static_cast<void*>(actual.data()), 0, actual.size() * sizeof(block));
+    quantize_row<TestType>(rows[r], expected);
+    for (std::size_t u = 0; u < actual.size(); ++u) hip_kernels::quantize_kv_unit<TestType>(rows[r].data() + u * TestType::block_size, actual[u]);
+    INFO("row " << r);
+    CHECK(std::memcmp(expected.data(), actual.data(), expected.size() * sizeof(block)) == 0);
   }
 }

@@ -732,6 +732,10 @@ TEST_CASE("hip attention agrees with reference on every KV type, window and shap
   for (const auto& dev : policies()) testing::expect_attention_sweep_matches_reference(*dev);
 }
 
+TEST_CASE("hip write_kv stores the reference's bytes, read back right after the write", "[device][hip][attention]") {
+  for (const auto& dev : policies()) testing::expect_write_kv_matches_reference(*dev);
+}
+
 // Copied mode keeps its own copy of the cache on the GPU and uploads only blocks whose stamps
 // moved: every way a block's bytes change must reach it.
 TEST_CASE("hip attention follows every write to a cache: decode steps, rollback, forks and a new cache", "[device][hip][attention]") {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <strix/device/reference/reference.hpp>
+#include <strix/kv/paged_kv_cache.hpp>
 #include <strix/quant/formats.hpp>
 
 #include "device/kernel_test_support.hpp"
@@ -217,4 +218,37 @@ TEST_CASE("reference argmax and top-k agree with sorting, ties to the lower inde
   }
   const std::vector<float> nans{NAN, NAN};
   CHECK(dev.argmax(nans) == 0);
+}
+
+TEST_CASE("reference write_kv puts each row's heads into its slot and refuses rows that do not fit", "[device][reference]") {
+  kv_cache_options options;
+  options.block_size = 4;
+  options.type = kv_type::f32;
+  const kv_layout layout({{2, 3, 0}}, options);
+  paged_kv_cache cache(layout, layout.budget_for_context(16));
+  const kv_layer_view view = cache.layer_view(0);
+  std::vector<float> k(12), v(12);
+  std::iota(k.begin(), k.end(), 1.0f);
+  std::iota(v.begin(), v.end(), 101.0f);
+  const std::vector<kv_row_slot> slots{{1, 3}, {0, 0}};
+  reference dev;
+  dev.write_kv({view, slots, {}, matrix_view<const float>(k.data(), {2, 6}), matrix_view<const float>(v.data(), {2, 6})});
+  for (std::size_t row = 0; row < 2; ++row) {
+    for (std::size_t head = 0; head < 2; ++head) {
+      const auto* key = reinterpret_cast<const float*>(view.k_rows(slots[row].block, head) + slots[row].slot * view.row_bytes);
+      const auto* value = reinterpret_cast<const float*>(view.v_rows(slots[row].block, head) + slots[row].slot * view.row_bytes);
+      for (std::size_t d = 0; d < 3; ++d) {
+        CHECK(key[d] == k[row * 6 + head * 3 + d]);
+        CHECK(value[d] == v[row * 6 + head * 3 + d]);
+      }
+    }
+  }
+  const auto refused = [&](std::vector<kv_row_slot> targets, std::size_t width) {
+    CHECK_THROWS_AS(dev.write_kv({view, targets, {}, matrix_view<const float>(k.data(), {2, width}), matrix_view<const float>(v.data(), {2, width})}),
+                    error);
+  };
+  refused({{0, 0}, {0, 1}}, 5);                                           // rows narrower than the heads
+  refused({{0, 0}}, 6);                                                   // one slot for two rows
+  refused({{0, 0}, {0, 4}}, 6);                                           // past the block's slots
+  refused({{0, 0}, {static_cast<kv_block_id>(view.blocks), 0}}, 6);       // past the cache's blocks
 }

@@ -17,3 +17,10 @@ TEST_CASE("zen5 attention agrees with reference on every KV type, window and sha
   zen5 fast(pool);
   expect_attention_sweep_matches_reference(fast);
 }
+
+TEST_CASE("zen5 write_kv stores the reference's bytes", "[device][zen5][attention]") {
+  if (!zen5_cpu_ready()) return;
+  thread_pool pool(3);
+  zen5 fast(pool);
+  expect_write_kv_matches_reference(fast);
+}

@@ -227,6 +227,51 @@ TEST_CASE("paged_kv_cache: block stamps move exactly for the blocks a write or a
   CHECK(after[table[0]] == before[table[0]]);
 }
 
+TEST_CASE("paged_kv_cache: each layer has its own stamps, and plan_write says where rows go and how stamps moved") {
+  const kv_layout layout = test_layout(16, 1);
+  paged_kv_cache cache(layout, layout.budget_for_context(256));
+  const kv_layer_view layer0 = cache.layer_view(0), layer2 = cache.layer_view(2);  // one group
+  REQUIRE(layer0.block_stamps != layer2.block_stamps);
+  const kv_sequence_id seq = cache.create().sequence;
+  REQUIRE(cache.append(seq, std::vector<std::int32_t>(20, 1)) == kv_status::ok);
+  write_positions(cache, seq, 0);
+
+  // Positions 14..21 of layer 0: slots 14, 15 of block 0, then 0..5 of block 1 (appended anew).
+  REQUIRE(cache.truncate(seq, 14) == kv_status::ok);
+  REQUIRE(cache.append(seq, std::vector<std::int32_t>(8, 2)) == kv_status::ok);
+  const std::vector<kv_block_id> table(cache.block_table(seq, 0).begin(), cache.block_table(seq, 0).end());
+  REQUIRE(table.size() == 2);
+  const std::uint64_t layer0_before[2] = {layer0.block_stamps[table[0]], layer0.block_stamps[table[1]]};
+  const std::uint64_t layer2_before[2] = {layer2.block_stamps[table[0]], layer2.block_stamps[table[1]]};
+  std::vector<kv_row_slot> slots(8);
+  std::vector<kv_block_write> blocks;
+  cache.plan_write(seq, 0, 14, slots, blocks);
+  for (std::size_t t = 0; t < 8; ++t) {
+    CHECK(slots[t].block == table[(14 + t) / 16]);
+    CHECK(slots[t].slot == (14 + t) % 16);
+  }
+  REQUIRE(blocks.size() == 2);
+  CHECK((blocks[0].block == table[0] && blocks[0].first_slot == 14 && blocks[0].slots == 2));
+  CHECK((blocks[1].block == table[1] && blocks[1].first_slot == 0 && blocks[1].slots == 6));
+  for (std::size_t b = 0; b < 2; ++b) {
+    CHECK(blocks[b].stamp_before == layer0_before[b]);
+    CHECK(blocks[b].stamp_after == layer0.block_stamps[table[b]]);
+    CHECK(blocks[b].stamp_after != blocks[b].stamp_before);
+    CHECK(layer2.block_stamps[table[b]] == layer2_before[b]);  // another layer of the group: unmoved
+  }
+
+  // Refused, planning nothing: positions of a published block (block 0, once the next append
+  // publishes it), positions not appended, a layer the cache lacks.
+  REQUIRE(cache.append(seq, std::vector<std::int32_t>{3}) == kv_status::ok);
+  std::vector<kv_row_slot> one(1), two(2), none;
+  blocks.clear();
+  CHECK_THROWS_AS(cache.plan_write(seq, 0, 15, one, blocks), error);
+  CHECK_THROWS_AS(cache.plan_write(seq, 0, 22, two, blocks), error);
+  CHECK_THROWS_AS(cache.plan_write(seq, 7, 22, one, blocks), error);
+  cache.plan_write(seq, 2, 22, none, blocks);
+  CHECK(blocks.empty());
+}
+
 TEST_CASE("paged_kv_cache: sliding-window layers hold constant memory as a sequence grows") {
   const kv_layout layout = test_layout(16, 1);
   paged_kv_cache cache(layout, layout.budget_for_context(4096));

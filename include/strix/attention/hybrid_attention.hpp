@@ -101,13 +101,14 @@ class attention {
       if (!weights_.rope.inv_freq.empty()) {
         dev.rope(tensor_view<float, 3>(k.data(), {rows, config_.kv_heads, config_.head_dim}), batch.positions, weights_.rope);
       }
-      dev.host_access(k.footprint());  // the cache is written on the host
-      dev.host_access(v.footprint());
+      write_slots_.resize(rows);
+      written_blocks_.clear();
       for (const sequence_rows& s : batch.sequences) {
         if (s.rows == 0) continue;
-        cache.write(s.sequence, kv_layer, cache.length(s.sequence) - s.rows, k.slice(s.first_row, s.first_row + s.rows),
-                    v.slice(s.first_row, s.first_row + s.rows));
+        cache.plan_write(s.sequence, kv_layer, cache.length(s.sequence) - s.rows,
+                         std::span(write_slots_).subspan(s.first_row, s.rows), written_blocks_);
       }
+      dev.write_kv({cache.layer_view(kv_layer), write_slots_, written_blocks_, k, v});
     }
 
     sequences_.clear();
@@ -168,6 +169,8 @@ class attention {
   attention_config config_;
   attention_weights weights_;
   std::vector<attention_sequence> sequences_;
+  std::vector<kv_row_slot> write_slots_;  // a forward's K/V destinations, kept for their capacity
+  std::vector<kv_block_write> written_blocks_;
 };
 
 }  // namespace strix

@@ -9,7 +9,10 @@
 // values on the host between policy calls, where a call since the last synchronize() may have
 // written them, says so first with host_access() (a no-op on the CPU policies); a batch of calls
 // ends with synchronize(), after which host memory holds every result, or, when left by an
-// exception, with discard_activations() (device_batch.hpp does both).
+// exception, with discard_activations() (device_batch.hpp does both). The same holds for the K/V
+// rows write_kv puts into a paged KV cache: the cache's host memory has them after synchronize(),
+// and until then the host neither reads nor writes the cache's blocks (appends, forks and
+// truncations, which move only tables, are fine).
 #pragma once
 
 #include <concepts>
@@ -36,7 +39,7 @@ concept device_policy =
     requires(D& dev, const quantized_view<q8_0_format>& weights, matrix_view<const float> in, matrix_view<float> out,
              std::span<const float> values, std::span<float> result, tensor_view<float, 3> heads,
              std::span<const std::int32_t> ids, std::span<const matmul_group> groups, std::span<std::int32_t> chosen,
-             rope_frequencies freq, const attention_args& attend, const deltanet_args& recur) {
+             rope_frequencies freq, const kv_write_args& store, const attention_args& attend, const deltanet_args& recur) {
       dev.plan(kernel_limits{});
       dev.matmul(weights, in, out);             // out[t][o] = Σ_i W[o][i] · in[t][i]
       dev.grouped_matmul(weights, groups, in, out);  // per group of rows, its slice of W (matmul_groups.hpp)
@@ -58,6 +61,7 @@ concept device_policy =
       dev.synchronize();                        // every earlier call's results in host memory
       dev.discard_activations();                // forget held results (their memory may be gone)
       dev.scale(result, 0.5f);
+      dev.write_kv(store);                      // new K/V rows into a paged KV cache (paged_kv_view.hpp)
       dev.template attention<global_attention>(attend);  // over a paged KV cache
       dev.template attention<sliding_window<512>>(attend);
       dev.deltanet_recurrent(recur);            // Gated DeltaNet, token by token

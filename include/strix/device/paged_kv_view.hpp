@@ -7,6 +7,7 @@
 #include <limits>
 #include <span>
 
+#include <strix/core/tensor_view.hpp>
 #include <strix/quant/kv_type.hpp>
 
 namespace strix {
@@ -29,8 +30,9 @@ struct kv_layer_view {
   std::size_t v_offset = 0;
   // What lets a device keep its own copy of the blocks (a discrete GPU): the blocks at base, the
   // cache's identity (random, so a new cache at a freed one's address is told apart) and per block
-  // a stamp that changes whenever any of the block's bytes are written. block_stamps null: unknown,
-  // every block may have changed.
+  // a stamp that changes whenever any of this layer's bytes in the block are written (each layer
+  // has its own stamps, so writing one layer leaves the others' copies current). block_stamps null:
+  // unknown, every block may have changed.
   std::size_t blocks = 0;
   std::uint64_t cache_id = 0;
   const std::uint64_t* block_stamps = nullptr;
@@ -48,6 +50,33 @@ struct kv_layer_view {
 struct kv_sequence_view {
   std::span<const kv_block_id> blocks;
   std::size_t length = 0;
+};
+
+// Where one new position's K and V rows go.
+struct kv_row_slot {
+  kv_block_id block = 0;
+  std::uint32_t slot = 0;  // position % block_size
+};
+
+// A block a write fills slots [first_slot, first_slot + slots) of, with the layer's stamp for the
+// block before and after the write: a device whose copy of the block was current at stamp_before
+// has, once it writes the same rows into its copy, a copy current at stamp_after.
+struct kv_block_write {
+  kv_block_id block = 0;
+  std::uint32_t first_slot = 0;
+  std::uint32_t slots = 0;
+  std::uint64_t stamp_before = 0;
+  std::uint64_t stamp_after = 0;
+};
+
+// One layer's new K and V rows ([row][kv_heads · head_dim] each) quantized into the cache: row i
+// goes to rows[i]. paged_kv_cache::plan_write fills rows and blocks and stamps the blocks.
+struct kv_write_args {
+  kv_layer_view kv;
+  std::span<const kv_row_slot> rows;
+  std::span<const kv_block_write> blocks;
+  matrix_view<const float> k;
+  matrix_view<const float> v;
 };
 
 }  // namespace strix

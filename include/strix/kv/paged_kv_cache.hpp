@@ -27,6 +27,7 @@
 #include <strix/core/error.hpp>
 #include <strix/core/tensor_view.hpp>
 #include <strix/device/paged_kv_view.hpp>
+#include <strix/device/reference/kv_write.hpp>
 #include <strix/kv/block_pool.hpp>
 #include <strix/kv/kv_layout.hpp>
 #include <strix/kv/kv_status.hpp>
@@ -58,7 +59,7 @@ class paged_kv_cache {
     for (std::size_t g = 0; g < layout_.groups().size(); ++g) {
       pools_.emplace_back(blocks[g], layout_.options().block_size);
       storage_.emplace_back(blocks[g] * layout_.groups()[g].block_bytes);
-      stamps_.emplace_back(blocks[g], 0);
+      stamps_.emplace_back(blocks[g] * layout_.groups()[g].layers.size(), 0);
     }
     std::random_device entropy;
     id_ = (std::uint64_t{entropy()} << 32) ^ entropy();
@@ -185,38 +186,52 @@ class paged_kv_cache {
   }
 
   // Quantizes K and V rows ([token][kv_heads · head_dim]) of positions first, first + 1, ... of a
-  // sequence into `layer`'s blocks. The positions must have been appended and not yet published.
+  // sequence into `layer`'s blocks, on the host. The positions must have been appended and not yet
+  // published. (A device writes them with plan_write and its write_kv.)
   void write(kv_sequence_id seq, std::size_t layer, std::size_t first, matrix_view<const float> k, matrix_view<const float> v) {
-    const sequence_state& s = checked(seq);
-    const kv_layer_view view = layer_view(layer);
-    const std::size_t group = layout_.placement(layer).group;
-    const std::size_t width = view.kv_heads * view.head_dim;
+    const std::size_t width = layout_.layer(layer).kv_heads * layout_.layer(layer).head_dim;
     if (k.extent(0) != v.extent(0) || k.extent(1) != width || v.extent(1) != width) {
       throw error(error_category::shape, "kv cache write, layer " + std::to_string(layer) + ": K and V rows must be [tokens][" +
                                              std::to_string(width) + "]");
     }
-    // Published blocks may be shared through the prefix cache: they are immutable.
-    if (first < s.hashes.size() * view.block_size || first + k.extent(0) > s.tokens.size()) {
+    std::vector<kv_row_slot> slots(k.extent(0));
+    std::vector<kv_block_write> blocks;
+    plan_write(seq, layer, first, slots, blocks);
+    reference_kernels::write_kv({layer_view(layer), slots, blocks, k, v});
+  }
+
+  // Where positions first, first + 1, ... (one per entry of `slots`) of a sequence go in `layer`:
+  // fills `slots`, appends the blocks they fill to `blocks` and moves those blocks' stamps for the
+  // layer, for a device's write_kv (kv_write_args) that must follow before anything reads them.
+  // The positions must have been appended and not yet published (published blocks may be shared
+  // through the prefix cache: they are immutable).
+  void plan_write(kv_sequence_id seq, std::size_t layer, std::size_t first, std::span<kv_row_slot> slots,
+                  std::vector<kv_block_write>& blocks) {
+    const sequence_state& s = checked(seq);
+    if (layer >= layout_.layer_count()) {
+      throw error(error_category::shape, "kv cache write: no layer " + std::to_string(layer) + " (the cache has " +
+                                             std::to_string(layout_.layer_count()) + ")");
+    }
+    if (first < s.hashes.size() * block_size() || first + slots.size() > s.tokens.size()) {
       throw error(error_category::shape, "kv cache write, layer " + std::to_string(layer) + ": positions " +
-                                             std::to_string(first) + ".." + std::to_string(first + k.extent(0)) +
+                                             std::to_string(first) + ".." + std::to_string(first + slots.size()) +
                                              " are not the sequence's newly appended ones");
     }
-    visit_kv_type(view.type, [&]<class Format>() {
-      using block = typename Format::block_type;
-      const std::size_t row_blocks = view.head_dim / Format::block_size;
-      for (std::size_t t = 0; t < k.extent(0); ++t) {
-        const std::size_t position = first + t;
-        const kv_block_id b = s.tables[group][position / view.block_size];
-        const std::size_t slot = position % view.block_size;
-        stamps_[group][b] = ++last_stamp_;
-        for (std::size_t h = 0; h < view.kv_heads; ++h) {
-          auto* k_row = reinterpret_cast<block*>(view.k_rows(b, h) + slot * view.row_bytes);
-          auto* v_row = reinterpret_cast<block*>(view.v_rows(b, h) + slot * view.row_bytes);
-          quantize_row<Format>(k.row(t).span().subspan(h * view.head_dim, view.head_dim), {k_row, row_blocks});
-          quantize_row<Format>(v.row(t).span().subspan(h * view.head_dim, view.head_dim), {v_row, row_blocks});
-        }
+    const std::size_t group = layout_.placement(layer).group;
+    std::uint64_t* stamps = layer_stamps(layer);
+    for (std::size_t t = 0; t < slots.size(); ++t) {
+      const std::size_t position = first + t;
+      const kv_block_id b = s.tables[group][position / block_size()];
+      const auto slot = static_cast<std::uint32_t>(position % block_size());
+      slots[t] = {b, slot};
+      if (t > 0 && blocks.back().block == b) {
+        ++blocks.back().slots;
+        continue;
       }
-    });
+      const std::uint64_t before = stamps[b];
+      stamps[b] = ++last_stamp_;
+      blocks.push_back({b, slot, 1, before, stamps[b]});
+    }
   }
 
   [[nodiscard]] kv_layer_view layer_view(std::size_t layer) {
@@ -224,7 +239,7 @@ class paged_kv_cache {
     const kv_layer_placement& place = layout_.placement(layer);
     return {layout_.options().type, block_size(), spec.kv_heads, spec.head_dim, layout_.row_bytes(layer), spec.window,
             storage_[place.group].data(), layout_.groups()[place.group].block_bytes, place.k_offset, place.v_offset,
-            stamps_[place.group].size(), id_, stamps_[place.group].data()};
+            pools_[place.group].capacity(), id_, layer_stamps(layer)};
   }
   [[nodiscard]] kv_sequence_view sequence_view(kv_sequence_id seq, std::size_t layer) const {
     const sequence_state& s = checked(seq);
@@ -271,6 +286,14 @@ class paged_kv_cache {
   };
 
   [[nodiscard]] std::size_t blocks_for(std::size_t length) const noexcept { return (length + block_size() - 1) / block_size(); }
+
+  // The layer's stamp per block of its group (kv_layer_view::block_stamps).
+  [[nodiscard]] std::uint64_t* layer_stamps(std::size_t layer) {
+    const std::size_t group = layout_.placement(layer).group;
+    const std::vector<std::size_t>& layers = layout_.groups()[group].layers;
+    const auto index = static_cast<std::size_t>(std::find(layers.begin(), layers.end(), layer) - layers.begin());
+    return stamps_[group].data() + index * pools_[group].capacity();
+  }
 
   [[nodiscard]] sequence_state& checked(kv_sequence_id seq) {
     if (!is_active(seq)) throw error(error_category::shape, "kv cache: sequence " + std::to_string(seq) + " is not live");
@@ -341,7 +364,9 @@ class paged_kv_cache {
     const kv_block_id copy = *pool.allocate();
     const std::size_t bytes = layout_.groups()[group].block_bytes;
     std::memcpy(storage_[group].data() + copy * bytes, storage_[group].data() + block * bytes, bytes);
-    stamps_[group][copy] = ++last_stamp_;
+    for (std::size_t layer = 0; layer < layout_.groups()[group].layers.size(); ++layer) {
+      stamps_[group][layer * pool.capacity() + copy] = ++last_stamp_;
+    }
     pool.release(block);
     block = copy;
   }
@@ -387,7 +412,7 @@ class paged_kv_cache {
   kv_layout layout_;
   std::vector<block_pool> pools_;
   std::vector<buffer<std::byte>> storage_;
-  // Per group and block, the stamp of its last write (kv_layer_view::block_stamps).
+  // Per group, per layer of the group and block, the stamp of its last write (kv_layer_view::block_stamps).
   std::vector<std::vector<std::uint64_t>> stamps_;
   std::uint64_t last_stamp_ = 0;
   std::uint64_t id_ = 0;

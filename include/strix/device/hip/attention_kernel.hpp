@@ -7,6 +7,7 @@
 // partial results meet in shared memory at the end. When a batch has too few rows and heads to
 // fill the GPU (decode), the visible keys are split over several blocks (flash-decoding), each
 // writing its unnormalised partial result, and attention_combine_kernel merges them.
+// write_kv_kernel writes new K and V rows into the cache's blocks with the host's quantizers.
 #pragma once
 
 #include <cmath>
@@ -16,6 +17,7 @@
 
 #include <strix/device/attention_params.hpp>
 #include <strix/device/hip/head_rows.hpp>
+#include <strix/device/hip/kv_quantizers.hpp>
 #include <strix/device/hip/portability.hpp>
 #include <strix/device/hip/unit_decoders.hpp>
 
@@ -271,6 +273,51 @@ __global__ void __launch_bounds__(BlockThreads) attention_combine_kernel(attenti
     }
     out[d] = sum / total;
   }
+}
+
+// write_kv_kernel's launch: row r of K and V ([row][kv_heads · head_dim] values, row strides in
+// floats) goes to slot slots[r] of the blocks at `base` (laid out as attention_kv says).
+struct kv_write_problem {
+  const float* k = nullptr;
+  std::size_t k_stride = 0;
+  const float* v = nullptr;
+  std::size_t v_stride = 0;
+  const kv_row_slot* slots = nullptr;
+  std::uint32_t rows = 0;
+  std::uint32_t kv_heads = 0;
+  std::uint32_t head_dim = 0;
+  std::byte* base = nullptr;
+  std::size_t block_bytes = 0;
+  std::size_t k_offset = 0;
+  std::size_t v_offset = 0;
+  std::size_t row_bytes = 0;
+  std::uint32_t block_size = 0;
+};
+
+// Threads that write `rows` rows: one per unit (element, or block of 32) of each head's K and V row.
+template <class Format>
+inline std::size_t kv_write_threads(std::size_t rows, std::size_t kv_heads, std::size_t head_dim) noexcept {
+  return 2 * rows * kv_heads * (head_dim / Format::block_size);
+}
+
+// K's units first, then V's; within each, row-major, so neighbouring threads read neighbouring values.
+template <class Format, int BlockThreads>
+__global__ void __launch_bounds__(BlockThreads) write_kv_kernel(kv_write_problem p) {
+  using block_type = typename Format::block_type;
+  const std::size_t units = p.head_dim / Format::block_size;
+  const std::size_t per_side = std::size_t{p.rows} * p.kv_heads * units;
+  const std::size_t index = static_cast<std::size_t>(blockIdx.x) * BlockThreads + threadIdx.x;
+  if (index >= 2 * per_side) return;
+  const bool value = index >= per_side;
+  const std::size_t i = value ? index - per_side : index;
+  const std::size_t unit = i % units;
+  const std::size_t head = i / units % p.kv_heads;
+  const std::size_t row = i / units / p.kv_heads;
+  const float* x = (value ? p.v + row * p.v_stride : p.k + row * p.k_stride) + head * p.head_dim + unit * Format::block_size;
+  const kv_row_slot target = p.slots[row];
+  std::byte* stored = p.base + target.block * p.block_bytes + (value ? p.v_offset : p.k_offset) +
+                      (head * p.block_size + target.slot) * p.row_bytes;
+  quantize_kv_unit<Format>(x, reinterpret_cast<block_type*>(stored)[unit]);
 }
 
 }  // namespace strix::hip_kernels

@@ -18,8 +18,10 @@
 //  - copied: weights are uploaded once on first use (kept per host address and byte count; they must
 //    not change while the policy lives, as a mapped model file does not) and each call stages its
 //    activations through a device arena (copy in, kernel, copy out; small pieces by way of
-//    page-locked host memory). A paged KV cache gets a copy on the GPU, whose blocks are uploaded
-//    when the cache's stamps say they were written (forget_kv_caches() frees the copies).
+//    page-locked host memory). A paged KV cache gets a copy on the GPU, into which write_kv
+//    writes new rows (they reach the cache's host memory when the host next waits for the GPU)
+//    and whose blocks are uploaded when the cache's stamps say the host wrote them
+//    (forget_kv_caches() frees the copies).
 // The constructor picks direct when the device reports pageable memory access, else registered on
 // an integrated GPU and copied on a discrete one, and says why in memory_mode_reason(); hip_options
 // can force any of them (registered works on a discrete GPU too, reading host memory over the bus).
@@ -298,9 +300,11 @@ class hip_device {
     finish_waiting();
   }
   // Forgets the results the GPU holds without returning them (their host memory may be gone).
+  // KV rows written on the GPU and not yet back in their cache are forgotten too.
   void discard_activations() noexcept {
-    if (held_.empty()) return;
+    if (held_.empty() && kv_returns_.empty()) return;
     (void)gpu::stream_synchronize(stream_);
+    drop_kv_returns();
     pinned_used_ = 0;
     held_.clear();
     reuse_held_memory();
@@ -358,6 +362,11 @@ class hip_device {
   // until then, or until it is destroyed. Later calls upload again.
   void forget_kv_caches() noexcept {
     (void)gpu::stream_synchronize(stream_);
+    try {
+      return_kv_rows();
+    } catch (const error&) {
+      drop_kv_returns();
+    }
     for (auto& [host, mirror] : kv_mirrors_) (void)gpu::release(mirror.device);
     kv_mirrors_.clear();
   }
@@ -586,6 +595,56 @@ class hip_device {
     return {std::max<std::size_t>(1, (most_keys + keys - 1) / keys), keys};
   }
 
+  // New K and V rows into a paged cache (hip_kernels::write_kv_kernel: the host's quantizers, bit
+  // for bit). Direct mode writes the cache where it lies. Copied and registered modes write the
+  // GPU's copy of the cache (first uploading a block whose copy for this layer is stale where the
+  // write starts past its first slot), which is then current at the blocks' new stamps, so attention
+  // uploads nothing; the written blocks come back to the cache's host memory when the host next
+  // waits for the GPU (return_kv_rows: synchronize() at the latest, concepts.hpp).
+  void write_kv(const kv_write_args& args) {
+    check_kv_write_shapes(args, "hip kv write");
+    const kv_layer_view& kv = args.kv;
+    const std::size_t rows = args.rows.size();
+    if (rows == 0 || kv.kv_heads == 0) return;
+    if (rows > std::numeric_limits<std::uint32_t>::max() || kv.kv_heads * kv.head_dim > std::numeric_limits<std::uint32_t>::max()) {
+      throw error(error_category::shape, "hip kv write: the GPU kernel counts rows and values in 32 bits");
+    }
+    const bool copied = mode_ != hip_memory_mode::direct;
+    kv_mirror* mirror = copied ? &kv_mirror_for(kv) : nullptr;
+    std::vector<std::uint64_t>* uploaded = copied ? &mirror->uploaded_for(kv) : nullptr;
+    for (const kv_block_write& w : args.blocks) {
+      if (w.block >= kv.blocks && (kv.blocks != 0 || copied)) {
+        throw error(error_category::shape, "hip kv write: block " + std::to_string(w.block) + " is outside the cache's " +
+                                               std::to_string(kv.blocks) + " blocks");
+      }
+    }
+    call c(*this, staged_bytes(args.k) + staged_bytes(args.v) + args.rows.size_bytes());
+    if (copied) {
+      for (const kv_block_write& w : args.blocks) {
+        if (w.first_slot != 0 && (*uploaded)[w.block] != w.stamp_before) upload_kv_block(c, *mirror, kv, w.block);
+      }
+    }
+    const auto k = c.stage_in(args.k);
+    const auto v = c.stage_in(args.v);
+    const hip_kernels::kv_write_problem problem{k.data, k.stride, v.data, v.stride, c.stage_in(args.rows),
+                                                static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(kv.kv_heads),
+                                                static_cast<std::uint32_t>(kv.head_dim), copied ? mirror->device : kv.base,
+                                                kv.block_bytes, kv.k_offset, kv.v_offset, kv.row_bytes,
+                                                static_cast<std::uint32_t>(kv.block_size)};
+    visit_kv_type(kv.type, [&]<class Format>() {
+      launch(hip_kernels::write_kv_kernel<Format, hip_kernels::block_threads>,
+             blocks_for(hip_kernels::kv_write_threads<Format>(rows, kv.kv_heads, kv.head_dim)), problem);
+    });
+    gpu::check(gpu::get_last_error(), "hip kv write");
+    if (copied) {
+      for (const kv_block_write& w : args.blocks) {
+        note_kv_return(*mirror, kv, w.block);
+        (*uploaded)[w.block] = w.stamp_after;
+      }
+    }
+    c.finish("kv write");
+  }
+
   // Attention over the paged cache (hip_kernels::attention_kernel). Direct mode reads the cache
   // where it lies. Copied and registered modes keep a copy of the cache's blocks on the GPU (`kv_mirror`, one per
   // cache) and uploads a block's K and V rows of this layer only when the cache's stamp for the block
@@ -607,10 +666,8 @@ class hip_device {
     const matrix_view<const float> q = rows_of_heads(args.q, "attention");
     const matrix_view<float> out = rows_of_heads(args.out, "attention");
     const bool copied = mode_ != hip_memory_mode::direct;
-    const std::size_t run = kv.kv_heads * kv.block_size * kv.row_bytes;  // one block's K (or V) rows of this layer
     kv_mirror* mirror = copied ? &kv_mirror_for(kv) : nullptr;
-    std::vector<std::uint64_t>* uploaded = copied ? &mirror->uploaded[kv.k_offset] : nullptr;
-    if (uploaded != nullptr) uploaded->resize(kv.blocks, kv_mirror::never);
+    std::vector<std::uint64_t>* uploaded = copied ? &mirror->uploaded_for(kv) : nullptr;
     // A call that fails (a bad table, a failed copy) may have noted blocks as uploaded that never
     // were: then every block of this layer is uploaded anew.
     struct forget_on_failure {
@@ -676,21 +733,7 @@ class hip_device {
     problem.head_dim = static_cast<std::uint32_t>(dim);
     problem.rows = c.stage_in(query_rows);
     problem.tables = c.stage_in(tables);
-    if (copied) {
-      // This layer's K and V rows of each block to upload, through page-locked memory while it has
-      // room, else straight from the cache.
-      for (const kv_block_id id : kv_uploads_) {
-        for (const std::size_t offset : {kv.k_offset, kv.v_offset}) {
-          const std::size_t at = static_cast<std::size_t>(id) * kv.block_bytes + offset;
-          const std::byte* source = kv.base + at;
-          if (std::byte* page_locked = c.template pinned<std::byte>(run)) {
-            std::copy_n(source, run, page_locked);
-            source = page_locked;
-          }
-          c.upload(mirror->device + at, source, run);
-        }
-      }
-    }
+    for (const kv_block_id id : kv_uploads_) upload_kv_block(c, *mirror, kv, id);
     problem.kv = {copied ? mirror->device : kv.base, kv.block_bytes, kv.k_offset, kv.v_offset, kv.row_bytes,
                   static_cast<std::uint32_t>(kv.block_size)};
     problem.scale = args.scale;
@@ -1074,6 +1117,7 @@ class hip_device {
     gpu::check(gpu::stream_synchronize(stream_), what);
     pinned_used_ = 0;
     release_retired_constants();
+    return_kv_rows();
   }
   void release_retired_constants() noexcept {
     for (std::byte* device : retired_constants_) (void)gpu::release(device);
@@ -1449,9 +1493,88 @@ class hip_device {
     std::byte* device = nullptr;
     std::size_t bytes = 0;
     std::uint64_t cache_id = 0;
-    // Per layer (its K offset within a block), each block's stamp when its rows were last uploaded.
+    // Per layer (its K offset within a block), each block's stamp at which the copy of its rows
+    // is current (uploaded, or written on the GPU like the host's).
     std::unordered_map<std::size_t, std::vector<std::uint64_t>> uploaded;
+
+    std::vector<std::uint64_t>& uploaded_for(const kv_layer_view& kv) {
+      std::vector<std::uint64_t>& stamps = uploaded[kv.k_offset];
+      stamps.resize(kv.blocks, never);
+      return stamps;
+    }
   };
+  // Queues the upload of block `id`'s K and V rows of this layer to the GPU's copy of the cache,
+  // through page-locked memory while it has room, else straight from the cache.
+  void upload_kv_block(call& c, const kv_mirror& mirror, const kv_layer_view& kv, kv_block_id id) {
+    const std::size_t run = kv.kv_heads * kv.block_size * kv.row_bytes;
+    for (const std::size_t offset : {kv.k_offset, kv.v_offset}) {
+      const std::size_t at = static_cast<std::size_t>(id) * kv.block_bytes + offset;
+      const std::byte* source = kv.base + at;
+      if (std::byte* page_locked = c.template pinned<std::byte>(run)) {
+        std::copy_n(source, run, page_locked);
+        source = page_locked;
+      }
+      c.upload(mirror.device + at, source, run);
+    }
+  }
+
+  // Blocks written on the GPU's copy of a cache, due back in the cache's host memory: `blocks`
+  // blocks from `first_block`, each `width` bytes from `offset` (one layer's K and V rows).
+  struct kv_return {
+    const std::byte* cache;  // the cache's host memory (kv_layer_view::base)
+    std::uint64_t cache_id;
+    std::size_t block_bytes;
+    std::size_t offset;
+    std::size_t width;
+    kv_block_id first_block;
+    std::size_t blocks;
+  };
+  // Notes block `id`'s K and V rows of this layer as due back, as one piece with the block before
+  // it where that was the last noted. K's rows and V's follow each other in paged_kv_cache's
+  // blocks: then they come back as one piece.
+  void note_kv_return(const kv_mirror& mirror, const kv_layer_view& kv, kv_block_id id) {
+    const std::size_t run = kv.kv_heads * kv.block_size * kv.row_bytes;
+    const bool adjacent = kv.v_offset == kv.k_offset + run;
+    const std::array<std::size_t, 2> offsets{kv.k_offset, kv.v_offset};
+    for (std::size_t piece = 0; piece < (adjacent ? 1u : 2u); ++piece) {
+      const std::size_t offset = offsets[piece];
+      if (!kv_returns_.empty()) {
+        kv_return& last = kv_returns_.back();
+        if (last.cache == kv.base && last.cache_id == mirror.cache_id && last.offset == offset && last.first_block + last.blocks == id) {
+          ++last.blocks;
+          continue;
+        }
+      }
+      kv_returns_.push_back({kv.base, mirror.cache_id, kv.block_bytes, offset, adjacent ? 2 * run : run, id, 1});
+    }
+  }
+  // After a wait for the stream: the noted blocks back into the caches' host memory (copies into
+  // pageable memory, which return once done).
+  void return_kv_rows() {
+    if (kv_returns_.empty()) return;
+    const std::vector<kv_return> due = std::exchange(kv_returns_, {});
+    for (const kv_return& r : due) {
+      const auto mirror = kv_mirrors_.find(r.cache);
+      if (mirror == kv_mirrors_.end() || mirror->second.cache_id != r.cache_id) continue;
+      const std::size_t at = r.first_block * r.block_bytes + r.offset;
+      gpu::check(gpu::copy_2d_async(const_cast<std::byte*>(r.cache) + at, r.block_bytes, mirror->second.device + at, r.block_bytes, r.width,
+                                    r.blocks, gpu::copy_device_to_host, stream_),
+                 "returning KV rows written on the GPU to the cache");
+    }
+    gpu::check(gpu::stream_synchronize(stream_), "returning KV rows written on the GPU to the cache");
+  }
+  // Forgets the blocks due back (their cache's memory may be gone): the GPU's copies of them no
+  // longer count as current, so the host's rows are uploaded before they are read again.
+  void drop_kv_returns() noexcept {
+    for (const kv_return& r : kv_returns_) {
+      const auto mirror = kv_mirrors_.find(r.cache);
+      if (mirror == kv_mirrors_.end() || mirror->second.cache_id != r.cache_id) continue;
+      const auto layer = mirror->second.uploaded.find(r.offset);
+      if (layer == mirror->second.uploaded.end()) continue;
+      for (std::size_t b = r.first_block; b < r.first_block + r.blocks && b < layer->second.size(); ++b) layer->second[b] = kv_mirror::never;
+    }
+    kv_returns_.clear();
+  }
   // The mirror of the cache `kv` belongs to: made on first use, made anew for another cache.
   kv_mirror& kv_mirror_for(const kv_layer_view& kv) {
     const std::size_t bytes = kv.blocks * kv.block_bytes;
@@ -1459,6 +1582,8 @@ class hip_device {
     kv_mirror& mirror = kv_mirrors_[kv.base];
     if (mirror.device == nullptr || mirror.bytes != bytes || mirror.cache_id != kv.cache_id) {
       gpu::check(gpu::stream_synchronize(stream_), "waiting before replacing a KV cache's copy");
+      // Rows due back to the cache this copy belonged to: that cache is gone.
+      std::erase_if(kv_returns_, [&](const kv_return& r) { return r.cache == kv.base; });
       if (mirror.device != nullptr) (void)gpu::release(mirror.device);
       mirror = {};
       void* device = nullptr;
@@ -1499,6 +1624,7 @@ class hip_device {
   std::vector<kv_block_id> kv_uploads_;
   std::vector<hip_kernels::matmul_group_rows> group_rows_;  // a grouped matmul's non-empty groups
   std::unordered_map<const std::byte*, kv_mirror> kv_mirrors_;
+  std::vector<kv_return> kv_returns_;
   std::map<std::uintptr_t, host_region> host_regions_;
   std::map<std::uintptr_t, std::uintptr_t> refused_regions_;  // begin → one past the end
   std::string refusal_;

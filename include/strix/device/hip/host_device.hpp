@@ -9,7 +9,9 @@
 #include <bit>
 #include <cstdint>
 
+#include <strix/core/bf16.hpp>
 #include <strix/core/f16.hpp>
+#include <strix/core/rounded_product.hpp>
 
 #if defined(__HIP__) || defined(__HIPCC__) || defined(__CUDACC__)
 #define STRIX_HOST_DEVICE __host__ __device__
@@ -58,6 +60,28 @@ STRIX_HOST_DEVICE inline std::uint16_t float_to_half_bits(float v) {
   return __half_as_ushort(__float2half_rn(v));
 #else
   return f16::from_float(v).bits;
+#endif
+}
+
+// binary32 → bfloat16 bits by bf16::from_float's rule (nearest, ties to even; NaN stays a quiet
+// NaN), which the GPU's own conversion does not keep for NaN payloads.
+STRIX_HOST_DEVICE inline std::uint16_t float_to_bf16_bits(float v) {
+#if STRIX_DEVICE_PASS
+  const std::uint32_t x = __float_as_uint(v);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);
+  return static_cast<std::uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+#else
+  return bf16::from_float(v).bits;
+#endif
+}
+
+// a · b rounded before any addition that follows, as ggml's reference quantizers round it
+// (rounded_product.hpp): __fmul_rn is never contracted into an FMA.
+STRIX_HOST_DEVICE inline float rounded_product(float a, float b) {
+#if STRIX_DEVICE_PASS
+  return __fmul_rn(a, b);
+#else
+  return strix::rounded_product(a, b);
 #endif
 }
 

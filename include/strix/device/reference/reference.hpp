@@ -9,6 +9,7 @@
 #include <strix/device/results_in_host_memory.hpp>
 #include <strix/device/reference/attention.hpp>
 #include <strix/device/reference/deltanet.hpp>
+#include <strix/device/reference/kv_write.hpp>
 #include <strix/device/reference/matmul.hpp>
 #include <strix/device/reference/pointwise.hpp>
 #include <strix/device/reference/selection.hpp>
@@ -69,6 +70,7 @@ class reference : public results_in_host_memory {
   void add(std::span<const float> a, std::span<const float> b, std::span<float> out) { reference_kernels::add(a, b, out); }
   void scale(std::span<float> x, float factor) { reference_kernels::scale(x, factor); }
   void copy(matrix_view<const float> in, matrix_view<float> out) { reference_kernels::copy(in, out); }
+  void write_kv(const kv_write_args& args) { reference_kernels::write_kv(args); }
   template <attention_window Window>
   void attention(const attention_args& args) {
     reference_kernels::attention<Window>(args);

@@ -22,6 +22,7 @@
 #include <strix/core/thread_pool.hpp>
 #include <strix/device/concepts.hpp>
 #include <strix/device/results_in_host_memory.hpp>
+#include <strix/device/reference/kv_write.hpp>
 #include <strix/device/reference/matmul.hpp>
 #include <strix/device/reference/pointwise.hpp>
 #include <strix/device/reference/selection.hpp>
@@ -115,6 +116,13 @@ class zen5 : public results_in_host_memory {
   void add(std::span<const float> a, std::span<const float> b, std::span<float> out) { reference_kernels::add(a, b, out); }
   void scale(std::span<float> x, float factor) { reference_kernels::scale(x, factor); }
   void copy(matrix_view<const float> in, matrix_view<float> out) { reference_kernels::copy(in, out); }
+  // The reference quantizers, rows split over the threads.
+  void write_kv(const kv_write_args& args) {
+    check_kv_write_shapes(args, "zen5 kv write");
+    pool_->parallel_for(0, args.rows.size(), 16, [&](std::size_t begin, std::size_t end) {
+      reference_kernels::write_kv({args.kv, args.rows.subspan(begin, end - begin), args.blocks, args.k.slice(begin, end), args.v.slice(begin, end)});
+    });
+  }
   // Head dims up to zen5_kernels::attention_tiling::max_head_dim (512).
   template <attention_window Window>
   void attention(const attention_args& args) {
