@@ -183,8 +183,10 @@ void expect_write_kv_matches_reference(Policy& fast) {
               auto v = gaussian(n * width, static_cast<std::uint32_t>(rng()));
               if (n >= 5) {
                 std::fill_n(k.begin(), width, 0.0f);                                           // zeros
-                for (std::size_t i = 0; i < width; ++i) {  // huge (past f16's range) and subnormal values
-                  v[width + i] = i % 3 == 0 ? 1e30f : i % 3 == 1 ? -3e-41f : 65519.0f + static_cast<float>(i);
+                // Huge values (past f16's range; a block scale of the quantized types must stay within
+                // it) and subnormal ones.
+                for (std::size_t i = 0; i < width; ++i) {
+                  v[width + i] = i % 3 == 0 ? (quantized ? 6e4f : 1e30f) : i % 3 == 1 ? -3e-41f : 65519.0f + static_cast<float>(i);
                 }
                 for (std::size_t i = 0; i < width; ++i) v[2 * width + i] = static_cast<float>(i % 32) - 15.5f;  // ties
               }

@@ -373,10 +373,11 @@ TEST_CASE("hip resident activations: results stay on the GPU, later calls read t
     std::vector<std::int32_t> ids(4);
     std::vector<float> values(4);
     CHECK(dev->argmax(std::span<const float>(normed).first(width)) == oracle.argmax(std::span<const float>(e_normed).first(width)));
-    dev->top_k(std::span<const float>(normed).first(width), ids, values);
+    dev->top_k(matrix_view<const float>(normed.data(), {1, width}), matrix_view<std::int32_t>(ids.data(), {1, 4}), matrix_view<float>(values.data(), {1, 4}));
     std::vector<std::int32_t> e_ids(4);
     std::vector<float> e_values(4);
-    oracle.top_k(std::span<const float>(e_normed).first(width), e_ids, e_values);
+    oracle.top_k(matrix_view<const float>(e_normed.data(), {1, width}), matrix_view<std::int32_t>(e_ids.data(), {1, 4}),
+                 matrix_view<float>(e_values.data(), {1, 4}));
     CHECK(ids == e_ids);
 
     dev->synchronize();

@@ -213,11 +213,27 @@ TEST_CASE("reference argmax and top-k agree with sorting, ties to the lower inde
   for (std::size_t k : {1u, 8u, 1000u}) {
     std::vector<std::int32_t> indices(k);
     std::vector<float> values(k);
-    dev.top_k(x, indices, values);
+    dev.top_k(matrix_view<const float>(x.data(), {1, x.size()}), matrix_view<std::int32_t>(indices.data(), {1, k}),
+              matrix_view<float>(values.data(), {1, k}));
     CHECK(std::equal(indices.begin(), indices.end(), order.begin()));
   }
   const std::vector<float> nans{NAN, NAN};
   CHECK(dev.argmax(nans) == 0);
+
+  // Row by row: 250 rows of 4 (x as a matrix) give each row's best 2.
+  std::vector<std::int32_t> indices(500);
+  std::vector<float> values(500);
+  dev.top_k(matrix_view<const float>(x.data(), {250, 4}), matrix_view<std::int32_t>(indices.data(), {250, 2}),
+            matrix_view<float>(values.data(), {250, 2}));
+  for (std::size_t r = 0; r < 250; ++r) {
+    std::vector<std::int32_t> row_indices(2);
+    std::vector<float> row_values(2);
+    reference_kernels::top_k(std::span<const float>(x).subspan(4 * r, 4), row_indices, row_values);
+    CHECK((indices[2 * r] == row_indices[0] && indices[2 * r + 1] == row_indices[1]));
+  }
+  CHECK_THROWS_AS(dev.top_k(matrix_view<const float>(x.data(), {250, 4}), matrix_view<std::int32_t>(indices.data(), {100, 5}),
+                            matrix_view<float>(values.data(), {100, 5})),
+                  error);
 }
 
 TEST_CASE("reference write_kv puts each row's heads into its slot and refuses rows that do not fit", "[device][reference]") {

@@ -38,7 +38,7 @@ concept device_policy =
     memory_space<typename D::memory_space> && requires { { D::name } -> std::convertible_to<std::string_view>; } &&
     requires(D& dev, const quantized_view<q8_0_format>& weights, matrix_view<const float> in, matrix_view<float> out,
              std::span<const float> values, std::span<float> result, tensor_view<float, 3> heads,
-             std::span<const std::int32_t> ids, std::span<const matmul_group> groups, std::span<std::int32_t> chosen,
+             std::span<const std::int32_t> ids, std::span<const matmul_group> groups, matrix_view<std::int32_t> chosen,
              rope_frequencies freq, const kv_write_args& store, const attention_args& attend, const deltanet_args& recur) {
       dev.plan(kernel_limits{});
       dev.matmul(weights, in, out);             // out[t][o] = Σ_i W[o][i] · in[t][i]
@@ -54,7 +54,7 @@ concept device_policy =
       dev.scatter_add_rows(in, ids, values, out);  // out[ids[i]] += values[i] · in[i]
       dev.softmax(out, 0.0f);                   // each row in place
       { dev.argmax(values) } -> std::same_as<std::size_t>;
-      dev.top_k(values, chosen, result);
+      dev.top_k(in, chosen, out);               // per row of in: its k best, best first (k = chosen's columns)
       dev.add(values, values, result);
       dev.copy(in, out);                        // out = in, same shape
       dev.host_access(values);                  // the host reads or writes these values next

@@ -96,10 +96,10 @@ class router {
     } else {
       dev.apply_activation(activation::sigmoid, scores.span(), scores.span());
     }
+    dev.top_k(scores, out.experts, out.weights);
     for (std::size_t t = 0; t < tokens; ++t) {
-      const std::span<std::int32_t> ids(&out.experts(t, 0), k);
+      const std::span<const std::int32_t> ids(&out.experts(t, 0), k);
       const std::span<float> w(&out.weights(t, 0), k);
-      dev.top_k(std::span<const float>(&scores(t, 0), experts), ids, w);
       if (config_.renormalize) {
         float sum = 0.0f;
         for (float v : w) sum += v;

@@ -575,10 +575,11 @@ class hip_device {
   }
 
   // Host fallbacks (see the header comment): what they touch is in host memory first.
-  void top_k(std::span<const float> x, std::span<std::int32_t> indices, std::span<float> values) {
-    host_access(x);
-    host_access(values);
-    reference_kernels::top_k(x, indices, values);
+  void top_k(matrix_view<const float> x, matrix_view<std::int32_t> indices, matrix_view<float> values) {
+    reference_kernels::check_top_k_shapes(x, indices, values, "hip top_k");
+    host_access(x.footprint());
+    host_access(values.footprint());
+    reference_kernels::top_k_rows(x, indices, values);
   }
   // How attention splits each row's keys over blocks: enough blocks for the GPU's `resident_warps`
   // once, each split at least one round of a block's key batches (64 keys), so decode of a long

@@ -64,8 +64,9 @@ class reference : public results_in_host_memory {
   }
   void softmax(matrix_view<float> rows, float cap) { reference_kernels::softmax(rows, cap); }
   std::size_t argmax(std::span<const float> x) { return reference_kernels::argmax(x); }
-  void top_k(std::span<const float> x, std::span<std::int32_t> indices, std::span<float> values) {
-    reference_kernels::top_k(x, indices, values);
+  void top_k(matrix_view<const float> x, matrix_view<std::int32_t> indices, matrix_view<float> values) {
+    reference_kernels::check_top_k_shapes(x, indices, values, "top_k");
+    reference_kernels::top_k_rows(x, indices, values);
   }
   void add(std::span<const float> a, std::span<const float> b, std::span<float> out) { reference_kernels::add(a, b, out); }
   void scale(std::span<float> x, float factor) { reference_kernels::scale(x, factor); }

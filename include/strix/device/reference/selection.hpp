@@ -7,6 +7,10 @@
 #include <cstdint>
 #include <numeric>
 #include <span>
+#include <string>
+
+#include <strix/core/error.hpp>
+#include <strix/core/tensor_view.hpp>
 
 namespace strix::reference_kernels {
 
@@ -41,6 +45,25 @@ inline void top_k(std::span<const float> x, std::span<std::int32_t> indices, std
     }
     values[at] = x[i];
     indices[at] = id;
+  }
+}
+
+// Throws a shape error naming `what` unless indices and values are [rows of x][k], k at most x's
+// columns, every row contiguous.
+inline void check_top_k_shapes(matrix_view<const float> x, matrix_view<std::int32_t> indices, matrix_view<float> values, const char* what) {
+  const std::size_t k = indices.extent(1);
+  const auto contiguous_rows = [](const auto& m) { return m.extent(1) <= 1 || m.stride(1) == 1; };
+  if (indices.extent(0) != x.extent(0) || values.extent(0) != x.extent(0) || values.extent(1) != k || k > x.extent(1) ||
+      !contiguous_rows(x) || !contiguous_rows(indices) || !contiguous_rows(values)) {
+    throw error(error_category::shape, std::string(what) + ": indices and values must be [" + std::to_string(x.extent(0)) + "][k] with k ≤ " +
+                                           std::to_string(x.extent(1)) + " (the rows' length), rows contiguous");
+  }
+}
+
+// top_k of each row of x (router scores of a batch of tokens: one call, not one per token).
+inline void top_k_rows(matrix_view<const float> x, matrix_view<std::int32_t> indices, matrix_view<float> values) {
+  for (std::size_t r = 0; r < x.extent(0); ++r) {
+    top_k(std::span(&x(r, 0), x.extent(1)), std::span(&indices(r, 0), indices.extent(1)), std::span(&values(r, 0), values.extent(1)));
   }
 }
 
