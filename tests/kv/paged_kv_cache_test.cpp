@@ -268,6 +268,9 @@ TEST_CASE("paged_kv_cache: each layer has its own stamps, and plan_write says wh
   CHECK_THROWS_AS(cache.plan_write(seq, 0, 15, one, blocks), error);
   CHECK_THROWS_AS(cache.plan_write(seq, 0, 22, two, blocks), error);
   CHECK_THROWS_AS(cache.plan_write(seq, 7, 22, one, blocks), error);
+  const std::vector<float> row(kv_heads * head_dim);
+  CHECK_THROWS_AS(cache.write(seq, 7, 22, matrix_view<const float>(row.data(), {1, row.size()}), matrix_view<const float>(row.data(), {1, row.size()})),
+                  error);
   cache.plan_write(seq, 2, 22, none, blocks);
   CHECK(blocks.empty());
 }

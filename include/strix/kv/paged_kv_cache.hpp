@@ -189,7 +189,8 @@ class paged_kv_cache {
   // sequence into `layer`'s blocks, on the host. The positions must have been appended and not yet
   // published. (A device writes them with plan_write and its write_kv.)
   void write(kv_sequence_id seq, std::size_t layer, std::size_t first, matrix_view<const float> k, matrix_view<const float> v) {
-    const std::size_t width = layout_.layer(layer).kv_heads * layout_.layer(layer).head_dim;
+    const kv_layer_spec& spec = checked_layer(layer);
+    const std::size_t width = spec.kv_heads * spec.head_dim;
     if (k.extent(0) != v.extent(0) || k.extent(1) != width || v.extent(1) != width) {
       throw error(error_category::shape, "kv cache write, layer " + std::to_string(layer) + ": K and V rows must be [tokens][" +
                                              std::to_string(width) + "]");
@@ -208,10 +209,7 @@ class paged_kv_cache {
   void plan_write(kv_sequence_id seq, std::size_t layer, std::size_t first, std::span<kv_row_slot> slots,
                   std::vector<kv_block_write>& blocks) {
     const sequence_state& s = checked(seq);
-    if (layer >= layout_.layer_count()) {
-      throw error(error_category::shape, "kv cache write: no layer " + std::to_string(layer) + " (the cache has " +
-                                             std::to_string(layout_.layer_count()) + ")");
-    }
+    (void)checked_layer(layer);
     if (first < s.hashes.size() * block_size() || first + slots.size() > s.tokens.size()) {
       throw error(error_category::shape, "kv cache write, layer " + std::to_string(layer) + ": positions " +
                                              std::to_string(first) + ".." + std::to_string(first + slots.size()) +
@@ -286,6 +284,14 @@ class paged_kv_cache {
   };
 
   [[nodiscard]] std::size_t blocks_for(std::size_t length) const noexcept { return (length + block_size() - 1) / block_size(); }
+
+  [[nodiscard]] const kv_layer_spec& checked_layer(std::size_t layer) const {
+    if (layer >= layout_.layer_count()) {
+      throw error(error_category::shape, "kv cache write: no layer " + std::to_string(layer) + " (the cache has " +
+                                             std::to_string(layout_.layer_count()) + ")");
+    }
+    return layout_.layer(layer);
+  }
 
   // The layer's stamp per block of its group (kv_layer_view::block_stamps).
   [[nodiscard]] std::uint64_t* layer_stamps(std::size_t layer) {

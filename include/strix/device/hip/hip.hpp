@@ -29,8 +29,8 @@
 // GPU kernels: matmul and embedding for F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, IQ4_XS and
 // MXFP4 (weights decoded in registers; prefill of the block formats in f16 tiles on the matrix
 // units, mma / WMMA, where the GPU has them: tile_matmul.hpp), rmsnorm, rope, activations, gated products, soft-cap,
-// softmax, argmax, add, scale, row gather, weighted scatter-add, attention over the paged KV cache
-// (every KV type) and the Gated DeltaNet recurrence. Documented fallbacks to the reference kernels
+// softmax, argmax, add, scale, row gather, weighted scatter-add, KV rows into and attention over
+// the paged KV cache (every KV type) and the Gated DeltaNet recurrence. Documented fallbacks to the reference kernels
 // on the host (after the GPU has finished): matmul/embedding of other formats, top-k, DeltaNet key
 // heads longer than 256, and in copied mode the element-wise, norm, rope, softmax, argmax and
 // embedding calls too small to pay for staging (hip_options::host_call_max_values; a decode step
@@ -359,7 +359,9 @@ class hip_device {
   }
 
   // Frees the GPU's copies of KV caches (copied mode): the policy keeps one per cache it has seen
-  // until then, or until it is destroyed. Later calls upload again.
+  // until then, or until it is destroyed. Later calls upload again. Rows written on the GPU and not
+  // yet back in their caches go back first, so those caches must still exist (after synchronize(),
+  // none are due).
   void forget_kv_caches() noexcept {
     (void)gpu::stream_synchronize(stream_);
     try {
