@@ -350,8 +350,10 @@ void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std
   std::fflush(stdout);
 }
 
-// One Gated DeltaNet step (decode) and a 512-token prefill, Qwen3.5's linear-attention shapes:
-// 16 key heads, 32 value heads, dk = dv = 128. GB/s counts the state read and written once.
+// Gated DeltaNet at Qwen3.5's linear-attention shapes (16 key heads, 32 value heads, dk = dv =
+// 128): the recurrent kernel (Chunk 0) or the chunked one with Chunk tokens per chunk. GB/s counts
+// the state read and written once.
+template <int Chunk>
 void bench_deltanet(std::size_t tokens, double bandwidth) {
   constexpr std::size_t key_heads = 16, heads = 32, dk = 128, dv = 128;
   device_bytes q(tokens * key_heads * dk * sizeof(float)), k(tokens * key_heads * dk * sizeof(float)), v(tokens * heads * dv * sizeof(float));
@@ -376,15 +378,21 @@ void bench_deltanet(std::size_t tokens, double bandwidth) {
   problem.value_heads = heads;
   problem.key_dim = dk;
   problem.value_dim = dv;
-  constexpr std::size_t columns = hip_kernels::block_threads / hip_kernels::deltanet_lanes_per_column;
+  constexpr int threads = hip_kernels::block_threads;
+  constexpr std::size_t columns = threads / hip_kernels::deltanet_lanes_per_column;
+  const dim3 grid(static_cast<unsigned>(heads), static_cast<unsigned>((dv + columns - 1) / columns));
   const double ms = time_ms(20, [&](int) {
-    hip_kernels::deltanet_kernel<hip_kernels::block_threads>
-        <<<dim3(static_cast<unsigned>(heads), static_cast<unsigned>((dv + columns - 1) / columns)), hip_kernels::block_threads>>>(problem);
+    if constexpr (Chunk == 0) {
+      hip_kernels::deltanet_kernel<threads><<<grid, threads>>>(problem);
+    } else {
+      hip_kernels::deltanet_chunk_kernel<threads, Chunk><<<grid, threads>>>(problem);
+    }
   });
   gpu::check(gpu::get_last_error(), "deltanet kernel");
   const double bytes = 2.0 * heads * dk * dv * sizeof(float);
-  std::printf("| %6zu | %9.1f | %7.2f | %7.0f | %5.1f %% |\n", tokens, ms * 1e3, ms * 1e3 / static_cast<double>(tokens), bytes / (ms * 1e6),
-              100.0 * bytes / (ms * 1e6) / bandwidth);
+  const std::string kernel = Chunk == 0 ? "recurrent" : "chunk " + std::to_string(Chunk);
+  std::printf("| %6zu | %9s | %9.1f | %7.2f | %7.0f | %5.1f %% |\n", tokens, kernel.c_str(), ms * 1e3,
+              ms * 1e3 / static_cast<double>(tokens), bytes / (ms * 1e6), 100.0 * bytes / (ms * 1e6) / bandwidth);
   std::fflush(stdout);
 }
 
@@ -399,9 +407,13 @@ void bench_layers(const hip_device& dev, double bandwidth) {
   bench_attention<0>(512, 512, 512, warps, bandwidth);
   bench_attention<512>(4096, 4096, 256, warps, bandwidth);
   bench_attention<0>(4096, 4096, 512, warps, bandwidth);
-  std::printf("\n| deltanet tokens | us | us/token | state GB/s | of bw |\n|---|---|---|---|---|\n");
-  bench_deltanet(1, bandwidth);
-  bench_deltanet(512, bandwidth);
+  std::printf("\n| deltanet tokens | kernel | us | us/token | state GB/s | of bw |\n|---|---|---|---|---|---|\n");
+  bench_deltanet<0>(1, bandwidth);
+  for (std::size_t tokens : {std::size_t{512}, std::size_t{4096}}) {
+    bench_deltanet<0>(tokens, bandwidth);
+    bench_deltanet<16>(tokens, bandwidth);
+    bench_deltanet<32>(tokens, bandwidth);
+  }
 }
 
 template <std::size_t... Windows>

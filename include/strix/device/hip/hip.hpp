@@ -757,12 +757,13 @@ class hip_device {
     c.finish("attention", out, result);
     guard.done = true;
   }
-  // Gated DeltaNet (hip_kernels::deltanet_kernel): the recurrence, token by token, for decode and
-  // prefill alike — the chunked form computes the same outputs and state, which the GPU reaches
-  // with one launch per call either way (a chunked GPU kernel would make long prefills
-  // matmul-shaped; not written yet). Key heads longer than deltanet_max_key_dim use the reference.
-  void deltanet_recurrent(const deltanet_args& args) { deltanet(args); }
-  void deltanet_chunked(const deltanet_args& args, std::size_t /*chunk*/) { deltanet(args); }
+  // Gated DeltaNet: the recurrence token by token (hip_kernels::deltanet_kernel) for decode, the
+  // chunked form (deltanet_chunk_kernel) for prefill, in chunks of deltanet_chunk_tokens whatever
+  // `chunk` asks (the result is the same up to rounding; the GPU's chunk is bounded by shared
+  // memory). Key heads longer than deltanet_chunk_max_key_dim take the recurrent kernel, longer
+  // than deltanet_max_key_dim the reference.
+  void deltanet_recurrent(const deltanet_args& args) { deltanet(args, false); }
+  void deltanet_chunked(const deltanet_args& args, std::size_t /*chunk*/) { deltanet(args, true); }
 
  private:
   // y = w · x (no groups: y as wide as w), or each group's slice of w by its rows of x; `tile_tokens`:
@@ -1275,7 +1276,7 @@ class hip_device {
   static std::size_t staged_bytes(tensor_view<T, 2> m) noexcept {
     return (m.extent(0) * m.extent(1) * sizeof(float) + 255) / 256 * 256;
   }
-  void deltanet(const deltanet_args& args) {
+  void deltanet(const deltanet_args& args, bool chunked) {
     const std::size_t tokens = args.v.extent(0);
     const std::size_t heads = args.v.extent(1);
     const std::size_t dv = args.v.extent(2);
@@ -1326,8 +1327,12 @@ class hip_device {
     problem.value_dim = static_cast<std::uint32_t>(dv);
     problem.order = args.order;
     constexpr std::size_t columns = hip_kernels::block_threads / hip_kernels::deltanet_lanes_per_column;
-    launch(hip_kernels::deltanet_kernel<hip_kernels::block_threads>, dim3(static_cast<unsigned>(heads), static_cast<unsigned>((dv + columns - 1) / columns)),
-           problem);
+    const dim3 grid(static_cast<unsigned>(heads), static_cast<unsigned>((dv + columns - 1) / columns));
+    if (chunked && dk <= hip_kernels::deltanet_chunk_max_key_dim) {
+      launch(hip_kernels::deltanet_chunk_kernel<hip_kernels::block_threads, hip_kernels::deltanet_chunk_tokens>, grid, problem);
+    } else {
+      launch(hip_kernels::deltanet_kernel<hip_kernels::block_threads>, grid, problem);
+    }
     c.copy_back(state_rows, staged_state);
     c.finish("deltanet", out, staged_out);
   }
