@@ -247,8 +247,14 @@ TEST_CASE("reference write_kv puts each row's heads into its slot and refuses ro
   std::iota(k.begin(), k.end(), 1.0f);
   std::iota(v.begin(), v.end(), 101.0f);
   const std::vector<kv_row_slot> slots{{1, 3}, {0, 0}};
+  // What plan_write lists for these rows: each block, its first slot written and how many.
+  const auto blocks_of = [](const std::vector<kv_row_slot>& targets) {
+    std::vector<kv_block_write> blocks;
+    for (const kv_row_slot& target : targets) blocks.push_back({target.block, target.slot, 1, 0, 1});
+    return blocks;
+  };
   reference dev;
-  dev.write_kv({view, slots, {}, matrix_view<const float>(k.data(), {2, 6}), matrix_view<const float>(v.data(), {2, 6})});
+  dev.write_kv({view, slots, blocks_of(slots), matrix_view<const float>(k.data(), {2, 6}), matrix_view<const float>(v.data(), {2, 6})});
   for (std::size_t row = 0; row < 2; ++row) {
     for (std::size_t head = 0; head < 2; ++head) {
       const auto* key = reinterpret_cast<const float*>(view.k_rows(slots[row].block, head) + slots[row].slot * view.row_bytes);
@@ -259,12 +265,16 @@ TEST_CASE("reference write_kv puts each row's heads into its slot and refuses ro
       }
     }
   }
-  const auto refused = [&](std::vector<kv_row_slot> targets, std::size_t width) {
-    CHECK_THROWS_AS(dev.write_kv({view, targets, {}, matrix_view<const float>(k.data(), {2, width}), matrix_view<const float>(v.data(), {2, width})}),
+  const auto refused = [&](std::vector<kv_row_slot> targets, std::size_t width, std::vector<kv_block_write> blocks) {
+    CHECK_THROWS_AS(dev.write_kv({view, targets, blocks, matrix_view<const float>(k.data(), {2, width}), matrix_view<const float>(v.data(), {2, width})}),
                     error);
   };
-  refused({{0, 0}, {0, 1}}, 5);                                           // rows narrower than the heads
-  refused({{0, 0}}, 6);                                                   // one slot for two rows
-  refused({{0, 0}, {0, 4}}, 6);                                           // past the block's slots
-  refused({{0, 0}, {static_cast<kv_block_id>(view.blocks), 0}}, 6);       // past the cache's blocks
+  const auto past = static_cast<kv_block_id>(view.blocks);
+  refused({{0, 0}, {0, 1}}, 5, blocks_of({{0, 0}, {0, 1}}));              // rows narrower than the heads
+  refused({{0, 0}}, 6, blocks_of({{0, 0}}));                              // one slot for two rows
+  refused({{0, 0}, {0, 4}}, 6, blocks_of({{0, 0}, {0, 4}}));              // past the block's slots
+  refused({{0, 0}, {past, 0}}, 6, blocks_of({{0, 0}, {past, 0}}));        // past the cache's blocks
+  refused(slots, 6, {});                                                  // no written blocks listed
+  refused(slots, 6, {{1, 3, 1, 0, 1}, {0, 0, 2, 0, 1}});                  // the blocks take 3 rows, not 2
+  refused(slots, 6, {{1, 3, 1, 0, 1}, {past, 0, 1, 0, 1}});               // a listed block past the cache
 }

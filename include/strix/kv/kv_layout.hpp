@@ -36,6 +36,7 @@ struct kv_layer_placement {
   std::size_t group = 0;
   std::size_t k_offset = 0;  // bytes from the start of a block
   std::size_t v_offset = 0;
+  std::size_t index_in_group = 0;  // where the layer is in its group's `layers`
 };
 
 struct kv_group {
@@ -64,7 +65,7 @@ class kv_layout {
       kv_group& group = found != groups_.end() ? *found : groups_.emplace_back(kv_group{layer.window, {}, 0});
       const std::size_t head_block_bytes = options_.block_size * row_bytes(i);
       placement_[i] = {static_cast<std::size_t>(&group - groups_.data()), group.block_bytes,
-                       group.block_bytes + layer.kv_heads * head_block_bytes};
+                       group.block_bytes + layer.kv_heads * head_block_bytes, group.layers.size()};
       group.layers.push_back(i);
       group.block_bytes += 2 * layer.kv_heads * head_block_bytes;
     }

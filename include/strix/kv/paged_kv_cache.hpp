@@ -295,10 +295,8 @@ class paged_kv_cache {
 
   // The layer's stamp per block of its group (kv_layer_view::block_stamps).
   [[nodiscard]] std::uint64_t* layer_stamps(std::size_t layer) {
-    const std::size_t group = layout_.placement(layer).group;
-    const std::vector<std::size_t>& layers = layout_.groups()[group].layers;
-    const auto index = static_cast<std::size_t>(std::find(layers.begin(), layers.end(), layer) - layers.begin());
-    return stamps_[group].data() + index * pools_[group].capacity();
+    const kv_layer_placement& place = layout_.placement(layer);
+    return stamps_[place.group].data() + place.index_in_group * pools_[place.group].capacity();
   }
 
   [[nodiscard]] sequence_state& checked(kv_sequence_id seq) {

@@ -32,15 +32,21 @@ struct attention_query_row {
   std::uint32_t position = 0;
 };
 
-// One layer's KV storage as the kernel reads it: block b's K rows of head h start at
-// base + b·block_bytes + k_offset + h·block_size·row_bytes (V likewise at v_offset).
-struct attention_kv {
-  const std::byte* base = nullptr;
+// One layer's KV storage as the kernels address it (paged_kv_view.hpp's layout): the row in slot
+// `slot` of KV head h in block b starts at base + b·block_bytes + offset + (h·block_size + slot)·
+// row_bytes, with offset k_offset for K and v_offset for V. Byte: const for attention, which reads.
+template <class Byte>
+struct kv_storage {
+  Byte* base = nullptr;
   std::size_t block_bytes = 0;
   std::size_t k_offset = 0;
   std::size_t v_offset = 0;
   std::size_t row_bytes = 0;
   std::uint32_t block_size = 0;
+
+  __device__ Byte* row(kv_block_id block, std::size_t offset, std::size_t head, std::size_t slot) const {
+    return base + block * block_bytes + offset + (head * block_size + slot) * row_bytes;
+  }
 };
 
 struct attention_problem {
@@ -50,7 +56,7 @@ struct attention_problem {
   std::uint32_t head_dim = 0;
   const attention_query_row* rows = nullptr;
   const kv_block_id* tables = nullptr;
-  attention_kv kv;
+  kv_storage<const std::byte> kv;
   float scale = 1.0f;
   float softcap = 0.0f;
   // Key splits (grid z): split z takes keys [first + z·keys_per_split, +keys_per_split) of each
@@ -136,10 +142,9 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
   const std::uint32_t skip = blockIdx.z * a.keys_per_split;
   const std::uint32_t begin = first + (skip < visible ? skip : visible);
   const std::uint32_t end = first + (skip + a.keys_per_split < visible ? skip + a.keys_per_split : visible);
-  const std::size_t head_rows = (head / a.group) * a.kv.block_size * a.kv.row_bytes;
-  auto stored_row = [&](std::uint32_t p, std::size_t part) {
-    const kv_block_id block = a.tables[row.table + p / a.kv.block_size];
-    return reinterpret_cast<const block_type*>(a.kv.base + block * a.kv.block_bytes + part + head_rows + (p % a.kv.block_size) * a.kv.row_bytes);
+  const std::uint32_t kv_head = head / a.group;
+  auto stored_row = [&](std::uint32_t p, std::size_t offset) {
+    return reinterpret_cast<const block_type*>(a.kv.row(a.tables[row.table + p / a.kv.block_size], offset, kv_head, p % a.kv.block_size));
   };
 
   // f(i, w) with w the decoded values of the lane's slice i of a stored row.
@@ -276,7 +281,7 @@ __global__ void __launch_bounds__(BlockThreads) attention_combine_kernel(attenti
 }
 
 // write_kv_kernel's launch: row r of K and V ([row][kv_heads · head_dim] values, row strides in
-// floats) goes to slot slots[r] of the blocks at `base` (laid out as attention_kv says).
+// floats) goes to slot slots[r] of the blocks of `kv`.
 struct kv_write_problem {
   const float* k = nullptr;
   std::size_t k_stride = 0;
@@ -286,12 +291,7 @@ struct kv_write_problem {
   std::uint32_t rows = 0;
   std::uint32_t kv_heads = 0;
   std::uint32_t head_dim = 0;
-  std::byte* base = nullptr;
-  std::size_t block_bytes = 0;
-  std::size_t k_offset = 0;
-  std::size_t v_offset = 0;
-  std::size_t row_bytes = 0;
-  std::uint32_t block_size = 0;
+  kv_storage<std::byte> kv;
 };
 
 // Threads that write `rows` rows: one per unit (element, or block of 32) of each head's K and V row.
@@ -315,8 +315,7 @@ __global__ void __launch_bounds__(BlockThreads) write_kv_kernel(kv_write_problem
   const std::size_t row = i / units / p.kv_heads;
   const float* x = (value ? p.v + row * p.v_stride : p.k + row * p.k_stride) + head * p.head_dim + unit * Format::block_size;
   const kv_row_slot target = p.slots[row];
-  std::byte* stored = p.base + target.block * p.block_bytes + (value ? p.v_offset : p.k_offset) +
-                      (head * p.block_size + target.slot) * p.row_bytes;
+  std::byte* stored = p.kv.row(target.block, value ? p.kv.v_offset : p.kv.k_offset, head, target.slot);
   quantize_kv_unit<Format>(x, reinterpret_cast<block_type*>(stored)[unit]);
 }
 

@@ -615,12 +615,6 @@ class hip_device {
     const bool copied = mode_ != hip_memory_mode::direct;
     kv_mirror* mirror = copied ? &kv_mirror_for(kv) : nullptr;
     std::vector<std::uint64_t>* uploaded = copied ? &mirror->uploaded_for(kv) : nullptr;
-    for (const kv_block_write& w : args.blocks) {
-      if (w.block >= kv.blocks && (kv.blocks != 0 || copied)) {
-        throw error(error_category::shape, "hip kv write: block " + std::to_string(w.block) + " is outside the cache's " +
-                                               std::to_string(kv.blocks) + " blocks");
-      }
-    }
     call c(*this, staged_bytes(args.k) + staged_bytes(args.v) + args.rows.size_bytes());
     if (copied) {
       for (const kv_block_write& w : args.blocks) {
@@ -629,11 +623,15 @@ class hip_device {
     }
     const auto k = c.stage_in(args.k);
     const auto v = c.stage_in(args.v);
-    const hip_kernels::kv_write_problem problem{k.data, k.stride, v.data, v.stride, c.stage_in(args.rows),
-                                                static_cast<std::uint32_t>(rows), static_cast<std::uint32_t>(kv.kv_heads),
-                                                static_cast<std::uint32_t>(kv.head_dim), copied ? mirror->device : kv.base,
-                                                kv.block_bytes, kv.k_offset, kv.v_offset, kv.row_bytes,
-                                                static_cast<std::uint32_t>(kv.block_size)};
+    const hip_kernels::kv_write_problem problem{k.data,
+                                                k.stride,
+                                                v.data,
+                                                v.stride,
+                                                c.stage_in(args.rows),
+                                                static_cast<std::uint32_t>(rows),
+                                                static_cast<std::uint32_t>(kv.kv_heads),
+                                                static_cast<std::uint32_t>(kv.head_dim),
+                                                device_kv(kv, copied ? mirror->device : kv.base)};
     visit_kv_type(kv.type, [&]<class Format>() {
       launch(hip_kernels::write_kv_kernel<Format, hip_kernels::block_threads>,
              blocks_for(hip_kernels::kv_write_threads<Format>(rows, kv.kv_heads, kv.head_dim)), problem);
@@ -737,8 +735,7 @@ class hip_device {
     problem.rows = c.stage_in(query_rows);
     problem.tables = c.stage_in(tables);
     for (const kv_block_id id : kv_uploads_) upload_kv_block(c, *mirror, kv, id);
-    problem.kv = {copied ? mirror->device : kv.base, kv.block_bytes, kv.k_offset, kv.v_offset, kv.row_bytes,
-                  static_cast<std::uint32_t>(kv.block_size)};
+    problem.kv = device_kv(kv, static_cast<const std::byte*>(copied ? mirror->device : kv.base));
     problem.scale = args.scale;
     problem.softcap = args.softcap;
     problem.splits = static_cast<std::uint32_t>(split.count);
@@ -1494,6 +1491,13 @@ class hip_device {
   static constexpr std::size_t constant_max_bytes = std::size_t{64} << 10;
   static constexpr std::size_t constants_max_bytes = std::size_t{64} << 20;
 
+  // A layer's KV blocks as the kernels address them, at `base`: the cache's own memory (direct mode)
+  // or the GPU's copy of it (kv_mirror), which keeps the cache's layout.
+  template <class Byte>
+  static hip_kernels::kv_storage<Byte> device_kv(const kv_layer_view& kv, Byte* base) noexcept {
+    return {base, kv.block_bytes, kv.k_offset, kv.v_offset, kv.row_bytes, static_cast<std::uint32_t>(kv.block_size)};
+  }
+
   // Copied and registered modes: a paged KV cache's blocks on the GPU, at the same offsets as in
   // host memory.
   struct kv_mirror {
@@ -1586,7 +1590,7 @@ class hip_device {
   // The mirror of the cache `kv` belongs to: made on first use, made anew for another cache.
   kv_mirror& kv_mirror_for(const kv_layer_view& kv) {
     const std::size_t bytes = kv.blocks * kv.block_bytes;
-    if (bytes == 0) throw error(error_category::shape, "hip attention: the KV view says nothing of the cache's blocks (kv_layer_view::blocks)");
+    if (bytes == 0) throw error(error_category::shape, "hip: the GPU's copy of a KV cache needs the view's block count (kv_layer_view::blocks)");
     kv_mirror& mirror = kv_mirrors_[kv.base];
     if (mirror.device == nullptr || mirror.bytes != bytes || mirror.cache_id != kv.cache_id) {
       gpu::check(gpu::stream_synchronize(stream_), "waiting before replacing a KV cache's copy");

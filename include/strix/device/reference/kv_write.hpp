@@ -12,7 +12,9 @@
 namespace strix {
 
 // Throws a shape error naming `what` unless K and V are [rows][kv_heads · head_dim] with one slot
-// per row, every slot lies in a block of the cache (where the view counts them) and within it.
+// per row, every slot and listed block lies in the cache (where the view counts its blocks), and
+// the listed blocks take every row (a device keeping its own copy of the cache returns exactly
+// those blocks to host memory; plan_write lists them).
 inline void check_kv_write_shapes(const kv_write_args& args, const char* what) {
   const kv_layer_view& kv = args.kv;
   const std::size_t width = kv.kv_heads * kv.head_dim;
@@ -28,12 +30,24 @@ inline void check_kv_write_shapes(const kv_write_args& args, const char* what) {
                                              " blocks of " + std::to_string(kv.block_size) + " positions");
     }
   }
+  std::size_t listed = 0;
+  for (const kv_block_write& w : args.blocks) {
+    if (kv.blocks != 0 && w.block >= kv.blocks) {
+      throw error(error_category::shape, std::string(what) + ": written block " + std::to_string(w.block) + " is outside the cache's " +
+                                             std::to_string(kv.blocks) + " blocks");
+    }
+    listed += w.slots;
+  }
+  if (listed != args.rows.size()) {
+    throw error(error_category::shape, std::string(what) + ": the written blocks take " + std::to_string(listed) + " rows, not the " +
+                                           std::to_string(args.rows.size()) + " given (paged_kv_cache::plan_write lists them)");
+  }
 }
 
 namespace reference_kernels {
 
-inline void write_kv(const kv_write_args& args) {
-  check_kv_write_shapes(args, "kv write");
+// The rows of `args` (checked by the caller: zen5 splits checked args into ranges of rows).
+inline void write_kv_rows(const kv_write_args& args) {
   const kv_layer_view& kv = args.kv;
   visit_kv_type(kv.type, [&]<class Format>() {
     using block = typename Format::block_type;
@@ -48,6 +62,11 @@ inline void write_kv(const kv_write_args& args) {
       }
     }
   });
+}
+
+inline void write_kv(const kv_write_args& args) {
+  check_kv_write_shapes(args, "kv write");
+  write_kv_rows(args);
 }
 
 }  // namespace reference_kernels

@@ -123,7 +123,7 @@ class zen5 : public results_in_host_memory {
   void write_kv(const kv_write_args& args) {
     check_kv_write_shapes(args, "zen5 kv write");
     pool_->parallel_for(0, args.rows.size(), 16, [&](std::size_t begin, std::size_t end) {
-      reference_kernels::write_kv({args.kv, args.rows.subspan(begin, end - begin), args.blocks, args.k.slice(begin, end), args.v.slice(begin, end)});
+      reference_kernels::write_kv_rows({args.kv, args.rows.subspan(begin, end - begin), args.blocks, args.k.slice(begin, end), args.v.slice(begin, end)});
     });
   }
   // Head dims up to zen5_kernels::attention_tiling::max_head_dim (512).
