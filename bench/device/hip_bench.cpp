@@ -247,6 +247,54 @@ void bench_format(double bandwidth, const hip_device& policy, const std::string&
   }
 }
 
+// The fused decode kernel (fused_decode.hpp: activations quantized inside, one launch) for Task with
+// Depth iterations of loads in flight, as the policy launches it: as many blocks as the GPU holds.
+template <class Task, int Depth, class Format>
+double fused_decode_ms(const device_weights<Format>& w, bool one_matrix, const float* x, float* y) {
+  const std::size_t shared = hip_kernels::fused_decode_shared_bytes<Task>(w.cols);
+  int per_unit = 0;
+  int units = 0;
+  gpu::check(gpu::resident_blocks(hip_kernels::fused_decode_kernel<Task, Depth>, hip_kernels::fused_decode_threads, shared, &per_unit),
+             "querying occupancy");
+  gpu::check(gpu::multiprocessors(0, &units), "querying the GPU's size");
+  const auto warps = static_cast<std::size_t>(hip_kernels::fused_decode_threads / gpu::warp_size);
+  const auto blocks = static_cast<unsigned>(std::min((w.rows + warps - 1) / warps, static_cast<std::size_t>(per_unit) * static_cast<std::size_t>(units)));
+  return time_ms(200, [&](int i) {
+    hip_kernels::fused_decode_kernel<Task, Depth><<<blocks, hip_kernels::fused_decode_threads, shared>>>(
+        reinterpret_cast<const std::uint8_t*>(w.copy(one_matrix ? 0 : static_cast<std::size_t>(i))), w.rows, w.cols, x, y);
+  });
+}
+
+// Decode with the fused kernel beside matmul_kernel after the quantizing launch (with the warps per
+// row the policy would give it) and the streaming read of the same bytes, per shape.
+template <class Format>
+void bench_fused_decode(double bandwidth, const hip_device& policy) {
+  const char* type = name_of(Format::type).data();
+  for (const bench::matmul_shape& s : bench::decode_shapes) {
+    const std::size_t bytes = s.rows * s.cols / Format::block_size * sizeof(typename Format::block_type);
+    const device_weights<Format> w(s.rows, s.cols, std::max<std::size_t>(2, (std::size_t{2} << 30) / bytes + 1));
+    device_bytes x(s.cols * sizeof(float));
+    device_bytes y(s.rows * sizeof(float));
+    device_bytes sink(sizeof(float));
+    device_bytes codes(s.cols);
+    device_bytes units(s.cols / hip_kernels::unit_size * sizeof(hip_kernels::q8_unit));
+    gpu::check(gpu::fill_zero(x.p, s.cols * sizeof(float)), "clearing x");
+    const auto* xs = static_cast<const float*>(x.p);
+    auto* ys = static_cast<float*>(y.p);
+    const activation_buffers a{xs, static_cast<std::int8_t*>(codes.p), static_cast<hip_kernels::q8_unit*>(units.p), nullptr, nullptr, ys};
+    const auto fraction = [&](double ms) { return static_cast<double>(bytes) / (ms * 1e6) / bandwidth; };
+    using task = hip_kernels::fused_decode_task<Format>;
+    const double depth1 = fused_decode_ms<task, 1>(w, false, xs, ys);
+    const double depth2 = fused_decode_ms<task, 2>(w, false, xs, ys);
+    const double l2 = fused_decode_ms<task, 1>(w, true, xs, ys);
+    const double read = read_ms(w, static_cast<float*>(sink.p));
+    const double unfused = decode_ms(policy.decode_warps_per_row(s.rows), true, w, false, a);
+    std::printf("| %-7s | %-30s | %7.1f | %5.2f | %7.1f | %5.2f | %7.1f | %7.1f | %5.2f | %7.1f | %5.2f |\n", type, s.name, depth1 * 1e3, fraction(depth1),
+                depth2 * 1e3, fraction(depth2), l2 * 1e3, read * 1e3, fraction(read), unfused * 1e3, fraction(unfused));
+    std::fflush(stdout);
+  }
+}
+
 // One decode matmul through the policy (host activations in and out), against the kernel alone.
 void bench_policy_call() {
   hip_device dev;
@@ -468,7 +516,7 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
 
 int main(int argc, char** argv) {
   // --matmuls-only [format]: bandwidth, matmuls (of that format only, e.g. q4_K) and the policy
-  // calls; --calls-only: the policy calls alone; --layers-only: bandwidth, the attention and DeltaNet kernels; --models-only [preset
+  // calls; --decode-only [format]: bandwidth and the fused decode table alone; --calls-only: the policy calls alone; --layers-only: bandwidth, the attention and DeltaNet kernels; --models-only [preset
   // [prompt [host_call_max_values [matrix_unit_min_tokens [resident]]]]]: the E4B model (results
   // held on the GPU between calls and not, int8 and f32 activations, prompts of 512 and 4096) and
   // the 26B-A4B one (held and not), or only the preset named (0 for matrix_unit_min_tokens: never
@@ -495,6 +543,12 @@ int main(int argc, char** argv) {
       bench_format<q4_0_format>(bandwidth, probe, only);
       bench_format<bf16_format>(bandwidth, probe, only);
       bench_policy_call();
+    }
+    if (all || option == "--matmuls-only" || option == "--decode-only") {
+      std::printf("\nFused decode (one launch, activations quantized inside) against matmul_kernel after quantize_q8_kernel:\n"
+                  "| format  | shape                          | depth 1 us | of bw | depth 2 us | of bw | L2 us | read us | of bw | unfused us | of bw |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|---|\n");
+      if (only.empty() || only == "q4_K") bench_fused_decode<q4_k_format>(bandwidth, probe);
     }
     if (option == "--calls-only") bench_policy_call();
     if (all || option == "--layers-only") bench_layers(probe, bandwidth);

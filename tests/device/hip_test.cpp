@@ -51,13 +51,15 @@ std::unique_ptr<hip_device> matrix_unit_policy() {
 }
 
 // Every memory mode with the automatic warps per row (one for 4097 rows, 8 for the small ones on an
-// H100) and int8 activations in decode too (the test matrices are below the default size for
-// that); copied mode once more with f32 activations for every format and 4 warps per row, once
-// with 2, and once on the matrix units at every token count.
+// H100), int8 activations in decode too (the test matrices are below the default size for that)
+// and the fused decode kernel for every row count of its formats; copied mode once more with f32
+// activations for every format and 4 warps per row, once with 2 and int8 activations but never the
+// fused kernel (matmul_kernel's int8 decode of those formats), and once on the matrix units at
+// every token count.
 std::vector<std::unique_ptr<hip_device>> matmul_policies() {
-  std::vector<std::unique_ptr<hip_device>> result = policies({.int8_decode_min_weights = 0});
+  std::vector<std::unique_ptr<hip_device>> result = policies({.int8_decode_min_weights = 0, .fused_decode_min_rows = 1});
   result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, false, 4}));
-  result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, true, 2, 0}));
+  result.push_back(std::make_unique<hip_device>(hip_options{0, hip_memory_mode::copied, true, 2, 0, std::numeric_limits<std::size_t>::max()}));
   result.push_back(matrix_unit_policy());
   return result;
 }
@@ -169,6 +171,32 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
             }
           }
         }
+      }
+    }
+  }
+}
+
+// More rows than the fused decode kernel has warps on the GPU (an H100 holds 4224 of them), so each
+// warp walks several rows and carries its loads in flight from one row into the next; rows with a
+// partial last iteration of 32 tasks.
+TEMPLATE_TEST_CASE("hip fused decode walks several rows per warp", "[device][hip]", q4_k_format) {
+  reference oracle;
+  hip_device dev(hip_options{.memory = hip_memory_mode::copied, .int8_decode_min_weights = 0, .fused_decode_min_rows = 1,
+                             .host_call_max_values = 0});
+  for (const std::size_t rows : {9001u, 20000u}) {
+    for (const std::size_t cols : {3 * TestType::block_size, std::max<std::size_t>(37 * TestType::block_size, 2400)}) {
+      dev.forget_weights();
+      const testing::quantized_matrix<TestType> w(rows, cols, static_cast<std::uint32_t>(rows + cols));
+      const auto x = testing::gaussian(cols, static_cast<std::uint32_t>(cols));
+      std::vector<float> actual(rows, NAN), exact(rows);
+      dev.matmul(w.view(), matrix_view<const float>(x.data(), {1, cols}), matrix_view<float>(actual.data(), {1, rows}));
+      const std::vector<float> seen = as_kernel_sees(x, cols, matmul_activations::int8);
+      oracle.matmul(w.view(), matrix_view<const float>(seen.data(), {1, cols}), matrix_view<float>(exact.data(), {1, rows}));
+      INFO(name_of(TestType::type) << ": " << rows << " x " << cols);
+      std::vector<float> w_row(cols);
+      for (std::size_t o = 0; o < rows; ++o) {
+        w.view().dequantize_row(o, w_row);
+        CHECK(std::fabs(actual[o] - exact[o]) <= rounding_bound(matmul_activations::int8) * norm(w_row) * norm(x));
       }
     }
   }

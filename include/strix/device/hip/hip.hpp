@@ -62,6 +62,7 @@
 #include <strix/device/concepts.hpp>
 #include <strix/device/hip/attention_kernel.hpp>
 #include <strix/device/hip/deltanet_kernel.hpp>
+#include <strix/device/hip/fused_decode.hpp>
 #include <strix/device/hip/kernels.hpp>
 #include <strix/device/hip/matrix_units.hpp>
 #include <strix/device/hip/portability.hpp>
@@ -95,6 +96,12 @@ struct hip_options {
   // does not win back (an expert's 704x2816: 5.7-6.1 µs with f32, 7-9.5 with int8; 10240x2560
   // Q4_K: 18.8 with f32, 12.9 with int8; docs/performance.md). 0: int8 at every size.
   std::size_t int8_decode_min_weights = std::size_t{1} << 23;
+  // Decode matmuls (one token, no groups) with int8 activations of Q4_K weights and at least this
+  // many rows run hip_kernels::fused_decode_kernel: the activations quantized inside the matmul's
+  // one launch, the weights streamed with fewer instructions (fused_decode.hpp), where the row fits
+  // its shared memory and the weights are 16-byte aligned. 0: a quarter of the
+  // warps the GPU holds (with fewer rows most of its warps would have no row to stream).
+  std::size_t fused_decode_min_rows = 0;
   // Copied mode: a call of an element-wise kernel, a norm, rope, softmax or an embedding lookup
   // with at most this much work runs on the host (the reference kernels),
   // counted in output values, each transcendental one (activations, soft-cap, softmax) as
@@ -140,6 +147,8 @@ class hip_device {
   static constexpr int token_tile = 8;
   // Bytes of weights each lane of a matmul has in flight per chunk (hip_kernels::weight_chunk).
   static constexpr int stage_lane_bytes = 32;
+  // Iterations of loads each warp of hip_kernels::fused_decode_kernel has in flight.
+  static constexpr int fused_decode_depth = 1;
   // What one value of an activation, soft-cap or softmax costs the host against one of a norm or
   // an addition (the reference kernels on the development VM, per value: gelu-tanh ~10 ns, rmsnorm
   // ~1, add ~0.3), so that the largest call host_call_max_values sends to the host takes ~10 µs,
@@ -180,6 +189,7 @@ class hip_device {
       : device_(options.device),
         int8_activations_(options.int8_activations),
         int8_decode_min_weights_(options.int8_decode_min_weights),
+        fused_decode_min_rows_(options.fused_decode_min_rows),
         forced_warps_per_row_(options.decode_warps_per_row),
         host_call_max_values_(options.host_call_max_values),
         matrix_unit_min_tokens_(options.matrix_unit_min_tokens),
@@ -202,6 +212,8 @@ class hip_device {
     gpu::check(gpu::pageable_memory_access(device_, &pageable), "querying pageable memory access");
     gpu::check(gpu::integrated(device_, &integrated), "querying whether the GPU is integrated");
     gpu::check(gpu::resident_warps(device_, &resident_warps_), "querying the GPU's size");
+    gpu::check(gpu::multiprocessors(device_, &multiprocessors_), "querying the GPU's size");
+    if (fused_decode_min_rows_ == 0) fused_decode_min_rows_ = std::max<std::size_t>(1, resident_warps_ / 4);
     gpu::check(gpu::has_matrix_units(device_, &matrix_units_), "querying the GPU's architecture");
     const std::string kind = integrated != 0 ? "integrated GPU (unified memory)" : "discrete GPU";
     if (options.memory == hip_memory_mode::automatic) {
@@ -800,6 +812,12 @@ class hip_device {
         return;
       }
       if (path == matmul_activations::int8) {
+        if constexpr (hip_kernels::has_fused_decode<Format>) {
+          if (groups.empty() && tokens == 1 && fused_decode<Format>(weights, rows, row_length, in.data, out.data)) {
+            c.finish("matmul", y, out);
+            return;
+          }
+        }
         auto* codes = c.template scratch<std::int8_t>(tokens * row_length);
         auto* units = c.template scratch<hip_kernels::q8_unit>(tokens * row_length / hip_kernels::unit_size);
         launch(hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>, blocks_for(hip_kernels::quantize_q8_threads(tokens, row_length)),
@@ -815,6 +833,30 @@ class hip_device {
       matmul_launch<Format>(shape, weights, hip_kernels::f32_activations<false>{in.data, in.stride}, o, device_groups);
     }
     c.finish("matmul", y, out);
+  }
+
+  // Launches hip_kernels::fused_decode_kernel for y = w · x (one token) and returns true, or returns
+  // false where it does not apply (hip_options::fused_decode_min_rows).
+  template <class Format>
+  bool fused_decode(const typename Format::block_type* weights, std::size_t rows, std::size_t row_length, const float* x, float* y) {
+    using namespace hip_kernels;
+    using task = fused_decode_task<Format>;
+    constexpr std::size_t max_shared_bytes = std::size_t{48} << 10;
+    const std::size_t shared_bytes = fused_decode_shared_bytes<task>(row_length);
+    const bool aligned = reinterpret_cast<std::uintptr_t>(weights) % 16 == 0;
+    if (rows < fused_decode_min_rows_ || shared_bytes > max_shared_bytes || !aligned) return false;
+    const auto kernel = fused_decode_kernel<task, fused_decode_depth>;
+    auto [known, fresh] = fused_decode_blocks_.try_emplace({reinterpret_cast<const void*>(kernel), shared_bytes}, 0);
+    if (fresh) {
+      int per_unit = 0;
+      gpu::check(gpu::resident_blocks(kernel, fused_decode_threads, shared_bytes, &per_unit), "querying a kernel's occupancy");
+      known->second = static_cast<std::size_t>(per_unit) * static_cast<std::size_t>(multiprocessors_);
+    }
+    if (known->second == 0) return false;
+    constexpr std::size_t warps = fused_decode_threads / gpu::warp_size;
+    const auto blocks = static_cast<unsigned>(std::min((rows + warps - 1) / warps, known->second));
+    kernel<<<blocks, fused_decode_threads, shared_bytes, stream_>>>(reinterpret_cast<const std::uint8_t*>(weights), rows, row_length, x, y);
+    return true;
   }
 
   // What a matmul launch multiplies: `rows` weight rows per slice (one slice, or one per group) by
@@ -1609,8 +1651,12 @@ class hip_device {
 
   int device_;
   std::size_t resident_warps_ = 0;
+  int multiprocessors_ = 0;
   bool int8_activations_;
   std::size_t int8_decode_min_weights_;
+  std::size_t fused_decode_min_rows_;
+  // Blocks of a fused decode kernel the GPU holds at once, by kernel and shared memory per block.
+  std::map<std::pair<const void*, std::size_t>, std::size_t> fused_decode_blocks_;
   int forced_warps_per_row_;
   std::size_t host_call_max_values_;
   std::size_t matrix_unit_min_tokens_;

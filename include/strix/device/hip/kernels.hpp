@@ -180,12 +180,41 @@ constexpr std::size_t quantize_q8_threads(std::size_t tokens, std::size_t row_le
   return tokens * (row_length / unit_size) * quantize_q8_lanes;
 }
 
-// x rows → what q8_activations reads: per 32 activations a scale d = absmax / 127 and codes
-// round(x / d), exactly as the host's quantize_int8_absmax (so tests can form the same operands),
-// and the codes' half sums. Eight lanes per 32 activations, four each, so a warp's loads are
-// contiguous (one thread per 32 took 6.8 µs for a row of 14336 on the H100, a fifth of the decode
-// matmul after it); groups of eight lanes are wholly in or out of range, and all lanes take part
-// in the shuffles. row_length a multiple of 32, `codes` 16-byte aligned.
+// The int8 codes of 4 of a unit's 32 activations, quantized by the unit's 8 lanes together
+// (consecutive lanes, 8-aligned, all of the warp taking part): its scale d = absmax / 127, codes
+// round(x / d) packed into `word`, exactly as the host's quantize_int8_absmax (so tests can form the
+// same operands), and the sums of the codes of this lane's half of the unit and of the other half.
+struct q8_lane_codes {
+  float d;
+  std::uint32_t word;
+  int half_sum;
+  int other_half_sum;
+};
+
+__device__ inline q8_lane_codes quantize_q8_lane(const float (&v)[4]) {
+  float amax = fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3])));
+#pragma unroll
+  for (int mask = 1; mask < quantize_q8_lanes; mask *= 2) amax = fmaxf(amax, gpu::shuffle_xor(amax, mask));
+  q8_lane_codes q{amax / 127.0f, 0, 0, 0};
+  const float inverse = q.d != 0.0f ? 1.0f / q.d : 0.0f;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int code = static_cast<int>(roundf(v[k] * inverse));
+    q.half_sum += code;
+    q.word |= (static_cast<std::uint32_t>(code) & 0xffu) << (8 * k);
+  }
+  // Sums over the four lanes of each half, then the other half's.
+  q.half_sum += gpu::shuffle_xor(q.half_sum, 1);
+  q.half_sum += gpu::shuffle_xor(q.half_sum, 2);
+  q.other_half_sum = gpu::shuffle_xor(q.half_sum, 4);
+  return q;
+}
+
+// x rows → what q8_activations reads: per 32 activations the scale, the codes and their half sums
+// (quantize_q8_lane). Eight lanes per 32 activations, four each, so a warp's loads are contiguous
+// (one thread per 32 took 6.8 µs for a row of 14336 on the H100, a fifth of the decode matmul after
+// it); groups of eight lanes are wholly in or out of range, and all lanes take part in the
+// shuffles. row_length a multiple of 32, `codes` 16-byte aligned.
 template <int BlockThreads>
 __global__ void quantize_q8_kernel(const float* __restrict__ x, std::size_t x_stride, std::size_t tokens, std::size_t row_length,
                                    std::int8_t* __restrict__ codes, q8_unit* __restrict__ units_out) {
@@ -202,29 +231,13 @@ __global__ void quantize_q8_kernel(const float* __restrict__ x, std::size_t x_st
 #pragma unroll
     for (int k = 0; k < 4; ++k) v[k] = src[k];
   }
-  float amax = fmaxf(fmaxf(fabsf(v[0]), fabsf(v[1])), fmaxf(fabsf(v[2]), fabsf(v[3])));
-#pragma unroll
-  for (int mask = 1; mask < quantize_q8_lanes; mask *= 2) amax = fmaxf(amax, gpu::shuffle_xor(amax, mask));
-  const float d = amax / 127.0f;
-  const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
-  std::uint32_t word = 0;
-  int sum = 0;
-#pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    const int code = static_cast<int>(roundf(v[k] * inverse));
-    sum += code;
-    word |= (static_cast<std::uint32_t>(code) & 0xffu) << (8 * k);
-  }
-  // Sums over the four lanes of each half, then the other half's.
-  sum += gpu::shuffle_xor(sum, 1);
-  sum += gpu::shuffle_xor(sum, 2);
-  const int other_half = gpu::shuffle_xor(sum, 4);
+  const q8_lane_codes q = quantize_q8_lane(v);
   if (!active) return;
   std::int8_t* row = codes + token * row_length;
-  *reinterpret_cast<std::uint32_t*>(row + q8_code_offset(units, unit, part / 4) + 4 * (part % 4)) = word;
+  *reinterpret_cast<std::uint32_t*>(row + q8_code_offset(units, unit, part / 4) + 4 * (part % 4)) = q.word;
   if (part == 0) {
-    const auto packed = (static_cast<std::uint32_t>(sum) & 0xffffu) | (static_cast<std::uint32_t>(other_half) << 16);
-    units_out[token * units + unit] = q8_unit{d, static_cast<std::int32_t>(packed)};
+    const auto packed = (static_cast<std::uint32_t>(q.half_sum) & 0xffffu) | (static_cast<std::uint32_t>(q.other_half_sum) << 16);
+    units_out[token * units + unit] = q8_unit{q.d, static_cast<std::int32_t>(packed)};
   }
 }
 

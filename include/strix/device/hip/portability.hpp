@@ -133,6 +133,14 @@ inline error_t resident_warps(int d, std::size_t* warps) {
   return e;
 }
 
+// Blocks of `kernel` one multiprocessor / compute unit holds at once, launched with `threads`
+// threads and `shared_bytes` of dynamic shared memory each.
+template <class Kernel>
+inline error_t resident_blocks(Kernel kernel, int threads, std::size_t shared_bytes, int* blocks) {
+  return STRIX_GPU_API(OccupancyMaxActiveBlocksPerMultiprocessor)(blocks, kernel, threads, shared_bytes);
+}
+inline error_t multiprocessors(int d, int* count) { return STRIX_GPU_API(DeviceGetAttribute)(count, multiprocessors_attribute, d); }
+
 #undef STRIX_GPU_API
 
 // Throws strix::error naming the call that failed and the runtime's reason.
