@@ -4,7 +4,8 @@
 // through a working set of several GB of distinct matrices: a single 4096x14336 matrix fits this
 // machine's reported 480 MiB L3 and would measure the cache, not DRAM. The cache-resident figure
 // (one matrix, repeated) is reported beside it, for comparison with ggml's published numbers.
-// Prefill (GEMM, 512 tokens) is compute-bound and reported in GFLOP/s.
+// Prefill (GEMM, 512 tokens) is compute-bound and reported in GFLOP/s. "kernel/" times the dot
+// kernel alone on one thread with its weights in L2: the compute bound of the other two.
 //
 // Every result carries GB/s of weight bytes and, for decode, the fraction of the read bandwidth
 // measured at start-up by a streaming probe on the same threads.
@@ -93,8 +94,50 @@ void run_matmul(benchmark::State& state, std::size_t rows, std::size_t cols, std
   }
 }
 
+// The dot kernel alone (`dot_kernel<Format>::row<Tokens>`), one thread, on a 64 x 14336 matrix that
+// stays in L2 across repetitions, against Tokens distinct activation rows: the compute rate the
+// decode and prefill figures above are bounded by, free of DRAM, the pool and this VM's bandwidth
+// swings. Reported per weight byte (GB/s) and per multiply-add over all tokens (GFLOP/s).
+template <class Format, std::size_t Tokens>
+void run_kernel(benchmark::State& state, std::size_t rows, std::size_t cols) {
+  using kernel = zen5_kernels::dot_kernel<Format>;
+  using activations = typename kernel::activations;
+  const weight_set<Format> weights(rows, cols, 1);
+  const std::size_t stride = (activations::bytes(cols) + 63) / 64 * 64;
+  buffer<std::byte> workspace(Tokens * stride);
+  typename activations::view views[Tokens];
+  for (std::size_t t = 0; t < Tokens; ++t) {
+    std::vector<float> x(cols);
+    for (std::size_t i = 0; i < cols; ++i) x[i] = static_cast<float>((i * 7919 + t * 104729) % 1000) / 1000.0f - 0.5f;
+    activations::fill(x, workspace.data() + t * stride);
+    views[t] = activations::at(workspace.data() + t * stride, cols);
+  }
+  const auto* w = reinterpret_cast<const typename Format::block_type*>(weights.copies[0].data());
+  std::size_t blocks = cols / Format::block_size;
+  benchmark::DoNotOptimize(blocks);  // a run-time count, as in the policy (a constant one makes GCC warn about the unreached tail loop)
+  float out[Tokens];
+  for (auto _ : state) {
+    for (std::size_t r = 0; r < rows; ++r) {
+      kernel::template row<Tokens>(w + r * blocks, views, blocks, out);
+      benchmark::DoNotOptimize(out);
+    }
+  }
+  state.counters["GB/s"] = benchmark::Counter(static_cast<double>(weights.bytes), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols * Tokens) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class Format>
+void register_kernel() {
+  const std::string type(name_of(Format::type));
+  benchmark::RegisterBenchmark(("kernel/" + type + "/64x14336/tokens:1").c_str(), [](benchmark::State& st) { run_kernel<Format, 1>(st, 64, 14336); })
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark(("kernel/" + type + "/64x14336/tokens:4").c_str(), [](benchmark::State& st) { run_kernel<Format, 4>(st, 64, 14336); })
+      ->Unit(benchmark::kMicrosecond);
+}
+
 template <class Format>
 void register_format() {
+  register_kernel<Format>();
   const std::string type(name_of(Format::type));
   for (const auto& s : bench::decode_shapes) {
     for (unsigned threads : {1u, 2u}) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include <strix/device/reference/reference.hpp>
@@ -192,6 +193,49 @@ TEST_CASE("zen5 matmul handles empty shapes, zeros and huge values", "[device][z
   std::vector<float> expected(27);
   oracle.matmul(w.view(), matrix_view<const float>(huge.data(), {3, 512}), matrix_view<float>(expected.data(), {3, 9}));
   CHECK(testing::nmse(y, expected) < 1e-3);
+}
+
+// The K-quant kernels sum a block's products in 16- and 32-bit integers (vpmaddubsw, vpdpwssd):
+// every code, scale and min at its largest (bytes 0xff: codes 15 / 31 / 63, 6-bit scales and mins
+// 63; Q6_K's int8 scales at 127 and -128) against activations at ±127, all of one sign or
+// alternating, must neither saturate nor overflow.
+TEMPLATE_TEST_CASE("zen5 K-quant matmul is exact at the largest codes and activations", "[device][zen5]", q4_k_format, q5_k_format,
+                   q6_k_format) {
+  if (!testing::zen5_cpu_ready()) return;
+  thread_pool pool(2);
+  zen5 fast(pool);
+  reference oracle;
+  constexpr std::size_t rows = 2, cols = 3 * 256, tokens = 3;
+  std::vector<typename TestType::block_type> blocks(rows * cols / 256);
+  std::memset(static_cast<void*>(blocks.data()), 0xff, blocks.size() * sizeof(blocks[0]));
+  for (std::size_t b = 0; b < blocks.size(); ++b) {
+    auto& block = blocks[b];
+    block.d = f16::from_float(b % 2 == 0 ? 1.0f : -0.5f);
+    if constexpr (std::is_same_v<TestType, q6_k_format>) {
+      for (std::size_t g = 0; g < 16; ++g) block.scales[g] = static_cast<std::int8_t>((g + b) % 2 == 0 ? 127 : -128);
+    } else {
+      block.dmin = f16::from_float(0.25f);
+    }
+  }
+  const quantized_view<TestType> w{std::as_bytes(std::span(blocks)), rows, cols, "extreme weights"};
+  std::vector<float> x(tokens * cols);
+  for (std::size_t i = 0; i < cols; ++i) {
+    x[i] = 3.0f;
+    x[cols + i] = -1e6f;
+    x[2 * cols + i] = i % 2 == 0 ? 2.0f : -2.0f;
+  }
+  std::vector<float> actual(tokens * rows), exact(tokens * rows);
+  fast.matmul(w, matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(actual.data(), {tokens, rows}));
+  const auto seen = as_kernel_sees<TestType>(x, tokens, cols);
+  oracle.matmul(w, matrix_view<const float>(seen.data(), {tokens, cols}), matrix_view<float>(exact.data(), {tokens, rows}));
+  std::vector<float> w_row(cols);
+  for (std::size_t o = 0; o < rows; ++o) {
+    w.dequantize_row(o, w_row);
+    for (std::size_t t = 0; t < tokens; ++t) {
+      INFO(name_of(TestType::type) << ": row " << o << ", token " << t << ": " << actual[t * rows + o] << " against " << exact[t * rows + o]);
+      CHECK(std::fabs(actual[t * rows + o] - exact[t * rows + o]) <= 1e-6 * norm(w_row) * norm(std::span(seen).subspan(t * cols, cols)));
+    }
+  }
 }
 
 TEST_CASE("zen5 falls back to the reference matmul for formats without a fast kernel", "[device][zen5]") {

@@ -246,16 +246,26 @@ struct dot_kernel<mxfp4_format> : dot_kernel_32<dot_kernel<mxfp4_format>, block_
   static float scale(const block_mxfp4& w) noexcept { return mxfp4_half_scale(w.e); }
 };
 
-// Super-block formats against Q8_K. Each specialisation unpacks a block once into float scale
-// vectors and provides, for each of 4 parts of 64 elements (in dequantization order, so the
-// activation bytes load as they are): the 64 codes, the float scale of each 32-bit lane (d folded
-// in), and an 8-lane vector of offset terms (Σ mins · sums of x, from Q8_K's bsums) to subtract.
+// Super-block formats against Q8_K. Each specialisation unpacks a block once and provides, for each
+// of 4 parts of 64 elements (in dequantization order, so the activation bytes load as they are),
+// the 64 codes (unsigned) and an 8-lane vector of offset terms (Σ mins · sums of x, from Q8_K's
+// bsums) to subtract, and scales in one of two ways:
+// - integer scales (part_scales(p): the sub-block scale of each 16-bit lane, and the block's float
+//   scale d): the codes multiply with vpmaddubsw into 16-bit pair sums (no overflow: codes below 64,
+//   activations in [-127, 127]), and vpdpwssd multiplies those by the scales and accumulates a
+//   whole block in 32-bit integers, so a token pays one conversion and FMA per block instead of
+//   one per part;
+// - float scales (lane_scales(scaled, p), the scales times d as floats in `scales`): for codes too
+//   large for vpmaddubsw (IQ4_XS's table shifted to unsigned reaches 241), vpdpbusd per part, then a
+//   conversion and an FMA with the lanes' scales.
 template <class Derived, class Block>
 struct dot_kernel_256 {
   using activations = q8_k_activations;
 
   template <std::size_t N>
   static void row(const Block* w, const block_q8_k* const* acts, std::size_t n_blocks, float* out) noexcept {
+    using unpacked = typename Derived::unpacked;
+    constexpr bool integer_scales = requires(const unpacked& u) { u.part_scales(0); };
     __m512 acc[N][2];
     __m256 offsets[N];
     for (std::size_t t = 0; t < N; ++t) {
@@ -264,26 +274,36 @@ struct dot_kernel_256 {
     }
     for (std::size_t b = 0; b < n_blocks; ++b) {
       simd::prefetch_ahead(w + b, sizeof(Block));
-      const typename Derived::unpacked u(w[b]);
-      __m512 scales[N];  // the block's scales times each token's activation scale
-      for (std::size_t t = 0; t < N; ++t) scales[t] = _mm512_mul_ps(u.scales, _mm512_set1_ps(acts[t][b].d));
-      for (int p = 0; p < 4; ++p) {
-        const __m512i codes = u.codes(w[b], p);
+      const unpacked u(w[b]);
+      if constexpr (integer_scales) {
+        __m512i sums[N];
+        for (std::size_t t = 0; t < N; ++t) sums[t] = _mm512_setzero_si512();
+        for (int p = 0; p < 4; ++p) {
+          const __m512i codes = u.codes(w[b], p);
+          const __m512i scales = u.part_scales(p);
+          for (std::size_t t = 0; t < N; ++t) {
+            sums[t] = _mm512_dpwssd_epi32(sums[t], _mm512_maddubs_epi16(codes, simd::load64(acts[t][b].qs + 64 * p)), scales);
+          }
+        }
         for (std::size_t t = 0; t < N; ++t) {
-          const __m512i x = simd::load64(acts[t][b].qs + 64 * p);
-          const __m512i dot = Derived::is_signed ? simd::dot_signed(codes, x) : simd::dot_unsigned(codes, x);
-          acc[t][p & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), Derived::unpacked::lane_scales(scales[t], p), acc[t][p & 1]);
+          acc[t][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), _mm512_set1_ps(u.d * acts[t][b].d), acc[t][0]);
+        }
+      } else {
+        __m512 scales[N];  // the block's scales times each token's activation scale
+        for (std::size_t t = 0; t < N; ++t) scales[t] = _mm512_mul_ps(u.scales, _mm512_set1_ps(acts[t][b].d));
+        for (int p = 0; p < 4; ++p) {
+          const __m512i codes = u.codes(w[b], p);
+          for (std::size_t t = 0; t < N; ++t) {
+            const __m512i dot = simd::dot_unsigned(codes, simd::load64(acts[t][b].qs + 64 * p));
+            acc[t][p & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), unpacked::lane_scales(scales[t], p), acc[t][p & 1]);
+          }
         }
       }
-      if constexpr (Derived::has_offsets) {
-        for (std::size_t t = 0; t < N; ++t) {
-          offsets[t] = _mm256_fmadd_ps(u.offsets(acts[t][b].bsums), _mm256_set1_ps(acts[t][b].d), offsets[t]);
-        }
-      }
+      for (std::size_t t = 0; t < N; ++t) offsets[t] = _mm256_fmadd_ps(u.offsets(acts[t][b].bsums), _mm256_set1_ps(acts[t][b].d), offsets[t]);
     }
     for (std::size_t t = 0; t < N; ++t) {
       out[t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
-      if constexpr (Derived::has_offsets) out[t] -= _mm512_reduce_add_ps(_mm512_zextps256_ps512(offsets[t]));
+      out[t] -= _mm512_reduce_add_ps(_mm512_zextps256_ps512(offsets[t]));
     }
   }
 };
@@ -299,16 +319,26 @@ inline __m512i low_then_high_nibbles(const std::uint8_t* packed) noexcept {
 inline __m256 bytes_as_floats(std::uint64_t bytes, float factor) noexcept {
   return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(bytes)))), _mm256_set1_ps(factor));
 }
+// 16-bit lane i takes word first + i / Run of `words`: a sub-block's scale over the lanes of its
+// pair sums.
+template <int Run>
+inline __m512i repeat_words(__m512i words, int first) noexcept {
+  static constexpr std::array<std::int16_t, 32> runs = [] {
+    std::array<std::int16_t, 32> r{};
+    for (int i = 0; i < 32; ++i) r[static_cast<std::size_t>(i)] = static_cast<std::int16_t>(i / Run);
+    return r;
+  }();
+  return _mm512_permutexvar_epi16(_mm512_add_epi16(_mm512_set1_epi16(static_cast<short>(first)), _mm512_loadu_si512(runs.data())), words);
+}
 }  // namespace simd
 
 // Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins; value = d·sc·q − dmin·m.
 template <class Block, int Bits>
 struct q45_k_dot : dot_kernel_256<q45_k_dot<Block, Bits>, Block> {
-  static constexpr bool is_signed = false;
-  static constexpr bool has_offsets = true;
   struct unpacked {
-    __m512 scales;  // d·sc for the 8 sub-blocks, lanes 0-7
-    __m256 mins;    // dmin·m for the 8 sub-blocks
+    float d;
+    __m512i scales;  // sc for the 8 sub-blocks, 16-bit words 0-7
+    __m256 mins;     // dmin·m for the 8 sub-blocks
     __m512i high_bits;
 
     explicit unpacked(const Block& w) noexcept {
@@ -319,7 +349,8 @@ struct q45_k_dot : dot_kernel_256<q45_k_dot<Block, Bits>, Block> {
       const std::uint32_t mins_low = q[1] & 0x3f3f3f3fu;
       const std::uint32_t scales_high = (q[2] & 0x0f0f0f0fu) | (((q[0] >> 6) & 0x03030303u) << 4);
       const std::uint32_t mins_high = ((q[2] >> 4) & 0x0f0f0f0fu) | (((q[1] >> 6) & 0x03030303u) << 4);
-      scales = _mm512_castps256_ps512(simd::bytes_as_floats(scales_low | std::uint64_t{scales_high} << 32, simd::f16_to_float(w.d)));
+      d = simd::f16_to_float(w.d);
+      scales = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(scales_low | std::uint64_t{scales_high} << 32))));
       mins = simd::bytes_as_floats(mins_low | std::uint64_t{mins_high} << 32, simd::f16_to_float(w.dmin));
       if constexpr (Bits == 5) high_bits = _mm512_broadcast_i64x4(simd::load32(w.qh));
     }
@@ -333,7 +364,8 @@ struct q45_k_dot : dot_kernel_256<q45_k_dot<Block, Bits>, Block> {
       }
       return q;
     }
-    static __m512 lane_scales(__m512 scaled, int p) noexcept { return simd::pair_scales(scaled, p); }
+    // Part p is sub-blocks 2p (pair sums 0-15) and 2p + 1 (16-31).
+    __m512i part_scales(int p) const noexcept { return simd::repeat_words<16>(scales, 2 * p); }
     __m256 offsets(const std::int16_t* bsums) const noexcept {
       const __m256i sums = _mm256_madd_epi16(simd::load32(bsums), _mm256_set1_epi16(1));  // Σx per sub-block
       return _mm256_mul_ps(_mm256_cvtepi32_ps(sums), mins);
@@ -349,18 +381,12 @@ struct dot_kernel<q5_k_format> : q45_k_dot<block_q5_k, 5> {};
 // 2·(p%2) and 2·(p%2)+1 of it, in dequantization order.
 template <>
 struct dot_kernel<q6_k_format> : dot_kernel_256<dot_kernel<q6_k_format>, block_q6_k> {
-  static constexpr bool is_signed = false;
-  static constexpr bool has_offsets = true;
   struct unpacked {
-    __m512 scales;  // d·sc for the 16 groups
-    __m256i group_scales;
-    float d32;
+    float d;
+    __m256i group_scales;  // sc for the 16 groups, 16-bit words
 
-    explicit unpacked(const block_q6_k& w) noexcept : d32(32.0f * simd::f16_to_float(w.d)) {
-      const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
-      scales = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(raw)), _mm512_set1_ps(simd::f16_to_float(w.d)));
-      group_scales = _mm256_cvtepi8_epi16(raw);
-    }
+    explicit unpacked(const block_q6_k& w) noexcept
+        : d(simd::f16_to_float(w.d)), group_scales(_mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)))) {}
     __m512i codes(const block_q6_k& w, int p) const noexcept {
       const int half = p / 2;
       const __m512i low_bits = simd::load64(w.ql + 64 * half);
@@ -373,14 +399,11 @@ struct dot_kernel<q6_k_format> : dot_kernel_256<dot_kernel<q6_k_format>, block_q
       const __m512i high = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(qh, shift), _mm512_set1_epi8(3)), 4);
       return _mm512_or_si512(low, high);
     }
-    static __m512 lane_scales(__m512 scaled, int p) noexcept {
-      // groups 4p .. 4p+3, each over four 32-bit lanes
-      const __m512i index = _mm512_add_epi32(_mm512_set1_epi32(4 * p), _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
-      return _mm512_permutexvar_ps(index, scaled);
-    }
+    // Part p is groups 4p … 4p + 3, each over 8 pair sums.
+    __m512i part_scales(int p) const noexcept { return simd::repeat_words<8>(_mm512_castsi256_si512(group_scales), 4 * p); }
     __m256 offsets(const std::int16_t* bsums) const noexcept {
       // 32 · d · Σ_g sc_g · Σx_g, as 8 partial sums
-      return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(simd::load32(bsums), group_scales)), _mm256_set1_ps(d32));
+      return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(simd::load32(bsums), group_scales)), _mm256_set1_ps(32.0f * d));
     }
   };
 };
@@ -389,8 +412,6 @@ struct dot_kernel<q6_k_format> : dot_kernel_256<dot_kernel<q6_k_format>, block_q
 // shifted by 128 to be unsigned (see MXFP4), the offsets taking it back out.
 template <>
 struct dot_kernel<iq4_xs_format> : dot_kernel_256<dot_kernel<iq4_xs_format>, block_iq4_xs> {
-  static constexpr bool is_signed = false;
-  static constexpr bool has_offsets = true;
   struct unpacked {
     __m512 scales;  // d·(ls − 32) for the 8 sub-blocks, lanes 0-7
     explicit unpacked(const block_iq4_xs& w) noexcept {
