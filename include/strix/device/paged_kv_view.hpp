@@ -37,6 +37,8 @@ struct kv_layer_view {
   std::uint64_t cache_id = 0;
   const std::uint64_t* block_stamps = nullptr;
 
+  // Bytes of one block's K rows of every head (and of its V rows): what a device copies per block.
+  [[nodiscard]] std::size_t run_bytes() const noexcept { return kv_heads * block_size * row_bytes; }
   [[nodiscard]] std::byte* k_rows(kv_block_id block, std::size_t head) const noexcept {
     return base + block * block_bytes + k_offset + head * block_size * row_bytes;
   }

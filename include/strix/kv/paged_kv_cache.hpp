@@ -296,7 +296,11 @@ class paged_kv_cache {
   // The layer's stamp per block of its group (kv_layer_view::block_stamps).
   [[nodiscard]] std::uint64_t* layer_stamps(std::size_t layer) {
     const kv_layer_placement& place = layout_.placement(layer);
-    return stamps_[place.group].data() + place.index_in_group * pools_[place.group].capacity();
+    return stamps_of(place.group, place.index_in_group);
+  }
+  // Stamps of the group's layer `index` (its position in the group): one per block of the pool.
+  [[nodiscard]] std::uint64_t* stamps_of(std::size_t group, std::size_t index) {
+    return stamps_[group].data() + index * pools_[group].capacity();
   }
 
   [[nodiscard]] sequence_state& checked(kv_sequence_id seq) {
@@ -368,9 +372,7 @@ class paged_kv_cache {
     const kv_block_id copy = *pool.allocate();
     const std::size_t bytes = layout_.groups()[group].block_bytes;
     std::memcpy(storage_[group].data() + copy * bytes, storage_[group].data() + block * bytes, bytes);
-    for (std::size_t layer = 0; layer < layout_.groups()[group].layers.size(); ++layer) {
-      stamps_[group][layer * pool.capacity() + copy] = ++last_stamp_;
-    }
+    for (std::size_t index = 0; index < layout_.groups()[group].layers.size(); ++index) stamps_of(group, index)[copy] = ++last_stamp_;
     pool.release(block);
     block = copy;
   }

@@ -105,6 +105,7 @@ struct k4_pair_scales {
 // 4096x14336 on the H100.) Rows and weights 16-byte aligned (144-byte blocks keep it; the policy
 // checks the weights' address).
 struct q4_k_pair_task {
+  using format = q4_k_format;
   static constexpr int pieces = 4;
   static constexpr std::size_t weights = 64;
   static constexpr row_index codes_vector = offsetof(block_q4_k, qs) / 16;
@@ -177,7 +178,7 @@ __global__ void __launch_bounds__(fused_decode_threads)
   extern __shared__ int4 shared[];
   const auto tasks = static_cast<row_index>(row_length / Task::weights);
   const row_index iterations = (tasks + gpu::warp_size - 1) / gpu::warp_size;
-  const std::size_t row_bytes = row_length / q4_k_format::block_size * sizeof(block_q4_k);
+  const std::size_t row_bytes = row_length / Task::format::block_size * sizeof(typename Task::format::block_type);
   const shared_q8_row<Task::pieces> activations{shared, reinterpret_cast<float2*>(shared + shared_q8_row<Task::pieces>::code_pieces(tasks))};
   const int warp = static_cast<int>(threadIdx.x) / gpu::warp_size;
   const int lane = static_cast<int>(threadIdx.x) % gpu::warp_size;

@@ -1560,7 +1560,7 @@ class hip_device {
   // Queues the upload of block `id`'s K and V rows of this layer to the GPU's copy of the cache,
   // through page-locked memory while it has room, else straight from the cache.
   void upload_kv_block(call& c, const kv_mirror& mirror, const kv_layer_view& kv, kv_block_id id) {
-    const std::size_t run = kv.kv_heads * kv.block_size * kv.row_bytes;
+    const std::size_t run = kv.run_bytes();
     for (const std::size_t offset : {kv.k_offset, kv.v_offset}) {
       const std::size_t at = static_cast<std::size_t>(id) * kv.block_bytes + offset;
       const std::byte* source = kv.base + at;
@@ -1587,7 +1587,7 @@ class hip_device {
   // it where that was the last noted. K's rows and V's follow each other in paged_kv_cache's
   // blocks: then they come back as one piece.
   void note_kv_return(const kv_mirror& mirror, const kv_layer_view& kv, kv_block_id id) {
-    const std::size_t run = kv.kv_heads * kv.block_size * kv.row_bytes;
+    const std::size_t run = kv.run_bytes();
     const bool adjacent = kv.v_offset == kv.k_offset + run;
     const std::array<std::size_t, 2> offsets{kv.k_offset, kv.v_offset};
     for (std::size_t piece = 0; piece < (adjacent ? 1u : 2u); ++piece) {
