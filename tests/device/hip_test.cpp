@@ -178,13 +178,15 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
 
 // More rows than the fused decode kernel has warps on the GPU (an H100 holds 4224 of them), so each
 // warp walks several rows and carries its loads in flight from one row into the next; rows with a
-// partial last iteration of 32 tasks.
-TEMPLATE_TEST_CASE("hip fused decode walks several rows per warp", "[device][hip]", q4_k_format) {
+// partial last iteration of 32 tasks, and Q8_0 rows of an odd number of 16-byte vectors (24, 72 and
+// 296 blocks: the last task holds one) and of an even one (80 blocks).
+TEMPLATE_TEST_CASE("hip fused decode walks several rows per warp", "[device][hip]", q4_k_format, q8_0_format) {
   reference oracle;
   hip_device dev(hip_options{.memory = hip_memory_mode::copied, .int8_decode_min_weights = 0, .fused_decode_min_rows = 1,
                              .host_call_max_values = 0});
   for (const std::size_t rows : {9001u, 20000u}) {
-    for (const std::size_t cols : {3 * TestType::block_size, std::max<std::size_t>(37 * TestType::block_size, 2400)}) {
+    for (const std::size_t cols : {768u, 2304u, 2560u, 9472u}) {
+      REQUIRE(dev.takes_fused_decode<TestType>(rows, cols));
       dev.forget_weights();
       const testing::quantized_matrix<TestType> w(rows, cols, static_cast<std::uint32_t>(rows + cols));
       const auto x = testing::gaussian(cols, static_cast<std::uint32_t>(cols));

@@ -1,7 +1,9 @@
-// The decode matmul (one activation row) of Q4_K weights, whose 16-byte-aligned blocks a lane
-// loads straight into registers. Against matmul_kernel (kernels.hpp), which pays ~150 instructions
-// per 32 weights for staging and bookkeeping and leaves the activations to a quantizing launch of
-// their own (4 µs on the H100, a fifth of a 4096x14336 Q4_K decode), this kernel
+// The decode matmul (one activation row) of Q4_K and Q8_0 weights, whose rows a lane loads straight
+// into registers as aligned 16-byte vectors (a task type per format says what a lane's vectors
+// hold and how the activations are laid out to meet them). Against matmul_kernel (kernels.hpp),
+// which pays ~150 instructions per 32 Q4_K weights for staging and bookkeeping and leaves the
+// activations to a quantizing launch of their own (4 µs on the H100, a fifth of a 4096x14336 Q4_K
+// decode), this kernel
 // - quantizes the activation row itself, each block into its shared memory (the same arithmetic as
 //   quantize_q8_kernel: quantize_q8_lane), so a matmul is one launch;
 // - keeps only as many blocks as the GPU holds at once, each warp walking rows gridDim.x · warps
@@ -18,41 +20,24 @@
 
 namespace strix::hip_kernels {
 
-// Where the fused decode's tasks find the activation codes they multiply, 16 bytes per piece: the
-// block's quantized activation row in shared memory. Piece `piece` of task `task` is stored so that
-// the 32 lanes of a warp reading the same piece of 32 consecutive tasks read 512 contiguous bytes
-// (no bank conflicts); beside the codes, per unit and half of 16 its scale and the sum of the
-// half's codes (exact in a float: at most 16 · 127).
+// Tasks' 16-byte pieces of activation codes in shared memory: piece `piece` of task `task` is stored
+// so that the 32 lanes of a warp reading the same piece of 32 consecutive tasks read 512 contiguous
+// bytes (no bank conflicts).
 template <int Pieces>
-struct shared_q8_row {
-  int4* codes;
-  float2* halves;
-
-  // 16-byte pieces the codes of `tasks` tasks take (whole groups of 32 tasks), then the halves'.
-  STRIX_HOST_DEVICE static constexpr std::size_t code_pieces(std::size_t tasks) {
+struct interleaved_pieces {
+  // Pieces the codes of `tasks` tasks take (whole groups of 32 tasks).
+  STRIX_HOST_DEVICE static constexpr std::size_t count(std::size_t tasks) {
     return (tasks + gpu::warp_size - 1) / gpu::warp_size * gpu::warp_size * Pieces;
   }
-  STRIX_HOST_DEVICE static constexpr std::size_t row_pieces(std::size_t tasks, std::size_t row_length) {
-    return code_pieces(tasks) + (row_length / 16 * sizeof(float2) + 15) / 16;
-  }
-
-  __device__ static row_index piece_index(row_index task, int piece) {
+  __device__ static row_index index(row_index task, int piece) {
     return (task / gpu::warp_size * Pieces + static_cast<row_index>(piece)) * gpu::warp_size + task % gpu::warp_size;
   }
-  __device__ int4 piece(row_index task, int piece) const { return codes[piece_index(task, piece)]; }
-  __device__ float2 half(row_index unit, int half) const { return halves[2 * unit + static_cast<row_index>(half)]; }
 };
 
-// Which task and which of its pieces take the codes of one half of a unit.
-struct code_slot {
-  row_index task;
-  int piece;
-};
-
-// x (row_length activations, a multiple of 32) → the block's shared_q8_row, by all its threads;
-// Task::code_slot(unit, half) says which task and piece take the 16 codes of a unit's half.
-template <int BlockThreads, class Task>
-__device__ void quantize_to_shared(const float* __restrict__ x, row_index row_length, const shared_q8_row<Task::pieces>& row) {
+// x (row_length activations, a multiple of 32) → the block's shared memory, by all its threads:
+// Activations::store puts each lane's 4 codes where its task layout wants them.
+template <int BlockThreads, class Activations>
+__device__ void quantize_to_shared(const float* __restrict__ x, row_index row_length, const Activations& row) {
   constexpr int groups = BlockThreads / quantize_q8_lanes;
   const row_index units = row_length / unit_size;
   const int part = static_cast<int>(threadIdx.x) % quantize_q8_lanes;
@@ -65,11 +50,7 @@ __device__ void quantize_to_shared(const float* __restrict__ x, row_index row_le
       for (int k = 0; k < 4; ++k) v[k] = x[unit * unit_size + 4 * part + k];
     }
     const q8_lane_codes q = quantize_q8_lane(v);  // every lane takes part in its shuffles
-    if (!active) continue;
-    const int half = part / 4;
-    const code_slot slot = Task::code_slot(unit, half);
-    reinterpret_cast<std::uint32_t*>(row.codes + row.piece_index(slot.task, slot.piece))[part % 4] = q.word;
-    if (part % 4 == 0) row.halves[2 * unit + static_cast<row_index>(half)] = make_float2(q.d, static_cast<float>(q.half_sum));
+    if (active) row.store(unit, part, q);
   }
 }
 
@@ -106,7 +87,6 @@ struct k4_pair_scales {
 // checks the weights' address).
 struct q4_k_pair_task {
   using format = q4_k_format;
-  static constexpr int pieces = 4;
   static constexpr std::size_t weights = 64;
   static constexpr row_index codes_vector = offsetof(block_q4_k, qs) / 16;
   static_assert(sizeof(block_q4_k) % 16 == 0 && offsetof(block_q4_k, qs) % 16 == 0 && offsetof(block_q4_k, scales) == 4);
@@ -116,16 +96,40 @@ struct q4_k_pair_task {
     int4 codes[2];
   };
 
-  // Unit u is sub-block u % 8 of block u / 8, in task u / 2; its halves are the task's pieces
-  // 2·(u % 2) and 2·(u % 2) + 1.
-  __device__ static code_slot code_slot(row_index unit, int half) { return {unit / 2, 2 * static_cast<int>(unit % 2) + half}; }
+  // The quantized activation row: a task's 64 codes as 4 interleaved pieces and, per unit and half
+  // of 16, its scale and the sum of the half's codes (exact in a float: at most 16 · 127).
+  struct activations {
+    using pieces = interleaved_pieces<4>;
+    int4* codes;
+    float2* halves;
 
-  __device__ static fetched fetch(const std::uint8_t* row, row_index task) {
+    STRIX_HOST_DEVICE static constexpr std::size_t shared_bytes(std::size_t row_length) {
+      return 16 * pieces::count(tasks(row_length)) + row_length / 16 * sizeof(float2);
+    }
+    __device__ activations(int4* shared, row_index row_length)
+        : codes(shared), halves(reinterpret_cast<float2*>(shared + pieces::count(tasks(row_length)))) {}
+
+    // Unit u is sub-block u % 8 of block u / 8, in task u / 2; its halves are the task's pieces
+    // 2·(u % 2) and 2·(u % 2) + 1.
+    __device__ void store(row_index unit, int part, const q8_lane_codes& q) const {
+      const int half = part / 4;
+      reinterpret_cast<std::uint32_t*>(codes + pieces::index(unit / 2, 2 * static_cast<int>(unit % 2) + half))[part % 4] = q.word;
+      if (part % 4 == 0) halves[2 * unit + static_cast<row_index>(half)] = make_float2(q.d, static_cast<float>(q.half_sum));
+    }
+    __device__ int4 piece(row_index task, int piece) const { return codes[pieces::index(task, piece)]; }
+    __device__ float2 half(row_index unit, int half) const { return halves[2 * unit + static_cast<row_index>(half)]; }
+  };
+
+  // Every Q4_K row (whole blocks of 256) fits the tasks.
+  static constexpr bool takes(std::size_t) { return true; }
+  STRIX_HOST_DEVICE static constexpr row_index tasks(std::size_t row_length) { return static_cast<row_index>(row_length / weights); }
+
+  __device__ static fetched fetch(const std::uint8_t* row, std::size_t, row_index task) {
     const auto* b = reinterpret_cast<const int4*>(row + task / 4 * static_cast<row_index>(sizeof(block_q4_k)));
     return {b[0], {b[codes_vector + 2 * (task % 4)], b[codes_vector + 2 * (task % 4) + 1]}};
   }
 
-  __device__ static float dot(const fetched& f, row_index task, const shared_q8_row<pieces>& x) {
+  __device__ static float dot(const fetched& f, row_index task, const activations& x) {
     const k4_pair_scales sm(f.header, static_cast<int>(task % 4));
     float sum = 0.0f;
 #pragma unroll
@@ -147,20 +151,113 @@ struct q4_k_pair_task {
   }
 };
 
+// Q8_0: a task is 32 bytes of a row as they lie, loaded as two aligned 16-byte vectors whatever the
+// 34-byte blocks they cut through (a block itself is only 2-byte aligned: matmul_kernel stages it
+// through shared memory, which bounded it at ~2.2 TB/s on the H100). The activation codes are laid
+// out in shared memory as the weights are — each code under the weight code it multiplies, zero
+// under the scale bytes — so every 4-byte word of weights meets its activation word in one dot4.
+// A word never holds codes of two blocks (a block starts at an even offset 34b with its 2-byte
+// scale, its codes at 34b + 2), and 32 bytes hold words of at most two blocks, whose sums the lane
+// keeps apart. Rows of whole 16-byte vectors (a multiple of 8 blocks), so that every row starts
+// aligned; a row of an odd number of 16-byte vectors ends in a task of one.
+struct q8_0_span_task {
+  using format = q8_0_format;
+  static constexpr row_index span = 32;
+  static constexpr row_index block_bytes = sizeof(block_q8_0);
+  static_assert(block_bytes == 34 && offsetof(block_q8_0, qs) == 2 && block_bytes > span);
+
+  struct fetched {
+    int4 codes[2];
+    std::uint16_t scales[2];  // f16 bits of the two blocks the span touches (the same one twice at a row's end)
+  };
+
+  STRIX_HOST_DEVICE static constexpr row_index row_bytes(std::size_t row_length) {
+    return static_cast<row_index>(row_length / format::block_size) * block_bytes;
+  }
+
+  // The quantized activation row in the weights' byte layout (2 interleaved pieces per task), then
+  // the scale of each unit of 32.
+  struct activations {
+    using pieces = interleaved_pieces<2>;
+    int4* codes;
+    float* scales;
+    row_index units;
+
+    STRIX_HOST_DEVICE static constexpr std::size_t shared_bytes(std::size_t row_length) {
+      return 16 * pieces::count(tasks(row_length)) + row_length / unit_size * sizeof(float);
+    }
+    __device__ activations(int4* shared, row_index row_length)
+        : codes(shared), scales(reinterpret_cast<float*>(shared + pieces::count(tasks(row_length)))), units(row_length / unit_size) {}
+
+    // The codes go where the weight codes they multiply lie (from byte 34u + 2 + 4·part, only
+    // 2-byte aligned), a zero under the block's scale bytes.
+    __device__ void store(row_index unit, int part, const q8_lane_codes& q) const {
+      const row_index at = unit * block_bytes + static_cast<row_index>(offsetof(block_q8_0, qs)) + 4 * static_cast<row_index>(part);
+      put(at, static_cast<std::uint16_t>(q.word & 0xffffu));
+      put(at + 2, static_cast<std::uint16_t>(q.word >> 16));
+      if (part == 0) {
+        put(unit * block_bytes, 0);
+        scales[unit] = q.d;
+      }
+    }
+    __device__ void put(row_index byte, std::uint16_t bits) const {
+      reinterpret_cast<std::uint16_t*>(codes + pieces::index(byte / span, static_cast<int>(byte % span / 16)))[byte % 16 / 2] = bits;
+    }
+    __device__ int4 piece(row_index task, int piece) const { return codes[pieces::index(task, piece)]; }
+    __device__ float scale(row_index unit) const { return scales[unit < units ? unit : units - 1]; }
+  };
+
+  static constexpr bool takes(std::size_t row_length) { return row_length % (8 * format::block_size) == 0; }
+  STRIX_HOST_DEVICE static constexpr row_index tasks(std::size_t row_length) { return (row_bytes(row_length) + span - 1) / span; }
+
+  // The block in which task `task`'s span begins.
+  __device__ static row_index first_block(row_index task) { return task * span / block_bytes; }
+
+  __device__ static fetched fetch(const std::uint8_t* row, std::size_t row_length, row_index task) {
+    const auto* vectors = reinterpret_cast<const int4*>(row + task * span);
+    const row_index blocks = static_cast<row_index>(row_length / format::block_size);
+    const row_index first = first_block(task);
+    const row_index second = first + 1 < blocks ? first + 1 : first;
+    const auto scale = [&](row_index block) { return *reinterpret_cast<const std::uint16_t*>(row + block * block_bytes); };
+    return {{vectors[0], task * span + 16 < row_bytes(row_length) ? vectors[1] : int4{0, 0, 0, 0}}, {scale(first), scale(second)}};
+  }
+
+  __device__ static float dot(const fetched& f, row_index task, const activations& x) {
+    const row_index first = first_block(task);
+    // Where in the span the next block begins (2 … 34): words before it are the first block's.
+    const row_index next = (first + 1) * block_bytes - task * span;
+    const int4 a0 = x.piece(task, 0);
+    const int4 a1 = x.piece(task, 1);
+    const int words[8][2] = {{f.codes[0].x, a0.x}, {f.codes[0].y, a0.y}, {f.codes[0].z, a0.z}, {f.codes[0].w, a0.w},
+                             {f.codes[1].x, a1.x}, {f.codes[1].y, a1.y}, {f.codes[1].z, a1.z}, {f.codes[1].w, a1.w}};
+    int total = 0;
+    int in_first = 0;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      total = gpu::dot4_i8(words[i][0], words[i][1], total);
+      if (4 * static_cast<row_index>(i) < next) in_first = total;
+    }
+    return x.scale(first) * gpu::half_bits_to_float(f.scales[0]) * static_cast<float>(in_first) +
+           x.scale(first + 1) * gpu::half_bits_to_float(f.scales[1]) * static_cast<float>(total - in_first);
+  }
+};
+
 template <class Format>
 struct fused_decode_task;
 template <>
 struct fused_decode_task<q4_k_format> : q4_k_pair_task {};
+template <>
+struct fused_decode_task<q8_0_format> : q8_0_span_task {};
 
 template <class Format>
-concept has_fused_decode = requires { fused_decode_task<Format>::weights; };
+concept has_fused_decode = requires { typename fused_decode_task<Format>::fetched; };
 
 inline constexpr int fused_decode_threads = 1024;
 
 // Shared memory of a fused decode block: the quantized activation row.
 template <class Task>
 constexpr std::size_t fused_decode_shared_bytes(std::size_t row_length) {
-  return 16 * shared_q8_row<Task::pieces>::row_pieces(row_length / Task::weights, row_length);
+  return Task::activations::shared_bytes(row_length);
 }
 
 // y[r] = weight row r · x for the `rows` rows: each warp takes rows first, first + gridDim.x · warps,
@@ -176,10 +273,10 @@ __global__ void __launch_bounds__(fused_decode_threads)
   using fetched = typename Task::fetched;
   constexpr int warps = fused_decode_threads / gpu::warp_size;
   extern __shared__ int4 shared[];
-  const auto tasks = static_cast<row_index>(row_length / Task::weights);
+  const row_index tasks = Task::tasks(row_length);
   const row_index iterations = (tasks + gpu::warp_size - 1) / gpu::warp_size;
   const std::size_t row_bytes = row_length / Task::format::block_size * sizeof(typename Task::format::block_type);
-  const shared_q8_row<Task::pieces> activations{shared, reinterpret_cast<float2*>(shared + shared_q8_row<Task::pieces>::code_pieces(tasks))};
+  const typename Task::activations activations(shared, static_cast<row_index>(row_length));
   const int warp = static_cast<int>(threadIdx.x) / gpu::warp_size;
   const int lane = static_cast<int>(threadIdx.x) % gpu::warp_size;
   const std::size_t row_step = static_cast<std::size_t>(gridDim.x) * warps;
@@ -196,7 +293,7 @@ __global__ void __launch_bounds__(fused_decode_threads)
       p.row += row_step;
     }
   };
-  const auto fetch = [&](const position& p) { return p.row < rows && p.task < tasks ? Task::fetch(weights + p.row * row_bytes, p.task) : fetched{}; };
+  const auto fetch = [&](const position& p) { return p.row < rows && p.task < tasks ? Task::fetch(weights + p.row * row_bytes, row_length, p.task) : fetched{}; };
 
   position at{static_cast<std::size_t>(blockIdx.x) * warps + static_cast<std::size_t>(warp), static_cast<row_index>(lane)};
   position ahead = at;
@@ -206,7 +303,7 @@ __global__ void __launch_bounds__(fused_decode_threads)
     in_flight[d] = fetch(ahead);
     advance(ahead);
   }
-  quantize_to_shared<fused_decode_threads, Task>(x, static_cast<row_index>(row_length), activations);
+  quantize_to_shared<fused_decode_threads>(x, static_cast<row_index>(row_length), activations);
   __syncthreads();
   float acc = 0.0f;
   while (at.row < rows) {

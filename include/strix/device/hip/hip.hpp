@@ -96,10 +96,11 @@ struct hip_options {
   // does not win back (an expert's 704x2816: 5.7-6.1 µs with f32, 7-9.5 with int8; 10240x2560
   // Q4_K: 18.8 with f32, 12.9 with int8; docs/performance.md). 0: int8 at every size.
   std::size_t int8_decode_min_weights = std::size_t{1} << 23;
-  // Decode matmuls (one token, no groups) with int8 activations of Q4_K weights and at least this
-  // many rows run hip_kernels::fused_decode_kernel: the activations quantized inside the matmul's
-  // one launch, the weights streamed with fewer instructions (fused_decode.hpp), where the row fits
-  // its shared memory and the weights are 16-byte aligned. 0: a quarter of the
+  // Decode matmuls (one token, no groups) with int8 activations of Q4_K or Q8_0 weights and at least
+  // this many rows run hip_kernels::fused_decode_kernel: the activations quantized inside the
+  // matmul's one launch, the weights streamed with fewer instructions (fused_decode.hpp), where the
+  // row fits its shared memory, Q8_0 rows are whole 16-byte vectors (a multiple of 256 weights)
+  // and the weights are 16-byte aligned (hip_device::takes_fused_decode). 0: a quarter of the
   // warps the GPU holds (with fewer rows most of its warps would have no row to stream).
   std::size_t fused_decode_min_rows = 0;
   // Copied mode: a call of an element-wise kernel, a norm, rope, softmax or an embedding lookup
@@ -149,6 +150,8 @@ class hip_device {
   static constexpr int stage_lane_bytes = 32;
   // Iterations of loads each warp of hip_kernels::fused_decode_kernel has in flight.
   static constexpr int fused_decode_depth = 1;
+  // Shared memory a fused decode block may take (all GPUs of both vendors give a block 48 KiB).
+  static constexpr std::size_t fused_decode_max_shared_bytes = std::size_t{48} << 10;
   // What one value of an activation, soft-cap or softmax costs the host against one of a norm or
   // an addition (the reference kernels on the development VM, per value: gelu-tanh ~10 ns, rmsnorm
   // ~1, add ~0.3), so that the largest call host_call_max_values sends to the host takes ~10 µs,
@@ -273,6 +276,18 @@ class hip_device {
     }
     return int8_activations_ && (tokens > 1 || rows * row_length >= int8_decode_min_weights_) ? matmul_activations::int8
                                                                                              : matmul_activations::f32;
+  }
+  // Whether a decode matmul with int8 activations of a rows × row_length matrix of Format runs the
+  // fused decode kernel (hip_options::fused_decode_min_rows), given 16-byte-aligned weights.
+  template <block_format Format>
+  [[nodiscard]] bool takes_fused_decode(std::size_t rows, std::size_t row_length) const noexcept {
+    if constexpr (hip_kernels::has_fused_decode<Format>) {
+      using task = hip_kernels::fused_decode_task<Format>;
+      return rows >= fused_decode_min_rows_ && task::takes(row_length) &&
+             hip_kernels::fused_decode_shared_bytes<task>(row_length) <= fused_decode_max_shared_bytes;
+    } else {
+      return false;
+    }
   }
   [[nodiscard]] const std::string& memory_mode_reason() const noexcept { return reason_; }
   // Whether a call producing `values` output values, each costing `cost` additions, runs on the host
@@ -836,15 +851,13 @@ class hip_device {
   }
 
   // Launches hip_kernels::fused_decode_kernel for y = w · x (one token) and returns true, or returns
-  // false where it does not apply (hip_options::fused_decode_min_rows).
+  // false where it does not apply (takes_fused_decode, 16-byte-aligned weights).
   template <class Format>
   bool fused_decode(const typename Format::block_type* weights, std::size_t rows, std::size_t row_length, const float* x, float* y) {
     using namespace hip_kernels;
     using task = fused_decode_task<Format>;
-    constexpr std::size_t max_shared_bytes = std::size_t{48} << 10;
+    if (!takes_fused_decode<Format>(rows, row_length) || reinterpret_cast<std::uintptr_t>(weights) % 16 != 0) return false;
     const std::size_t shared_bytes = fused_decode_shared_bytes<task>(row_length);
-    const bool aligned = reinterpret_cast<std::uintptr_t>(weights) % 16 == 0;
-    if (rows < fused_decode_min_rows_ || shared_bytes > max_shared_bytes || !aligned) return false;
     const auto kernel = fused_decode_kernel<task, fused_decode_depth>;
     auto [known, fresh] = fused_decode_blocks_.try_emplace({reinterpret_cast<const void*>(kernel), shared_bytes}, 0);
     if (fresh) {
