@@ -120,8 +120,8 @@ void expect_attention_matches_reference(Policy& fast, attention_shape shape, con
 
 // Every KV type, global and sliding windows smaller and larger than the sequences, GQA ratios,
 // head dims with and without a tail (20: not a multiple of 8 or 16), block sizes 16 and 32,
-// decode / verify / prefill rows, soft-capping, Gemma 4's global head dim 512, an empty batch, and
-// long contexts beside short ones.
+// decode / verify / prefill rows, soft-capping, Gemma 4's global head dim 512 (with 4 query heads
+// per KV head and with 1), an empty batch, and long contexts beside short ones.
 template <class Policy>
 void expect_attention_sweep_matches_reference(Policy& fast) {
   const std::vector<std::size_t> lengths{1, 5, 37, 130, 300};
@@ -139,6 +139,7 @@ void expect_attention_sweep_matches_reference(Policy& fast) {
   }
   expect_attention_matches_reference<global_attention>(fast, {8, 2, 512, 0, kv_type::f16, 16}, {600, 3}, {1, 3}, 0.0f);
   expect_attention_matches_reference<global_attention>(fast, {8, 2, 512, 0, kv_type::q8_0, 32}, {129}, {129}, 0.0f);
+  expect_attention_matches_reference<global_attention>(fast, {3, 3, 512, 0, kv_type::bf16, 16}, {50, 7}, {3, 7}, 0.0f);
   expect_attention_matches_reference<sliding_window<512>>(fast, {16, 8, 256, 0, kv_type::bf16, 16}, {700}, {64}, 0.0f);
   expect_attention_matches_reference<global_attention>(fast, {4, 2, 32, 0, kv_type::f32, 16}, {}, {}, 0.0f);
   // Decode of a long context beside short ones (a GPU splits the long row's keys over blocks; the
