@@ -133,6 +133,10 @@ void register_kernel() {
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark(("kernel/" + type + "/64x14336/tokens:4").c_str(), [](benchmark::State& st) { run_kernel<Format, 4>(st, 64, 14336); })
       ->Unit(benchmark::kMicrosecond);
+  if constexpr (zen5_kernels::max_tokens_per_call<zen5_kernels::dot_kernel<Format>> >= 8) {
+    benchmark::RegisterBenchmark(("kernel/" + type + "/64x14336/tokens:8").c_str(), [](benchmark::State& st) { run_kernel<Format, 8>(st, 64, 14336); })
+        ->Unit(benchmark::kMicrosecond);
+  }
 }
 
 template <class Format>

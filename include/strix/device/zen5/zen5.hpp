@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <strix/core/buffer.hpp>
@@ -38,9 +39,6 @@ class zen5 : public results_in_host_memory {
  public:
   using memory_space = host_memory;
   static constexpr std::string_view name = "zen5";
-  // Activation rows multiplied per weight row unpack: each weight vector is unpacked once for this
-  // many tokens.
-  static constexpr std::size_t token_tile = 4;
   // Weight rows per task: small enough to balance two cores, large enough to amortise the hand-out.
   static constexpr std::size_t rows_per_task = 16;
 
@@ -166,6 +164,9 @@ class zen5 : public results_in_host_memory {
         for (std::size_t t = begin; t < end; ++t) activations::fill(x.row(t).span(), workspace + t * stride);
       });
       const std::size_t blocks = w.blocks_per_row();
+      // Activation rows multiplied per weight row unpack: each weight vector is unpacked once for
+      // this many tokens.
+      constexpr std::size_t token_tile = zen5_kernels::max_tokens_per_call<kernel>;
       for_each_task(width, [&](const busy_group& group, std::size_t begin, std::size_t end) {
         const auto* weights = w.row(group.weight_row).data();
         const std::size_t first = group.first, count = group.rows;
@@ -176,12 +177,10 @@ class zen5 : public results_in_host_memory {
           float out[token_tile];
           for (std::size_t o = begin; o < end; ++o) {
             const auto* row = weights + o * blocks;
-            switch (n) {
-              case 1: kernel::template row<1>(row, tile, blocks, out); break;
-              case 2: kernel::template row<2>(row, tile, blocks, out); break;
-              case 3: kernel::template row<3>(row, tile, blocks, out); break;
-              default: kernel::template row<4>(row, tile, blocks, out); break;
-            }
+            // kernel::row<n>, n known at compile time.
+            [&]<std::size_t... N>(std::index_sequence<N...>) {
+              (void)((n == N + 1 && (kernel::template row<N + 1>(row, tile, blocks, out), true)) || ...);
+            }(std::make_index_sequence<token_tile>{});
             for (std::size_t t = 0; t < n; ++t) y(first + t0 + t, o) = out[t];
           }
         }
