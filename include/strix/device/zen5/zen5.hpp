@@ -177,7 +177,7 @@ class zen5 : public results_in_host_memory {
           float out[token_tile];
           for (std::size_t o = begin; o < end; ++o) {
             const auto* row = weights + o * blocks;
-            // kernel::row<n>, n known at compile time.
+            // kernel::row<n>: the instantiation for this n (1 … token_tile).
             [&]<std::size_t... N>(std::index_sequence<N...>) {
               (void)((n == N + 1 && (kernel::template row<N + 1>(row, tile, blocks, out), true)) || ...);
             }(std::make_index_sequence<token_tile>{});
