@@ -387,7 +387,8 @@ void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std
   problem.scale = 1.0f / std::sqrt(static_cast<float>(dim));
   problem.heads = heads;
   const std::size_t most_keys = Window == 0 ? context : std::min(context, Window);
-  const auto split = hip_device::attention_splits(rows * heads, most_keys, resident_warps);
+  const std::size_t heads_per_block = static_cast<std::size_t>(hip_kernels::attention_heads_per_block(heads / kv_heads, dim));
+  const auto split = hip_device::attention_splits(rows * heads / heads_per_block, most_keys, resident_warps);
   problem.splits = static_cast<std::uint32_t>(split.count);
   problem.keys_per_split = static_cast<std::uint32_t>(split.keys);
   const std::size_t partials = split.count > 1 ? rows * heads * split.count : 1;
@@ -396,8 +397,11 @@ void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std
   problem.partial_sum = static_cast<float*>(partial_sum.p);
   problem.partial_acc = static_cast<float*>(partial_acc.p);
   const double ms = time_ms(20, [&](int) {
-    hip_kernels::attention_kernel<f16_format, Window, hip_kernels::block_threads>
-        <<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads), static_cast<unsigned>(split.count)), hip_kernels::block_threads>>>(problem);
+    hip_kernels::with_attention_cut(heads / kv_heads, dim, [&](auto heads_per_block_, auto lane_slices) {
+      hip_kernels::attention_kernel<f16_format, Window, hip_kernels::block_threads, decltype(heads_per_block_)::value, decltype(lane_slices)::value>
+          <<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads / heads_per_block), static_cast<unsigned>(split.count)),
+             hip_kernels::block_threads>>>(problem);
+    });
     if (split.count > 1) {
       hip_kernels::attention_combine_kernel<hip_kernels::block_threads>
           <<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads)), hip_kernels::block_threads>>>(problem);

@@ -1,12 +1,16 @@
 // The hip policy's attention over a paged KV cache (decode, verify and prefill rows alike): one
-// block per query row, head and key split, online softmax (flash-attention style) so the scores
-// never leave registers. Lanes own slices of 8 dims (lane l: dims 8l…8l+7, and 256 on for head
-// dims over 256), so every K and V row is read by one contiguous warp-wide load; each warp takes
-// its own batches of 8 keys — their loads in flight together, their dot products finished by warp
-// sums — rescales its running maximum and sum, and accumulates the batch's value rows. The warps'
-// partial results meet in shared memory at the end. When a batch has too few rows and heads to
-// fill the GPU (decode), the visible keys are split over several blocks (flash-decoding), each
-// writing its unnormalised partial result, and attention_combine_kernel merges them.
+// block per query row, group of query heads sharing a KV head, and key split, online softmax
+// (flash-attention style) so the scores never leave registers. Lanes own slices of 8 dims (lane l:
+// dims 8l…8l+7, and 256 on for head dims over 256), so every K and V row is read by one contiguous
+// warp-wide load, decoded once for all the block's query heads (GQA: 2 or 4 heads per block where
+// the group allows, so K/V traffic and decoding fall by that factor). Each warp takes its own
+// batches of 8 keys — their loads in flight together, the 8 partial dot products of each head
+// summed over the warp by one transposing butterfly that leaves each lane one key's score (9
+// shuffles instead of 40), so each lane takes one exponential per head and batch — rescales its
+// running maxima and sums, and accumulates the batch's value rows. The warps' partial results meet
+// in shared memory at the end. When a batch has too few rows and heads to fill the GPU (decode),
+// the visible keys are split over several blocks (flash-decoding), each writing its unnormalised
+// partial result, and attention_combine_kernel merges them.
 // write_kv_kernel writes new K and V rows into the cache's blocks with the host's quantizers.
 #pragma once
 
@@ -17,6 +21,7 @@
 
 #include <strix/device/attention_params.hpp>
 #include <strix/device/hip/head_rows.hpp>
+#include <strix/device/hip/host_device.hpp>
 #include <strix/device/hip/kv_quantizers.hpp>
 #include <strix/device/hip/portability.hpp>
 #include <strix/device/hip/unit_decoders.hpp>
@@ -70,10 +75,66 @@ struct attention_problem {
   std::uint32_t heads = 0;
 };
 
-// Slices of 8 dims a lane owns: head dims up to max_attention_head_dim.
-inline constexpr int attention_lane_slices = static_cast<int>(max_attention_head_dim) / slice_size / gpu::warp_size;
 // Keys a warp scores together.
 inline constexpr int attention_key_batch = 8;
+// Head dims one slice of 8 per lane covers; longer ones (up to max_attention_head_dim) take two.
+inline constexpr int attention_slice_dims = slice_size * gpu::warp_size;
+static_assert(max_attention_head_dim <= 2 * attention_slice_dims);
+
+// How an attention block is cut: LaneSlices slices of 8 dims per lane (1 for head dims up to 256,
+// else 2) and Heads query heads of one KV head (the largest power of two dividing the group, at
+// most 4 with one slice and 2 with two, which bounds registers and the shared memory the warps'
+// results meet in).
+STRIX_HOST_DEVICE constexpr int attention_lane_slices(std::size_t head_dim) { return head_dim <= attention_slice_dims ? 1 : 2; }
+STRIX_HOST_DEVICE constexpr int attention_heads_per_block(std::size_t group, std::size_t head_dim) {
+  const int most = attention_lane_slices(head_dim) == 1 ? 4 : 2;
+  int heads = 1;
+  while (heads < most && group % static_cast<std::size_t>(2 * heads) == 0) heads *= 2;
+  return heads;
+}
+
+// f(heads, lane_slices) with both as std::integral_constant, for the cut above.
+template <class F>
+decltype(auto) with_attention_cut(std::size_t group, std::size_t head_dim, F&& f) {
+  const int heads = attention_heads_per_block(group, head_dim);
+  if (attention_lane_slices(head_dim) == 2) {
+    if (heads == 2) return f(std::integral_constant<int, 2>{}, std::integral_constant<int, 2>{});
+    return f(std::integral_constant<int, 1>{}, std::integral_constant<int, 2>{});
+  }
+  if (heads == 4) return f(std::integral_constant<int, 4>{}, std::integral_constant<int, 1>{});
+  if (heads == 2) return f(std::integral_constant<int, 2>{}, std::integral_constant<int, 1>{});
+  return f(std::integral_constant<int, 1>{}, std::integral_constant<int, 1>{});
+}
+
+// The warp sums of 8 values at once: lanes exchange the halves they do not keep (xor 16: 4 values,
+// xor 8: 2, xor 4: 1), then finish the one left (xor 2, 1), so lane l ends with the sum over the
+// warp of v[(l >> 2) & 7] — 9 shuffles instead of 8 warp sums of 5 each.
+__device__ inline int transposed_key(int lane) { return (lane >> 2) & 7; }
+__device__ inline float transposed_warp_sums(const float (&v)[8], int lane) {
+  const bool upper4 = (lane & 16) != 0;
+  float four[4];
+#pragma unroll
+  for (int k = 0; k < 4; ++k) four[k] = (upper4 ? v[k + 4] : v[k]) + gpu::shuffle_xor(upper4 ? v[k] : v[k + 4], 16);
+  const bool upper2 = (lane & 8) != 0;
+  float two[2];
+#pragma unroll
+  for (int k = 0; k < 2; ++k) two[k] = (upper2 ? four[k + 2] : four[k]) + gpu::shuffle_xor(upper2 ? four[k] : four[k + 2], 8);
+  const bool upper1 = (lane & 4) != 0;
+  float one = (upper1 ? two[1] : two[0]) + gpu::shuffle_xor(upper1 ? two[0] : two[1], 4);
+  one += gpu::shuffle_xor(one, 2);
+  return one + gpu::shuffle_xor(one, 1);
+}
+
+// Over the 8 lane groups that hold different keys after transposed_warp_sums (lanes of one group
+// hold the same value).
+__device__ inline float sum_over_keys(float v) {
+  for (int mask = 4; mask < gpu::warp_size; mask *= 2) v += gpu::shuffle_xor(v, mask);
+  return v;
+}
+__device__ inline float max_over_keys(float v) {
+  for (int mask = 4; mask < gpu::warp_size; mask *= 2) v = fmaxf(v, gpu::shuffle_xor(v, mask));
+  return v;
+}
 
 // Slice `slice` of a stored K or V row of `dim` elements; for element formats the last slice may be
 // partial (head dims that are not a multiple of 8), its missing elements read as 0.
@@ -118,14 +179,15 @@ __device__ inline void decode_kv_slice(const typename Format::block_type* row, i
   decoder::decode(row, static_cast<row_index>(slice), w);
 }
 
-template <class Format, std::size_t Window, int BlockThreads>
+// Grid (rows, heads / Heads, splits); Heads and LaneSlices as with_attention_cut chooses them.
+template <class Format, std::size_t Window, int BlockThreads, int Heads, int LaneSlices>
 __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_problem a) {
   using block_type = typename Format::block_type;
   constexpr int warps = BlockThreads / gpu::warp_size;
-  constexpr int max_dim = static_cast<int>(max_attention_head_dim);
-  __shared__ float partial_acc[warps][max_dim];
-  __shared__ float partial_max[warps];
-  __shared__ float partial_sum[warps];
+  constexpr int max_dim = LaneSlices * attention_slice_dims;
+  __shared__ float partial_acc[warps][Heads][max_dim];
+  __shared__ float partial_max[warps][Heads];
+  __shared__ float partial_sum[warps][Heads];
 
   const int warp = static_cast<int>(threadIdx.x) / gpu::warp_size;
   const int lane = static_cast<int>(threadIdx.x) % gpu::warp_size;
@@ -133,7 +195,7 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
   const int slices = (dim + slice_size - 1) / slice_size;
   const attention_query_row row = a.rows[blockIdx.x];
   if (row.position == attention_query_row::no_position) return;
-  const std::uint32_t head = blockIdx.y;
+  const std::uint32_t first_head = blockIdx.y * Heads;
 
   const std::uint32_t position = row.position;
   const std::uint32_t first = Window == 0 || position + 1 <= Window ? 0u : position + 1 - static_cast<std::uint32_t>(Window);
@@ -142,7 +204,7 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
   const std::uint32_t skip = blockIdx.z * a.keys_per_split;
   const std::uint32_t begin = first + (skip < visible ? skip : visible);
   const std::uint32_t end = first + (skip + a.keys_per_split < visible ? skip + a.keys_per_split : visible);
-  const std::uint32_t kv_head = head / a.group;
+  const std::uint32_t kv_head = first_head / a.group;
   auto stored_row = [&](std::uint32_t p, std::size_t offset) {
     return reinterpret_cast<const block_type*>(a.kv.row(a.tables[row.table + p / a.kv.block_size], offset, kv_head, p % a.kv.block_size));
   };
@@ -150,7 +212,7 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
   // f(i, w) with w the decoded values of the lane's slice i of a stored row.
   auto for_lane_slices = [&](const block_type* stored, auto&& f) {
 #pragma unroll
-    for (int i = 0; i < attention_lane_slices; ++i) {
+    for (int i = 0; i < LaneSlices; ++i) {
       const int s = lane + i * gpu::warp_size;
       if (s < slices) {
         float w[slice_size];
@@ -160,100 +222,123 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
     }
   };
 
-  // The lane's slices of the query; zeros past the head dim (where a partial slice of an element
-  // format reads zeros too).
-  const float* q = a.q.at(blockIdx.x, head);
-  float query_slices[attention_lane_slices][slice_size];
+  // The lane's slices of each head's query; zeros past the head dim (where a partial slice of an
+  // element format reads zeros too).
+  float query_slices[Heads][LaneSlices][slice_size];
 #pragma unroll
-  for (int i = 0; i < attention_lane_slices; ++i) {
-    const int s = lane + i * gpu::warp_size;
+  for (int h = 0; h < Heads; ++h) {
+    const float* q = a.q.at(blockIdx.x, first_head + static_cast<std::uint32_t>(h));
 #pragma unroll
-    for (int e = 0; e < slice_size; ++e) query_slices[i][e] = s * slice_size + e < dim ? q[s * slice_size + e] : 0.0f;
+    for (int i = 0; i < LaneSlices; ++i) {
+      const int s = lane + i * gpu::warp_size;
+#pragma unroll
+      for (int e = 0; e < slice_size; ++e) query_slices[h][i][e] = s * slice_size + e < dim ? q[s * slice_size + e] : 0.0f;
+    }
   }
 
-  float running_max = -INFINITY;
-  float running_sum = 0.0f;
-  float acc[attention_lane_slices][slice_size] = {};
+  // Per head: the running maximum, and the sum of the softmax terms of this lane's key of each
+  // batch (transposed_key; summed over the keys at the end).
+  float running_max[Heads];
+  float running_sum[Heads];
+  float acc[Heads][LaneSlices][slice_size] = {};
+#pragma unroll
+  for (int h = 0; h < Heads; ++h) running_max[h] = -INFINITY, running_sum[h] = 0.0f;
+  const int key = transposed_key(lane);
   constexpr auto block_keys = static_cast<std::uint32_t>(warps * attention_key_batch);
   for (std::uint32_t batch = begin + static_cast<std::uint32_t>(warp * attention_key_batch); batch < end; batch += block_keys) {
     const int keys = static_cast<int>(end - batch < static_cast<std::uint32_t>(attention_key_batch) ? end - batch : attention_key_batch);
-    float score[attention_key_batch];
+    float dots[Heads][attention_key_batch];
 #pragma unroll
     for (int j = 0; j < attention_key_batch; ++j) {
-      float dot = 0.0f;
+#pragma unroll
+      for (int h = 0; h < Heads; ++h) dots[h][j] = 0.0f;
       if (j < keys) {
         for_lane_slices(stored_row(batch + static_cast<std::uint32_t>(j), a.kv.k_offset), [&](int i, const float* w) {
 #pragma unroll
-          for (int e = 0; e < slice_size; ++e) dot = fmaf(query_slices[i][e], w[e], dot);
+          for (int h = 0; h < Heads; ++h) {
+#pragma unroll
+            for (int e = 0; e < slice_size; ++e) dots[h][j] = fmaf(query_slices[h][i][e], w[e], dots[h][j]);
+          }
         });
       }
-      score[j] = dot;
     }
-    float batch_max = -INFINITY;
+    // Key 0 of the batch is visible, so each maximum is a number (unless scores are NaN).
+    float terms[Heads];
 #pragma unroll
-    for (int j = 0; j < attention_key_batch; ++j) {
-      float sc = gpu::warp_sum(score[j]) * a.scale;
-      if (a.softcap != 0.0f) sc = a.softcap * tanhf(sc / a.softcap);
-      score[j] = j < keys ? sc : -INFINITY;
-      batch_max = fmaxf(batch_max, score[j]);
-    }
-    // Key 0 of the batch is visible, so the maximum is a number (unless scores are NaN).
-    const float new_max = fmaxf(running_max, batch_max);
-    const float correction = expf(running_max - new_max);
-    running_max = new_max;
-    running_sum *= correction;
+    for (int h = 0; h < Heads; ++h) {
+      float score = transposed_warp_sums(dots[h], lane) * a.scale;
+      if (a.softcap != 0.0f) score = a.softcap * tanhf(score / a.softcap);
+      score = key < keys ? score : -INFINITY;
+      const float new_max = fmaxf(running_max[h], max_over_keys(score));
+      const float correction = expf(running_max[h] - new_max);
+      running_max[h] = new_max;
+      terms[h] = key < keys ? expf(score - new_max) : 0.0f;
+      running_sum[h] = fmaf(running_sum[h], correction, terms[h]);
 #pragma unroll
-    for (int i = 0; i < attention_lane_slices; ++i) {
+      for (int i = 0; i < LaneSlices; ++i) {
 #pragma unroll
-      for (int e = 0; e < slice_size; ++e) acc[i][e] *= correction;
+        for (int e = 0; e < slice_size; ++e) acc[h][i][e] *= correction;
+      }
     }
 #pragma unroll
     for (int j = 0; j < attention_key_batch; ++j) {
       if (j < keys) {
-        const float p = expf(score[j] - new_max);
-        running_sum += p;
+        float p[Heads];
+#pragma unroll
+        for (int h = 0; h < Heads; ++h) p[h] = gpu::shuffle(terms[h], 4 * j);  // a lane that holds key j
         for_lane_slices(stored_row(batch + static_cast<std::uint32_t>(j), a.kv.v_offset), [&](int i, const float* w) {
 #pragma unroll
-          for (int e = 0; e < slice_size; ++e) acc[i][e] = fmaf(p, w[e], acc[i][e]);
+          for (int h = 0; h < Heads; ++h) {
+#pragma unroll
+            for (int e = 0; e < slice_size; ++e) acc[h][i][e] = fmaf(p[h], w[e], acc[h][i][e]);
+          }
         });
       }
     }
   }
 
-  if (lane == 0) {
-    partial_max[warp] = running_max;
-    partial_sum[warp] = running_sum;
-  }
 #pragma unroll
-  for (int i = 0; i < attention_lane_slices; ++i) {
-    const int s = lane + i * gpu::warp_size;
+  for (int h = 0; h < Heads; ++h) {
+    const float sum = sum_over_keys(running_sum[h]);
+    if (lane == 0) {
+      partial_max[warp][h] = running_max[h];
+      partial_sum[warp][h] = sum;
+    }
 #pragma unroll
-    for (int e = 0; e < slice_size; ++e) {
-      if (s * slice_size + e < dim) partial_acc[warp][s * slice_size + e] = acc[i][e];
+    for (int i = 0; i < LaneSlices; ++i) {
+      const int s = lane + i * gpu::warp_size;
+#pragma unroll
+      for (int e = 0; e < slice_size; ++e) {
+        if (s * slice_size + e < dim) partial_acc[warp][h][s * slice_size + e] = acc[h][i][e];
+      }
     }
   }
   __syncthreads();
   // Warps that had no batch hold max -inf and sum 0: their factor is 0 (and every factor is 0 in a
   // block whose split is empty).
-  float block_max = -INFINITY;
-  for (int w = 0; w < warps; ++w) block_max = fmaxf(block_max, partial_max[w]);
-  float factor[warps];
-  float total = 0.0f;
-  for (int w = 0; w < warps; ++w) {
-    factor[w] = partial_max[w] == -INFINITY ? 0.0f : expf(partial_max[w] - block_max);
-    total += partial_sum[w] * factor[w];
-  }
-  const std::size_t split = (static_cast<std::size_t>(blockIdx.x) * a.heads + head) * a.splits + blockIdx.z;
-  if (a.splits > 1 && threadIdx.x == 0) {
-    a.partial_max[split] = block_max;
-    a.partial_sum[split] = total;
-  }
-  float* out = a.splits > 1 ? a.partial_acc + split * a.head_dim : a.out.at(blockIdx.x, head);
-  const float normaliser = a.splits > 1 ? 1.0f : 1.0f / total;
-  for (int d = static_cast<int>(threadIdx.x); d < dim; d += BlockThreads) {
-    float sum = 0.0f;
-    for (int w = 0; w < warps; ++w) sum = fmaf(partial_acc[w][d], factor[w], sum);
-    out[d] = sum * normaliser;
+#pragma unroll
+  for (int h = 0; h < Heads; ++h) {
+    const std::uint32_t head = first_head + static_cast<std::uint32_t>(h);
+    float block_max = -INFINITY;
+    for (int w = 0; w < warps; ++w) block_max = fmaxf(block_max, partial_max[w][h]);
+    float factor[warps];
+    float total = 0.0f;
+    for (int w = 0; w < warps; ++w) {
+      factor[w] = partial_max[w][h] == -INFINITY ? 0.0f : expf(partial_max[w][h] - block_max);
+      total += partial_sum[w][h] * factor[w];
+    }
+    const std::size_t split = (static_cast<std::size_t>(blockIdx.x) * a.heads + head) * a.splits + blockIdx.z;
+    if (a.splits > 1 && threadIdx.x == 0) {
+      a.partial_max[split] = block_max;
+      a.partial_sum[split] = total;
+    }
+    float* out = a.splits > 1 ? a.partial_acc + split * a.head_dim : a.out.at(blockIdx.x, head);
+    const float normaliser = a.splits > 1 ? 1.0f : 1.0f / total;
+    for (int d = static_cast<int>(threadIdx.x); d < dim; d += BlockThreads) {
+      float sum = 0.0f;
+      for (int w = 0; w < warps; ++w) sum = fmaf(partial_acc[w][h][d], factor[w], sum);
+      out[d] = sum * normaliser;
+    }
   }
 }
 

@@ -612,7 +612,8 @@ class hip_device {
   }
   // How attention splits each row's keys over blocks: enough blocks for the GPU's `resident_warps`
   // once, each split at least one round of a block's key batches (64 keys), so decode of a long
-  // context spreads over the GPU instead of running on `heads` blocks. `blocks`: rows × heads.
+  // context spreads over the GPU instead of running on a few blocks. `blocks`: rows × groups of
+  // query heads (hip_kernels::attention_heads_per_block).
   struct attention_split {
     std::size_t count;
     std::size_t keys;  // per split
@@ -747,9 +748,10 @@ class hip_device {
     }
     const std::span<const hip_kernels::attention_query_row> query_rows(attention_rows_);
     const std::span<const kv_block_id> tables(attention_tables_);
-    const std::size_t blocks = rows * heads;
+    const std::size_t heads_per_block = static_cast<std::size_t>(hip_kernels::attention_heads_per_block(heads / kv.kv_heads, dim));
+    const std::size_t blocks = rows * (heads / heads_per_block);
     const attention_split split = attention_splits(blocks, most_keys, resident_warps_);
-    const std::size_t partials = split.count > 1 ? blocks * split.count : 0;
+    const std::size_t partials = split.count > 1 ? rows * heads * split.count : 0;
     call c(*this, staged_bytes(q) + staged_bytes(out) + query_rows.size_bytes() + tables.size_bytes(), partials * (dim + 2) * sizeof(float));
     hip_kernels::attention_problem problem;
     const auto in = c.stage_in(q);
@@ -773,9 +775,12 @@ class hip_device {
       problem.partial_sum = c.template scratch<float>(partials);
       problem.partial_acc = c.template scratch<float>(partials * dim);
     }
-    const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(heads), static_cast<unsigned>(split.count));
+    const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(heads / heads_per_block), static_cast<unsigned>(split.count));
     visit_kv_type(kv.type, [&]<class Format>() {
-      launch(hip_kernels::attention_kernel<Format, Window::size, hip_kernels::block_threads>, grid, problem);
+      hip_kernels::with_attention_cut(heads / kv.kv_heads, dim, [&](auto heads_per_block_, auto lane_slices) {
+        launch(hip_kernels::attention_kernel<Format, Window::size, hip_kernels::block_threads, decltype(heads_per_block_)::value, decltype(lane_slices)::value>,
+               grid, problem);
+      });
     });
     if (partials != 0) launch(hip_kernels::attention_combine_kernel<hip_kernels::block_threads>, dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads)), problem);
     c.finish("attention", out, result);
