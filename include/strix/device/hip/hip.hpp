@@ -510,7 +510,7 @@ class hip_device {
     const auto data = c.stage_in_out(rows);
     const auto* pos = c.stage_in(positions);
     const auto* inv_freq = c.stage_constant(freq.inv_freq);
-    const std::size_t threads = x.extent(0) * half;
+    const std::size_t threads = x.extent(0) * x.extent(1) * half;
     launch(hip_kernels::rope_kernel<hip_kernels::block_threads>, blocks_for(threads), data.data, data.stride, x.stride(1), x.extent(0), x.extent(1), pos, inv_freq, half);
     c.finish("rope", rows, data);
   }
@@ -920,10 +920,11 @@ class hip_device {
     });
   }
 
-  // Launches on the policy's stream; arguments are converted to the kernel's parameter types first.
-  template <class... Params, class... Args>
+  // Launches Threads threads per block on the policy's stream; arguments are converted to the
+  // kernel's parameter types first.
+  template <int Threads = hip_kernels::block_threads, class... Params, class... Args>
   void launch(void (*kernel)(Params...), dim3 grid, Args&&... args) {
-    kernel<<<grid, hip_kernels::block_threads, 0, stream_>>>(static_cast<Params>(args)...);
+    kernel<<<grid, Threads, 0, stream_>>>(static_cast<Params>(args)...);
   }
 
   // A device-readable matrix: pointer and row stride in elements.
@@ -1426,8 +1427,9 @@ class hip_device {
     const auto in = c.stage_in(x);
     const auto* w = c.stage_constant(weight);
     const auto out = add_to_y ? c.stage_in_out(y) : c.stage_out(y);
-    launch(hip_kernels::rmsnorm_kernel<hip_kernels::block_threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1),
-           out.data, out.stride, add_to_y, y_scale);
+    constexpr int threads = hip_kernels::rmsnorm_block_threads;
+    launch<threads>(hip_kernels::rmsnorm_kernel<threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1), out.data,
+                    out.stride, add_to_y, y_scale);
     c.finish(what, y, out);
   }
 

@@ -494,41 +494,76 @@ __device__ inline float block_max(float value, float* shared) {
   return result;
 }
 
+// Values of a row each thread of an rmsnorm block loads before it uses any: a decode step's
+// rows (a few thousand values, one block) then take one or two rounds of memory latency per pass
+// instead of one per BlockThreads values.
+inline constexpr int rmsnorm_loads_in_flight = 8;
+// Threads of an rmsnorm block: with 8 loads each, a row of up to 4096 values (the hidden sizes of
+// Gemma 4 E4B and 26B-A4B, 2560 and 2816, and Qwen3.5-35B-A3B's 2048) is one round.
+inline constexpr int rmsnorm_block_threads = 512;
+
 // One block per row. add_to_y: y = (y + the normalised row) · y_scale (rmsnorm_add), else y = it.
+// Launch BlockThreads threads per block.
 template <int BlockThreads>
-__global__ void rmsnorm_kernel(const float* x, std::size_t x_stride, const float* weight, norm_weight kind, float eps,
-                               std::size_t width, float* y, std::size_t y_stride, bool add_to_y, float y_scale) {
+__global__ void __launch_bounds__(BlockThreads)
+    rmsnorm_kernel(const float* x, std::size_t x_stride, const float* weight, norm_weight kind, float eps, std::size_t width, float* y,
+                   std::size_t y_stride, bool add_to_y, float y_scale) {
+  constexpr int batch = rmsnorm_loads_in_flight;
+  constexpr std::size_t round = static_cast<std::size_t>(batch) * BlockThreads;
   __shared__ float partial[BlockThreads / gpu::warp_size];
   const float* in = x + blockIdx.x * x_stride;
   float* out = y + blockIdx.x * y_stride;
   float sum_sq = 0.0f;
-  for (std::size_t i = threadIdx.x; i < width; i += blockDim.x) sum_sq = fmaf(in[i], in[i], sum_sq);
+  for (std::size_t start = threadIdx.x; start < width; start += round) {
+    float v[batch];
+#pragma unroll
+    for (int k = 0; k < batch; ++k) {
+      const std::size_t i = start + static_cast<std::size_t>(k) * BlockThreads;
+      v[k] = i < width ? in[i] : 0.0f;
+    }
+#pragma unroll
+    for (int k = 0; k < batch; ++k) sum_sq = fmaf(v[k], v[k], sum_sq);
+  }
   const float inv_rms = rsqrtf(block_sum(sum_sq, partial) / static_cast<float>(width) + eps);
-  for (std::size_t i = threadIdx.x; i < width; i += blockDim.x) {
-    const float scale = kind == norm_weight::none ? 1.0f : kind == norm_weight::plain ? weight[i] : 1.0f + weight[i];
-    const float normed = in[i] * inv_rms * scale;
-    out[i] = add_to_y ? (out[i] + normed) * y_scale : normed;
+  for (std::size_t start = threadIdx.x; start < width; start += round) {
+    float v[batch];
+    float scale[batch];
+    float before[batch];
+#pragma unroll
+    for (int k = 0; k < batch; ++k) {
+      const std::size_t i = start + static_cast<std::size_t>(k) * BlockThreads;
+      const bool inside = i < width;
+      v[k] = inside ? in[i] : 0.0f;
+      scale[k] = kind == norm_weight::none || !inside ? 1.0f : kind == norm_weight::plain ? weight[i] : 1.0f + weight[i];
+      before[k] = add_to_y && inside ? out[i] : 0.0f;
+    }
+#pragma unroll
+    for (int k = 0; k < batch; ++k) {
+      const std::size_t i = start + static_cast<std::size_t>(k) * BlockThreads;
+      const float normed = v[k] * inv_rms * scale[k];
+      if (i < width) out[i] = add_to_y ? (before[k] + normed) * y_scale : normed;
+    }
   }
 }
 
-// x[token][head][dim] in place: one thread per (token, pair j), looping over heads.
+// x[token][head][dim] in place: one thread per (token, head, pair j), so a token's heads rotate in
+// parallel rather than one after another.
 template <int BlockThreads>
 __global__ void rope_kernel(float* x, std::size_t token_stride, std::size_t head_stride, std::size_t tokens,
                             std::size_t heads, const std::int32_t* positions, const float* inv_freq, std::size_t half) {
   const std::size_t index = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (index >= tokens * half) return;
-  const std::size_t t = index / half;
+  if (index >= tokens * heads * half) return;
   const std::size_t j = index % half;
+  const std::size_t h = index / half % heads;
+  const std::size_t t = index / half / heads;
   float s = 0.0f;
   float c = 0.0f;
   sincosf(static_cast<float>(positions[t]) * inv_freq[j], &s, &c);
-  for (std::size_t h = 0; h < heads; ++h) {
-    float* head = x + t * token_stride + h * head_stride;
-    const float a = head[j];
-    const float b = head[j + half];
-    head[j] = a * c - b * s;
-    head[j + half] = b * c + a * s;
-  }
+  float* head = x + t * token_stride + h * head_stride;
+  const float a = head[j];
+  const float b = head[j + half];
+  head[j] = a * c - b * s;
+  head[j + half] = b * c + a * s;
 }
 
 __device__ inline float apply(activation act, float v) {
