@@ -500,7 +500,7 @@ class hip_device {
 
   void rope(tensor_view<float, 3> x, std::span<const std::int32_t> positions, rope_frequencies freq) {
     const std::size_t half = freq.inv_freq.size();
-    if (x.extent(0) == 0 || half == 0) return;
+    if (x.extent(0) == 0 || x.extent(1) == 0 || half == 0) return;
     if (x.stride(2) != 1 || x.stride(0) != x.extent(1) * x.stride(1)) {
       throw error(error_category::shape, "hip rope: heads must be contiguous rows of a [token][head][dim] tensor");
     }
