@@ -354,9 +354,10 @@ void bench_policy_call() {
 
 // The attention kernel alone over a device-resident f16 cache (16-position blocks, blocks in
 // order), Gemma 4 E4B's shapes: 8 query heads on 2 KV heads of dim 256 (sliding layers, window 512)
-// or 512 (global layers). GB/s counts the K and V rows the query rows see, each KV head's once.
+// or 512 (global layers), with blocks of `heads_per_block` query heads (0: the policy's choice).
+// GB/s counts the K and V rows the query rows see, each KV head's once.
 template <std::size_t Window>
-void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std::size_t resident_warps, double bandwidth) {
+void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std::size_t resident_warps, double bandwidth, int heads_per_block = 0) {
   constexpr std::size_t heads = 8, kv_heads = 2, block_size = 16;
   const std::size_t row_bytes = dim * sizeof(f16);
   const std::size_t run = kv_heads * block_size * row_bytes;
@@ -387,8 +388,9 @@ void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std
   problem.scale = 1.0f / std::sqrt(static_cast<float>(dim));
   problem.heads = heads;
   const std::size_t most_keys = Window == 0 ? context : std::min(context, Window);
-  const std::size_t heads_per_block = static_cast<std::size_t>(hip_kernels::attention_heads_per_block(heads / kv_heads, dim));
-  const auto split = hip_device::attention_splits(rows * heads / heads_per_block, most_keys, resident_warps);
+  const int policy_heads = hip_device::attention_heads_per_block(heads / kv_heads, dim, rows, most_keys);
+  if (heads_per_block == 0) heads_per_block = policy_heads;
+  const auto split = hip_device::attention_splits(rows * heads / static_cast<std::size_t>(heads_per_block), most_keys, resident_warps);
   problem.splits = static_cast<std::uint32_t>(split.count);
   problem.keys_per_split = static_cast<std::uint32_t>(split.keys);
   const std::size_t partials = split.count > 1 ? rows * heads * split.count : 1;
@@ -397,9 +399,9 @@ void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std
   problem.partial_sum = static_cast<float*>(partial_sum.p);
   problem.partial_acc = static_cast<float*>(partial_acc.p);
   const double ms = time_ms(20, [&](int) {
-    hip_kernels::with_attention_cut(heads / kv_heads, dim, [&](auto heads_per_block_, auto lane_slices) {
+    hip_kernels::with_attention_cut(heads_per_block, dim, [&](auto heads_per_block_, auto lane_slices) {
       hip_kernels::attention_kernel<f16_format, Window, hip_kernels::block_threads, decltype(heads_per_block_)::value, decltype(lane_slices)::value>
-          <<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads / heads_per_block), static_cast<unsigned>(split.count)),
+          <<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads / static_cast<std::size_t>(heads_per_block)), static_cast<unsigned>(split.count)),
              hip_kernels::block_threads>>>(problem);
     });
     if (split.count > 1) {
@@ -410,8 +412,8 @@ void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std
   gpu::check(gpu::get_last_error(), "attention kernel");
   const std::size_t first = Window == 0 ? 0 : (context - rows + 1 > Window ? context - rows + 1 - Window : 0);
   const double bytes = static_cast<double>((context - first) * kv_heads * 2 * row_bytes);
-  std::printf("| %-6s | %7zu | %4zu | %3zu | %6zu | %9.1f | %7.0f | %5.1f %% |\n", Window == 0 ? "global" : "window", context, rows, dim, split.count, ms * 1e3,
-              bytes / (ms * 1e6), 100.0 * bytes / (ms * 1e6) / bandwidth);
+  std::printf("| %-6s | %7zu | %4zu | %3zu | %d%s | %6zu | %9.1f | %7.0f | %5.1f %% |\n", Window == 0 ? "global" : "window", context, rows, dim, heads_per_block,
+              heads_per_block == policy_heads ? " (policy)" : "", split.count, ms * 1e3, bytes / (ms * 1e6), 100.0 * bytes / (ms * 1e6) / bandwidth);
   std::fflush(stdout);
 }
 
@@ -463,13 +465,20 @@ void bench_deltanet(std::size_t tokens, double bandwidth) {
 
 void bench_layers(const hip_device& dev, double bandwidth) {
   const std::size_t warps = dev.resident_warps();
-  std::printf("\n| attention | context | rows | dim | splits | us | GB/s | of bw |\n|---|---|---|---|---|---|---|---|\n");
-  for (std::size_t context : {std::size_t{1024}, std::size_t{4096}, std::size_t{32768}}) {
-    bench_attention<512>(context, 1, 256, warps, bandwidth);
-    bench_attention<0>(context, 1, 512, warps, bandwidth);
+  // Each shape with the policy's heads per block and with the kernel's other choice.
+  std::printf("\n| attention | context | rows | dim | heads/block | splits | us | GB/s | of bw |\n|---|---|---|---|---|---|---|---|---|\n");
+  const auto both = [&]<std::size_t Window>(std::integral_constant<std::size_t, Window>, std::size_t context, std::size_t rows, std::size_t dim) {
+    bench_attention<Window>(context, rows, dim, warps, bandwidth, 1);
+    bench_attention<Window>(context, rows, dim, warps, bandwidth, hip_kernels::attention_most_heads_per_block(4, dim));
+  };
+  for (std::size_t context : {std::size_t{64}, std::size_t{1024}, std::size_t{4096}, std::size_t{32768}}) {
+    both(std::integral_constant<std::size_t, 512>{}, context, 1, 256);
+    both(std::integral_constant<std::size_t, 0>{}, context, 1, 512);
   }
-  bench_attention<512>(512, 512, 256, warps, bandwidth);
-  bench_attention<0>(512, 512, 512, warps, bandwidth);
+  both(std::integral_constant<std::size_t, 512>{}, 512, 9, 256);
+  both(std::integral_constant<std::size_t, 0>{}, 4096, 9, 512);
+  both(std::integral_constant<std::size_t, 512>{}, 512, 512, 256);
+  both(std::integral_constant<std::size_t, 0>{}, 512, 512, 512);
   bench_attention<512>(4096, 4096, 256, warps, bandwidth);
   bench_attention<0>(4096, 4096, 512, warps, bandwidth);
   std::printf("\n| deltanet tokens | kernel | us | us/token | state GB/s | of bw |\n|---|---|---|---|---|---|\n");

@@ -82,21 +82,21 @@ inline constexpr int attention_slice_dims = slice_size * gpu::warp_size;
 static_assert(max_attention_head_dim <= 2 * attention_slice_dims);
 
 // How an attention block is cut: LaneSlices slices of 8 dims per lane (1 for head dims up to 256,
-// else 2) and Heads query heads of one KV head (the largest power of two dividing the group, at
-// most 4 with one slice and 2 with two, which bounds registers and the shared memory the warps'
-// results meet in).
+// else 2) and Heads query heads of one KV head (1, or up to the largest power of two dividing the
+// group, at most 4 with one slice and 2 with two, which bounds registers and the shared memory the
+// warps' results meet in; hip_device::attention_heads_per_block chooses).
 STRIX_HOST_DEVICE constexpr int attention_lane_slices(std::size_t head_dim) { return head_dim <= attention_slice_dims ? 1 : 2; }
-STRIX_HOST_DEVICE constexpr int attention_heads_per_block(std::size_t group, std::size_t head_dim) {
+STRIX_HOST_DEVICE constexpr int attention_most_heads_per_block(std::size_t group, std::size_t head_dim) {
   const int most = attention_lane_slices(head_dim) == 1 ? 4 : 2;
   int heads = 1;
   while (heads < most && group % static_cast<std::size_t>(2 * heads) == 0) heads *= 2;
   return heads;
 }
 
-// f(heads, lane_slices) with both as std::integral_constant, for the cut above.
+// f(heads, lane_slices) with both as std::integral_constant, for blocks of `heads` query heads
+// (1 or at most attention_most_heads_per_block).
 template <class F>
-decltype(auto) with_attention_cut(std::size_t group, std::size_t head_dim, F&& f) {
-  const int heads = attention_heads_per_block(group, head_dim);
+decltype(auto) with_attention_cut(int heads, std::size_t head_dim, F&& f) {
   if (attention_lane_slices(head_dim) == 2) {
     if (heads == 2) return f(std::integral_constant<int, 2>{}, std::integral_constant<int, 2>{});
     return f(std::integral_constant<int, 1>{}, std::integral_constant<int, 2>{});

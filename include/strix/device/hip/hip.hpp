@@ -610,10 +610,21 @@ class hip_device {
     host_access(values.footprint());
     reference_kernels::top_k_rows(x, indices, values);
   }
+  // Query heads of one KV head an attention block takes: as many as the kernel allows
+  // (hip_kernels::attention_most_heads_per_block) where the call reads enough keys (query rows ×
+  // the most keys a row sees, at least attention_shared_min_key_rows) that loading each K and V
+  // slice once for them pays, else 1: a few rows over a short context (decode in a sliding window)
+  // are bound by each block's chain of dependent steps, which a block of 4 heads makes longer, and
+  // by how few blocks run (H100, session 24: a decode row over a 512-key window took 17.9 µs with 4
+  // heads per block, 15.5 with 1; over 4096 global keys 28.7 with 2, 40.6 with 1).
+  static constexpr std::size_t attention_shared_min_key_rows = 2048;
+  static constexpr int attention_heads_per_block(std::size_t group, std::size_t head_dim, std::size_t rows, std::size_t most_keys) noexcept {
+    return rows * most_keys >= attention_shared_min_key_rows ? hip_kernels::attention_most_heads_per_block(group, head_dim) : 1;
+  }
   // How attention splits each row's keys over blocks: enough blocks for the GPU's `resident_warps`
   // once, each split at least one round of a block's key batches (64 keys), so decode of a long
   // context spreads over the GPU instead of running on a few blocks. `blocks`: rows × groups of
-  // query heads (hip_kernels::attention_heads_per_block).
+  // query heads (attention_heads_per_block).
   struct attention_split {
     std::size_t count;
     std::size_t keys;  // per split
@@ -748,8 +759,8 @@ class hip_device {
     }
     const std::span<const hip_kernels::attention_query_row> query_rows(attention_rows_);
     const std::span<const kv_block_id> tables(attention_tables_);
-    const std::size_t heads_per_block = static_cast<std::size_t>(hip_kernels::attention_heads_per_block(heads / kv.kv_heads, dim));
-    const std::size_t blocks = rows * (heads / heads_per_block);
+    const int heads_per_block = attention_heads_per_block(heads / kv.kv_heads, dim, rows, most_keys);
+    const std::size_t blocks = rows * (heads / static_cast<std::size_t>(heads_per_block));
     const attention_split split = attention_splits(blocks, most_keys, resident_warps_);
     const std::size_t partials = split.count > 1 ? rows * heads * split.count : 0;
     call c(*this, staged_bytes(q) + staged_bytes(out) + query_rows.size_bytes() + tables.size_bytes(), partials * (dim + 2) * sizeof(float));
@@ -775,9 +786,9 @@ class hip_device {
       problem.partial_sum = c.template scratch<float>(partials);
       problem.partial_acc = c.template scratch<float>(partials * dim);
     }
-    const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(heads / heads_per_block), static_cast<unsigned>(split.count));
+    const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(heads / static_cast<std::size_t>(heads_per_block)), static_cast<unsigned>(split.count));
     visit_kv_type(kv.type, [&]<class Format>() {
-      hip_kernels::with_attention_cut(heads / kv.kv_heads, dim, [&](auto heads_per_block_, auto lane_slices) {
+      hip_kernels::with_attention_cut(heads_per_block, dim, [&](auto heads_per_block_, auto lane_slices) {
         launch(hip_kernels::attention_kernel<Format, Window::size, hip_kernels::block_threads, decltype(heads_per_block_)::value, decltype(lane_slices)::value>,
                grid, problem);
       });
