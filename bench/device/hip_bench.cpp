@@ -576,6 +576,7 @@ int main(int argc, char** argv) {
                   "|---|---|---|---|---|---|---|---|---|---|---|\n");
       if (only.empty() || only == "q4_K") bench_fused_decode<q4_k_format>(bandwidth, probe);
       if (only.empty() || only == "q8_0") bench_fused_decode<q8_0_format>(bandwidth, probe);
+      if (only.empty() || only == "q6_K") bench_fused_decode<q6_k_format>(bandwidth, probe);
     }
     if (option == "--calls-only") bench_policy_call();
     if (all || option == "--layers-only") bench_layers(probe, bandwidth);

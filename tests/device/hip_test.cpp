@@ -178,9 +178,10 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
 
 // More rows than the fused decode kernel has warps on the GPU (an H100 holds 4224 of them), so each
 // warp walks several rows and carries its loads in flight from one row into the next; rows with a
-// partial last iteration of 32 tasks, and Q8_0 rows of an odd number of 16-byte vectors (24, 72 and
-// 296 blocks: the last task holds one) and of an even one (80 blocks).
-TEMPLATE_TEST_CASE("hip fused decode walks several rows per warp", "[device][hip]", q4_k_format, q8_0_format) {
+// partial last iteration of 32 tasks, Q8_0 rows of an odd number of 16-byte vectors (24, 72 and
+// 296 blocks: the last task holds one) and of an even one (80 blocks), and Q6_K rows of 3, 9, 10
+// and 37 blocks, whose 210-byte blocks start at every even offset from a 16-byte boundary.
+TEMPLATE_TEST_CASE("hip fused decode walks several rows per warp", "[device][hip]", q4_k_format, q8_0_format, q6_k_format) {
   reference oracle;
   hip_device dev(hip_options{.memory = hip_memory_mode::copied, .int8_decode_min_weights = 0, .fused_decode_min_rows = 1,
                              .host_call_max_values = 0});

@@ -1,5 +1,5 @@
-// The decode matmul (one activation row) of Q4_K and Q8_0 weights, whose rows a lane loads straight
-// into registers as aligned 16-byte vectors (a task type per format says what a lane's vectors
+// The decode matmul (one activation row) of Q4_K, Q6_K and Q8_0 weights, whose rows a lane loads
+// straight into registers as aligned vectors (a task type per format says what a lane's vectors
 // hold and how the activations are laid out to meet them). Against matmul_kernel (kernels.hpp),
 // which pays ~150 instructions per 32 Q4_K weights for staging and bookkeeping and leaves the
 // activations to a quantizing launch of their own (4 µs on the H100, a fifth of a 4096x14336 Q4_K
@@ -79,6 +79,39 @@ struct k4_pair_scales {
   }
 };
 
+// Where a half of 16 codes of an activation unit goes: a task and one of its pieces.
+struct piece_place {
+  row_index task;
+  int piece;
+};
+
+// The quantized activation row of a K-quant task type: each task's codes as Placement::pieces
+// interleaved 16-byte pieces (Placement::of(unit, half) says which task and piece a unit's half of
+// 16 codes meets) and, per unit and half, its scale and the sum of the half's codes (exact in a
+// float: at most 16 · 127), which the formats' offsets (Q4_K's mins, Q6_K's 32) multiply.
+template <class Placement>
+struct k_quant_activations {
+  using pieces = interleaved_pieces<Placement::pieces>;
+  int4* codes;
+  float2* halves;
+
+  STRIX_HOST_DEVICE static constexpr row_index tasks(std::size_t row_length) { return static_cast<row_index>(row_length / (16 * Placement::pieces)); }
+  STRIX_HOST_DEVICE static constexpr std::size_t shared_bytes(std::size_t row_length) {
+    return 16 * pieces::count(tasks(row_length)) + row_length / 16 * sizeof(float2);
+  }
+  __device__ k_quant_activations(int4* shared, row_index row_length)
+      : codes(shared), halves(reinterpret_cast<float2*>(shared + pieces::count(tasks(row_length)))) {}
+
+  __device__ void store(row_index unit, int part, const q8_lane_codes& q) const {
+    const int half = part / 4;
+    const piece_place at = Placement::of(unit, half);
+    reinterpret_cast<std::uint32_t*>(codes + pieces::index(at.task, at.piece))[part % 4] = q.word;
+    if (part % 4 == 0) halves[2 * unit + static_cast<row_index>(half)] = make_float2(q.d, static_cast<float>(q.half_sum));
+  }
+  __device__ int4 piece(row_index task, int piece) const { return codes[pieces::index(task, piece)]; }
+  __device__ float2 half(row_index unit, int half) const { return halves[2 * unit + static_cast<row_index>(half)]; }
+};
+
 // Q4_K: a task is sub-blocks 2p and 2p + 1 of a block (p = task % 4), whose codes share the 32
 // bytes qs[32p …] (low nibbles: 2p, high: 2p + 1), loaded as two aligned 16-byte vectors with the
 // block's 16-byte header; lanes 4b … 4b + 3 take block b, so a warp's loads cover 8 consecutive
@@ -87,7 +120,6 @@ struct k4_pair_scales {
 // checks the weights' address).
 struct q4_k_pair_task {
   using format = q4_k_format;
-  static constexpr std::size_t weights = 64;
   static constexpr row_index codes_vector = offsetof(block_q4_k, qs) / 16;
   static_assert(sizeof(block_q4_k) % 16 == 0 && offsetof(block_q4_k, qs) % 16 == 0 && offsetof(block_q4_k, scales) == 4);
 
@@ -96,33 +128,17 @@ struct q4_k_pair_task {
     int4 codes[2];
   };
 
-  // The quantized activation row: a task's 64 codes as 4 interleaved pieces and, per unit and half
-  // of 16, its scale and the sum of the half's codes (exact in a float: at most 16 · 127).
-  struct activations {
-    using pieces = interleaved_pieces<4>;
-    int4* codes;
-    float2* halves;
-
-    STRIX_HOST_DEVICE static constexpr std::size_t shared_bytes(std::size_t row_length) {
-      return 16 * pieces::count(tasks(row_length)) + row_length / 16 * sizeof(float2);
-    }
-    __device__ activations(int4* shared, row_index row_length)
-        : codes(shared), halves(reinterpret_cast<float2*>(shared + pieces::count(tasks(row_length)))) {}
-
-    // Unit u is sub-block u % 8 of block u / 8, in task u / 2; its halves are the task's pieces
-    // 2·(u % 2) and 2·(u % 2) + 1.
-    __device__ void store(row_index unit, int part, const q8_lane_codes& q) const {
-      const int half = part / 4;
-      reinterpret_cast<std::uint32_t*>(codes + pieces::index(unit / 2, 2 * static_cast<int>(unit % 2) + half))[part % 4] = q.word;
-      if (part % 4 == 0) halves[2 * unit + static_cast<row_index>(half)] = make_float2(q.d, static_cast<float>(q.half_sum));
-    }
-    __device__ int4 piece(row_index task, int piece) const { return codes[pieces::index(task, piece)]; }
-    __device__ float2 half(row_index unit, int half) const { return halves[2 * unit + static_cast<row_index>(half)]; }
+  // Unit u is sub-block u % 8 of block u / 8, in task u / 2; its halves are the task's pieces
+  // 2·(u % 2) and 2·(u % 2) + 1.
+  struct placement {
+    static constexpr int pieces = 4;
+    __device__ static piece_place of(row_index unit, int half) { return {unit / 2, 2 * static_cast<int>(unit % 2) + half}; }
   };
+  using activations = k_quant_activations<placement>;
 
   // Every Q4_K row (whole blocks of 256) fits the tasks.
   static constexpr bool takes(std::size_t) { return true; }
-  STRIX_HOST_DEVICE static constexpr row_index tasks(std::size_t row_length) { return static_cast<row_index>(row_length / weights); }
+  STRIX_HOST_DEVICE static constexpr row_index tasks(std::size_t row_length) { return activations::tasks(row_length); }
 
   __device__ static fetched fetch(const std::uint8_t* row, std::size_t, row_index task) {
     const auto* b = reinterpret_cast<const int4*>(row + task / 4 * static_cast<row_index>(sizeof(block_q4_k)));
@@ -148,6 +164,103 @@ struct q4_k_pair_task {
       sum = fmaf(first.x, sm.scale[s] * static_cast<float>(products) - sm.min[s] * (first.y + second.y), sum);
     }
     return sum;
+  }
+};
+
+// 16 bytes of weights at a 2-byte-aligned address (all Q6_K's 210-byte blocks guarantee), as three
+// aligned 8-byte loads — the 24 bytes from the 8-byte boundary at or below the address hold them —
+// put in place by `words` once they have arrived.
+struct even_piece {
+  int2 loaded[3];
+  unsigned offset;  // of the piece in `loaded`: 0, 2, 4 or 6 bytes
+
+  __device__ static even_piece load(const std::uint8_t* at) {
+    const auto address = reinterpret_cast<std::uintptr_t>(at);
+    const auto* aligned = reinterpret_cast<const int2*>(address & ~std::uintptr_t{7});
+    return {{aligned[0], aligned[1], aligned[2]}, static_cast<unsigned>(address & 7)};
+  }
+  __device__ void words(std::uint32_t (&out)[4]) const {
+    const std::uint32_t u[6] = {static_cast<std::uint32_t>(loaded[0].x), static_cast<std::uint32_t>(loaded[0].y),
+                                static_cast<std::uint32_t>(loaded[1].x), static_cast<std::uint32_t>(loaded[1].y),
+                                static_cast<std::uint32_t>(loaded[2].x), static_cast<std::uint32_t>(loaded[2].y)};
+    const bool second_word = offset >= 4;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      out[k] = gpu::funnel_shift_bytes(second_word ? u[k + 1] : u[k], second_word ? u[k + 2] : u[k + 1], offset % 4);
+    }
+  }
+};
+
+// Q6_K: a task is 32 weights of a block, k = task % 8 (n = k / 4, q = k / 2 % 2, h = k % 2): the 16
+// bytes ql[16k], whose low nibbles are weights 128n + 32q + 16h + i and high nibbles those 64
+// further, and the 16 bytes qh[32n + 16h] holding their top 2 bits (bit pairs q and q + 2 of each
+// byte), with the two scales of those 16-weight groups and the block's d; lanes 8b … 8b + 7 take
+// block b. Blocks are 210 bytes, so 2-byte aligned: the 16-byte pieces are even_pieces, whose
+// loads stay inside the block but for a block's first piece (the bytes before it are the previous
+// block's, or the first block's own alignment: the policy checks the weights are 16-byte aligned).
+// Codes nibble | top bits << 4 are 0 … 63, so signed dot4 is exact; the format's − 32 is 32 × the
+// activation half's code sum.
+struct q6_k_slice_task {
+  using format = q6_k_format;
+  static_assert(sizeof(block_q6_k) == 210 && offsetof(block_q6_k, qh) == 128 && offsetof(block_q6_k, scales) == 192 &&
+                offsetof(block_q6_k, d) == 208);
+  static constexpr std::uint32_t top_bits = 0x30303030u;
+
+  struct fetched {
+    even_piece low;
+    even_piece high;
+    std::uint16_t scales[2];  // the bytes sc[8n + 2q + 4j], sc[8n + 2q + 4j + 1] for j = 0, 1 (h picks one)
+    std::uint16_t d;
+  };
+
+  // Unit u (32 codes) is weights 32·(u % 8) … of block u / 8: n = u % 8 / 4, and u % 4 = q + 2j
+  // (j: low or high nibbles); its half h goes to task 8·(u / 8) + 4n + 2q + h as piece j.
+  struct placement {
+    static constexpr int pieces = 2;
+    __device__ static piece_place of(row_index unit, int half) {
+      const row_index in_block = unit % 8;
+      return {unit / 8 * 8 + in_block / 4 * 4 + in_block % 2 * 2 + static_cast<row_index>(half), static_cast<int>(in_block % 4 / 2)};
+    }
+  };
+  using activations = k_quant_activations<placement>;
+
+  // Every Q6_K row (whole blocks of 256) fits the tasks.
+  static constexpr bool takes(std::size_t) { return true; }
+  STRIX_HOST_DEVICE static constexpr row_index tasks(std::size_t row_length) { return activations::tasks(row_length); }
+
+  __device__ static fetched fetch(const std::uint8_t* row, std::size_t, row_index task) {
+    const std::uint8_t* block = row + task / 8 * static_cast<row_index>(sizeof(block_q6_k));
+    const auto k = static_cast<int>(task % 8);
+    const int n = k / 4, q = k / 2 % 2, h = k % 2;
+    const auto pair = [&](int at) { return *reinterpret_cast<const std::uint16_t*>(block + at); };
+    return {even_piece::load(block + 16 * k), even_piece::load(block + 128 + 32 * n + 16 * h),
+            {pair(192 + 8 * n + 2 * q), pair(192 + 8 * n + 2 * q + 4)}, pair(208)};
+  }
+
+  __device__ static float dot(const fetched& f, row_index task, const activations& x) {
+    const auto k = static_cast<int>(task % 8);
+    const int n = k / 4, q = k / 2 % 2, h = k % 2;
+    std::uint32_t low[4], high[4];
+    f.low.words(low);
+    f.high.words(high);
+#pragma unroll
+    for (std::uint32_t& w : high) w >>= 2 * q;
+    float sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {  // low nibbles with bit pair q, high nibbles with bit pair q + 2
+      const int4 a = x.piece(task, j);
+      const int codes[4] = {a.x, a.y, a.z, a.w};
+      int products = 0;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const std::uint32_t weights = ((low[i] >> (4 * j)) & low_nibbles) | ((j == 0 ? high[i] << 4 : high[i]) & top_bits);
+        products = gpu::dot4_i8(static_cast<int>(weights), codes[i], products);
+      }
+      const float2 unit = x.half(task / 8 * 8 + static_cast<row_index>(4 * n + q + 2 * j), h);
+      const auto scale = static_cast<std::int8_t>(f.scales[j] >> (8 * h));
+      sum = fmaf(unit.x * static_cast<float>(scale), static_cast<float>(products) - 32.0f * unit.y, sum);
+    }
+    return gpu::half_bits_to_float(f.d) * sum;
   }
 };
 
@@ -248,6 +361,8 @@ template <>
 struct fused_decode_task<q4_k_format> : q4_k_pair_task {};
 template <>
 struct fused_decode_task<q8_0_format> : q8_0_span_task {};
+template <>
+struct fused_decode_task<q6_k_format> : q6_k_slice_task {};
 
 template <class Format>
 concept has_fused_decode = requires { typename fused_decode_task<Format>::fetched; };

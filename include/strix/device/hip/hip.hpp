@@ -96,8 +96,8 @@ struct hip_options {
   // does not win back (an expert's 704x2816: 5.7-6.1 µs with f32, 7-9.5 with int8; 10240x2560
   // Q4_K: 18.8 with f32, 12.9 with int8; docs/performance.md). 0: int8 at every size.
   std::size_t int8_decode_min_weights = std::size_t{1} << 23;
-  // Decode matmuls (one token, no groups) with int8 activations of Q4_K or Q8_0 weights and at least
-  // this many rows run hip_kernels::fused_decode_kernel: the activations quantized inside the
+  // Decode matmuls (one token, no groups) with int8 activations of Q4_K, Q6_K or Q8_0 weights and
+  // at least this many rows run hip_kernels::fused_decode_kernel: the activations quantized inside the
   // matmul's one launch, the weights streamed with fewer instructions (fused_decode.hpp), where the
   // row fits its shared memory, Q8_0 rows are whole 16-byte vectors (a multiple of 256 weights)
   // and the weights are 16-byte aligned (hip_device::takes_fused_decode). 0: a quarter of the

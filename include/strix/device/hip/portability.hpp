@@ -196,6 +196,16 @@ __device__ inline float warp_max(float value) {
   return value;
 }
 
+// The 4 bytes from byte `bytes` (0 … 3) of the 8 bytes hi:lo (lo first): one instruction on both
+// vendors (v_alignbyte_b32, shf.r).
+__device__ inline std::uint32_t funnel_shift_bytes(std::uint32_t lo, std::uint32_t hi, unsigned bytes) {
+#if STRIX_GPU_RUNTIME_HIP
+  return __builtin_amdgcn_alignbyte(hi, lo, bytes);
+#else
+  return __funnelshift_r(lo, hi, 8 * bytes);
+#endif
+}
+
 // accumulator + Σ a_k·b_k over the four signed bytes of a and b: one instruction on both vendors
 // (v_dot4_i32_iu8 on gfx11, dp4a on NVIDIA); a byte-wise loop on AMD targets without it.
 __device__ inline int dot4_i8(int a, int b, int accumulator) {
