@@ -568,8 +568,10 @@ TEST_CASE("hip row-wise kernels agree with reference", "[device][hip]") {
   reference oracle;
   for (const auto& dev : policies()) {
     INFO(to_string(dev->memory_mode()));
-    // 2560 and 4097: one row past one round of an rmsnorm block's loads, and past it by one value.
-    for (std::size_t width : {1u, 31u, 96u, 2048u, 2560u, 4097u}) {
+    // Every rmsnorm block size (32 threads up to 256 values, 64 up to 512, 128, 256, 512 threads),
+    // one round exactly (256, 2048), one value past it (257), and past a 512-thread block's one
+    // round (4097).
+    for (std::size_t width : {1u, 31u, 96u, 256u, 257u, 1000u, 2048u, 2560u, 4097u}) {
       const std::size_t tokens = 13;
       auto x = testing::gaussian(tokens * width, static_cast<std::uint32_t>(21 + width));
       const auto w = testing::gaussian(width, 22);

@@ -1438,9 +1438,10 @@ class hip_device {
     const auto in = c.stage_in(x);
     const auto* w = c.stage_constant(weight);
     const auto out = add_to_y ? c.stage_in_out(y) : c.stage_out(y);
-    constexpr int threads = hip_kernels::rmsnorm_block_threads;
-    launch<threads>(hip_kernels::rmsnorm_kernel<threads>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1), out.data,
-                    out.stride, add_to_y, y_scale);
+    hip_kernels::with_rmsnorm_block_threads(x.extent(1), [&](auto threads) {
+      launch<threads()>(hip_kernels::rmsnorm_kernel<threads()>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1),
+                        out.data, out.stride, add_to_y, y_scale);
+    });
     c.finish(what, y, out);
   }
 

@@ -498,9 +498,20 @@ __device__ inline float block_max(float value, float* shared) {
 // rows (a few thousand values, one block) then take one or two rounds of memory latency per pass
 // instead of one per BlockThreads values.
 inline constexpr int rmsnorm_loads_in_flight = 8;
-// Threads of an rmsnorm block: with 8 loads each, a row of up to 4096 values (the hidden sizes of
-// Gemma 4 E4B and 26B-A4B, 2560 and 2816, and Qwen3.5-35B-A3B's 2048) is one round.
-inline constexpr int rmsnorm_block_threads = 512;
+// f(threads) with the threads of an rmsnorm block for rows of `width` values as a
+// std::integral_constant: the fewest (a power of two from one warp) that take the row in one round
+// of 8 loads each, so no thread of a narrow row's block idles (the per-head q/k norms over head
+// dims of 256: one warp), up to 512, which take a row of up to 4096 values (the hidden sizes of
+// Gemma 4 E4B and 26B-A4B, 2560 and 2816, and Qwen3.5-35B-A3B's 2048) in one round.
+template <class F>
+decltype(auto) with_rmsnorm_block_threads(std::size_t width, F&& f) {
+  const auto fits = [&](int threads) { return width <= static_cast<std::size_t>(threads) * rmsnorm_loads_in_flight; };
+  if (fits(gpu::warp_size)) return f(std::integral_constant<int, gpu::warp_size>{});
+  if (fits(64)) return f(std::integral_constant<int, 64>{});
+  if (fits(128)) return f(std::integral_constant<int, 128>{});
+  if (fits(256)) return f(std::integral_constant<int, 256>{});
+  return f(std::integral_constant<int, 512>{});
+}
 
 // One block per row. add_to_y: y = (y + the normalised row) · y_scale (rmsnorm_add), else y = it.
 // Launch BlockThreads threads per block.
