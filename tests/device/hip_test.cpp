@@ -880,3 +880,15 @@ TEST_CASE("hip attention splits keys over blocks only when rows and heads leave 
   CHECK(hip_device::attention_splits(8, 100, 8448).count == 1);          // too few keys to split
   CHECK(hip_device::attention_splits(8, 0, 8448).count == 1);
 }
+
+TEST_CASE("hip attention blocks share a KV head's query heads only where the call reads enough keys", "[device][hip][attention]") {
+  // Gemma 4 E4B's layers: 8 query heads on 2 KV heads, head dim 256 (sliding window) or 512.
+  CHECK(hip_device::attention_heads_per_block(4, 256, 1, 512) == 1);    // decode in a 512-key window
+  CHECK(hip_device::attention_heads_per_block(4, 256, 9, 512) == 4);    // verifying 8 drafts there
+  CHECK(hip_device::attention_heads_per_block(4, 512, 1, 1024) == 1);   // decode over a short context
+  CHECK(hip_device::attention_heads_per_block(4, 512, 1, 4096) == 2);   // two slices per lane: 2 at most
+  CHECK(hip_device::attention_heads_per_block(4, 256, 512, 512) == 4);  // prefill
+  CHECK(hip_device::attention_heads_per_block(3, 256, 512, 512) == 1);  // no power of two divides the group
+  CHECK(hip_device::attention_heads_per_block(2, 256, 512, 512) == 2);
+  CHECK(hip_device::attention_heads_per_block(8, 256, 512, 512) == 4);
+}
