@@ -120,6 +120,8 @@ struct k_quant_activations {
 // checks the weights' address).
 struct q4_k_pair_task {
   using format = q4_k_format;
+  // The policy's default: decode of at least a quarter as many rows as the GPU holds warps.
+  static constexpr std::size_t resident_warps_per_min_row = 4;
   static constexpr row_index codes_vector = offsetof(block_q4_k, qs) / 16;
   static_assert(sizeof(block_q4_k) % 16 == 0 && offsetof(block_q4_k, qs) % 16 == 0 && offsetof(block_q4_k, scales) == 4);
 
@@ -202,6 +204,11 @@ struct even_piece {
 // activation half's code sum.
 struct q6_k_slice_task {
   using format = q6_k_format;
+  // Decode of at least half as many rows as the GPU holds warps (as many as the kernel's 1024-thread
+  // blocks hold on the H100): with fewer, a warp's one row is a chain of many dependent iterations
+  // (32 weights a lane) and matmul_kernel wins (H100, session 25: 2560x10240 16.8 against 15.2 µs,
+  // 4096x14336 24.9 against 24.2; 10240x2560 15.2 against 16.1, 262144x2560 212 against 226).
+  static constexpr std::size_t resident_warps_per_min_row = 2;
   static_assert(sizeof(block_q6_k) == 210 && offsetof(block_q6_k, qh) == 128 && offsetof(block_q6_k, scales) == 192 &&
                 offsetof(block_q6_k, d) == 208);
   static constexpr std::uint32_t top_bits = 0x30303030u;
@@ -275,6 +282,7 @@ struct q6_k_slice_task {
 // aligned; a row of an odd number of 16-byte vectors ends in a task of one.
 struct q8_0_span_task {
   using format = q8_0_format;
+  static constexpr std::size_t resident_warps_per_min_row = 4;  // as Q4_K's
   static constexpr row_index span = 32;
   static constexpr row_index block_bytes = sizeof(block_q8_0);
   static_assert(block_bytes == 34 && offsetof(block_q8_0, qs) == 2 && block_bytes > span);

@@ -100,8 +100,10 @@ struct hip_options {
   // at least this many rows run hip_kernels::fused_decode_kernel: the activations quantized inside the
   // matmul's one launch, the weights streamed with fewer instructions (fused_decode.hpp), where the
   // row fits its shared memory, Q8_0 rows are whole 16-byte vectors (a multiple of 256 weights)
-  // and the weights are 16-byte aligned (hip_device::takes_fused_decode). 0: a quarter of the
-  // warps the GPU holds (with fewer rows most of its warps would have no row to stream).
+  // and the weights are 16-byte aligned (hip_device::takes_fused_decode). 0: the warps the GPU
+  // holds divided by the format's task::resident_warps_per_min_row (fused_decode.hpp: a quarter
+  // of them for Q4_K and Q8_0, half for Q6_K; with fewer rows most of the kernel's warps would
+  // have no row to stream).
   std::size_t fused_decode_min_rows = 0;
   // Copied mode: a call of an element-wise kernel, a norm, rope, softmax or an embedding lookup
   // with at most this much work runs on the host (the reference kernels),
@@ -216,7 +218,6 @@ class hip_device {
     gpu::check(gpu::integrated(device_, &integrated), "querying whether the GPU is integrated");
     gpu::check(gpu::resident_warps(device_, &resident_warps_), "querying the GPU's size");
     gpu::check(gpu::multiprocessors(device_, &multiprocessors_), "querying the GPU's size");
-    if (fused_decode_min_rows_ == 0) fused_decode_min_rows_ = std::max<std::size_t>(1, resident_warps_ / 4);
     gpu::check(gpu::has_matrix_units(device_, &matrix_units_), "querying the GPU's architecture");
     const std::string kind = integrated != 0 ? "integrated GPU (unified memory)" : "discrete GPU";
     if (options.memory == hip_memory_mode::automatic) {
@@ -283,7 +284,9 @@ class hip_device {
   [[nodiscard]] bool takes_fused_decode(std::size_t rows, std::size_t row_length) const noexcept {
     if constexpr (hip_kernels::has_fused_decode<Format>) {
       using task = hip_kernels::fused_decode_task<Format>;
-      return rows >= fused_decode_min_rows_ && task::takes(row_length) &&
+      const std::size_t min_rows =
+          fused_decode_min_rows_ != 0 ? fused_decode_min_rows_ : std::max<std::size_t>(1, resident_warps_ / task::resident_warps_per_min_row);
+      return rows >= min_rows && task::takes(row_length) &&
              hip_kernels::fused_decode_shared_bytes<task>(row_length) <= fused_decode_max_shared_bytes;
     } else {
       return false;
