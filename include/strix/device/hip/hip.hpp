@@ -618,8 +618,8 @@ class hip_device {
   // the most keys a row sees, at least attention_shared_min_key_rows) that loading each K and V
   // slice once for them pays, else 1: a few rows over a short context (decode in a sliding window)
   // are bound by each block's chain of dependent steps, which a block of 4 heads makes longer, and
-  // by how few blocks run (H100, session 24: a decode row over a 512-key window took 17.9 µs with 4
-  // heads per block, 15.5 with 1; over 4096 global keys 28.7 with 2, 40.6 with 1).
+  // by how few blocks run (H100, session 25: a decode row over a 512-key window took 13.7 µs with 1
+  // head per block, 17.7 with 4; over 4096 global keys 28.8 with 2, 38.9 with 1; docs/performance.md).
   static constexpr std::size_t attention_shared_min_key_rows = 2048;
   static constexpr int attention_heads_per_block(std::size_t group, std::size_t head_dim, std::size_t rows, std::size_t most_keys) noexcept {
     return rows * most_keys >= attention_shared_min_key_rows ? hip_kernels::attention_most_heads_per_block(group, head_dim) : 1;
