@@ -245,7 +245,7 @@ TEMPLATE_TEST_CASE("hip grouped matmul agrees with the maths on every group layo
                     Catch::Contains("hip grouped matmul: group 1's weight rows [9, 13)"));
 }
 
-TEST_CASE("hip matmul paths: f32 decode of small matrices, int8 activations, f16 tiles on the matrix units from 32 tokens on a grid that fills the GPU", "[device][hip]") {
+TEST_CASE("hip matmul paths: f32 decode of small matrices, int8 activations, the fused decode kernel from enough rows, f16 tiles on the matrix units from 32 tokens on a grid that fills the GPU", "[device][hip]") {
   const hip_device automatic;
   const hip_device always(hip_options{.int8_decode_min_weights = 0});
   const hip_device never(hip_options{.int8_activations = false, .matrix_unit_min_tokens = 0});
@@ -264,6 +264,15 @@ TEST_CASE("hip matmul paths: f32 decode of small matrices, int8 activations, f16
   CHECK(automatic.matmul_path<bf16_format>(512, 10240, 2560) == matmul_activations::f32);
   CHECK(always.matmul_path<q4_k_format>(1, 1, 256) == matmul_activations::int8);
   CHECK(never.matmul_path<q4_k_format>(512, 10240, 2560) == matmul_activations::f32);
+  // The fused decode kernel by default from a quarter of the resident warps' rows (Q4_K, Q8_0) or
+  // half (Q6_K).
+  CHECK(automatic.takes_fused_decode<q4_k_format>(filling / 4, 2560));
+  CHECK_FALSE(automatic.takes_fused_decode<q4_k_format>(filling / 4 - 1, 2560));
+  CHECK(automatic.takes_fused_decode<q8_0_format>(filling / 4, 2560));
+  CHECK_FALSE(automatic.takes_fused_decode<q8_0_format>(filling / 4 - 1, 2560));
+  CHECK(automatic.takes_fused_decode<q6_k_format>(filling / 2, 2560));
+  CHECK_FALSE(automatic.takes_fused_decode<q6_k_format>(filling / 2 - 1, 2560));
+  CHECK_FALSE(automatic.takes_fused_decode<bf16_format>(filling, 2560));
 
   // The default policy's decode of a small Q4_K matrix: f32 activations, so within float rounding
   // of reference on x itself.
