@@ -390,7 +390,8 @@ void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std
   const std::size_t most_keys = Window == 0 ? context : std::min(context, Window);
   const int policy_heads = hip_device::attention_heads_per_block(heads / kv_heads, dim, rows, most_keys);
   if (heads_per_block == 0) heads_per_block = policy_heads;
-  const auto split = hip_device::attention_splits(rows * heads / static_cast<std::size_t>(heads_per_block), most_keys, resident_warps);
+  const std::size_t head_groups = heads / static_cast<std::size_t>(heads_per_block);
+  const auto split = hip_device::attention_splits(rows * head_groups, most_keys, resident_warps);
   problem.splits = static_cast<std::uint32_t>(split.count);
   problem.keys_per_split = static_cast<std::uint32_t>(split.keys);
   const std::size_t partials = split.count > 1 ? rows * heads * split.count : 1;
@@ -401,7 +402,7 @@ void bench_attention(std::size_t context, std::size_t rows, std::size_t dim, std
   const double ms = time_ms(20, [&](int) {
     hip_kernels::with_attention_cut(heads_per_block, dim, [&](auto heads_per_block_, auto lane_slices) {
       hip_kernels::attention_kernel<f16_format, Window, hip_kernels::block_threads, decltype(heads_per_block_)::value, decltype(lane_slices)::value>
-          <<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads / static_cast<std::size_t>(heads_per_block)), static_cast<unsigned>(split.count)),
+          <<<dim3(static_cast<unsigned>(rows), static_cast<unsigned>(head_groups), static_cast<unsigned>(split.count)),
              hip_kernels::block_threads>>>(problem);
     });
     if (split.count > 1) {

@@ -763,8 +763,8 @@ class hip_device {
     const std::span<const hip_kernels::attention_query_row> query_rows(attention_rows_);
     const std::span<const kv_block_id> tables(attention_tables_);
     const int heads_per_block = attention_heads_per_block(heads / kv.kv_heads, dim, rows, most_keys);
-    const std::size_t blocks = rows * (heads / static_cast<std::size_t>(heads_per_block));
-    const attention_split split = attention_splits(blocks, most_keys, resident_warps_);
+    const std::size_t head_groups = heads / static_cast<std::size_t>(heads_per_block);
+    const attention_split split = attention_splits(rows * head_groups, most_keys, resident_warps_);
     const std::size_t partials = split.count > 1 ? rows * heads * split.count : 0;
     call c(*this, staged_bytes(q) + staged_bytes(out) + query_rows.size_bytes() + tables.size_bytes(), partials * (dim + 2) * sizeof(float));
     hip_kernels::attention_problem problem;
@@ -789,7 +789,7 @@ class hip_device {
       problem.partial_sum = c.template scratch<float>(partials);
       problem.partial_acc = c.template scratch<float>(partials * dim);
     }
-    const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(heads / static_cast<std::size_t>(heads_per_block)), static_cast<unsigned>(split.count));
+    const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(head_groups), static_cast<unsigned>(split.count));
     visit_kv_type(kv.type, [&]<class Format>() {
       hip_kernels::with_attention_cut(heads_per_block, dim, [&](auto heads_per_block_, auto lane_slices) {
         launch(hip_kernels::attention_kernel<Format, Window::size, hip_kernels::block_threads, decltype(heads_per_block_)::value, decltype(lane_slices)::value>,
