@@ -43,6 +43,22 @@ amd_check() {
   done
 }
 
+# Kernels may start while the kernel before them ends (gpu::launch_after_previous), so each must
+# wait for it before touching activations: every __global__ function of the policy calls
+# gpu::wait_for_previous_kernel() (one call per kernel, counted per header).
+overlap_check() {
+  local header kernels waits status=0
+  for header in include/strix/device/hip/*.hpp; do
+    kernels=$(grep -v '^ *//' "$header" | grep -c '__global__' || true)
+    waits=$(grep -v '^ *//' "$header" | grep -c 'gpu::wait_for_previous_kernel();' || true)
+    if [[ "$kernels" != "$waits" ]]; then
+      echo "gpu.sh: $header defines $kernels kernels but calls gpu::wait_for_previous_kernel() $waits times" >&2
+      status=1
+    fi
+  done
+  return $status
+}
+
 # Objects of the given sources, compiled in parallel.
 nvidia_objects() {
   local source pids=()
@@ -64,6 +80,7 @@ link_tests() {
 
 case "$mode" in
   check)
+    overlap_check
     amd_check
     if [[ -x "$nvcc_bin" ]]; then
       nvidia_objects "${tests[@]}" "$bench"

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -447,6 +448,32 @@ TEST_CASE("hip resident activations: results stay on the GPU, later calls read t
     dev->discard_activations();
     CHECK(dev->held_result_bytes() == 0);
   }
+}
+
+TEST_CASE("hip kernels that start while the kernel before them ends still read its results", "[device][hip]") {
+  // Every step reads what the step before wrote, on the GPU (resident activations): a kernel that
+  // read its input before gpu::wait_for_previous_kernel() would see the previous step's values.
+  // The fused decode kernel, whose weight loads go out before that wait, takes every decode here.
+  const std::size_t width = 2560, steps = 48;
+  const testing::quantized_matrix<q4_k_format> w(width, width, 7, 0.02f);
+  const auto start = testing::gaussian(width, 8);
+  const auto norm = testing::gaussian(width, 9);
+  const auto run = [&](bool overlap) {
+    hip_device dev({.int8_decode_min_weights = 0, .fused_decode_min_rows = 1, .resident_activations = true, .overlap_launches = overlap});
+    REQUIRE(dev.matmul_path<q4_k_format>(1, width, width) == matmul_activations::int8);
+    REQUIRE(dev.takes_fused_decode<q4_k_format>(width, width));
+    std::vector<float> h = start, normed(width), product(width);
+    for (std::size_t step = 0; step < steps; ++step) {
+      dev.rmsnorm(matrix_view<const float>(h.data(), {1, width}), norm, norm_weight::plain, 1e-6f, matrix_view<float>(normed.data(), {1, width}));
+      dev.matmul(w.view(), matrix_view<const float>(normed.data(), {1, width}), matrix_view<float>(product.data(), {1, width}));
+      dev.add(h, product, h);
+    }
+    dev.synchronize();
+    return h;
+  };
+  const std::vector<float> overlapped = run(true);
+  CHECK(std::ranges::all_of(overlapped, [](float v) { return std::isfinite(v); }));
+  CHECK(overlapped == run(false));
 }
 
 TEST_CASE("hip registered mode reads weights where they lie in memory it was offered, uploads the rest and counts what the runtime refuses", "[device][hip]") {

@@ -426,6 +426,9 @@ __global__ void __launch_bounds__(fused_decode_threads)
     in_flight[d] = fetch(ahead);
     advance(ahead);
   }
+  // The weight loads above overlap the end of the kernel before, which may still write x.
+  gpu::wait_for_previous_kernel();
+  gpu::release_next_kernel();
   quantize_to_shared<fused_decode_threads>(x, static_cast<row_index>(row_length), activations);
   __syncthreads();
   float acc = 0.0f;

@@ -135,6 +135,11 @@ struct hip_options {
   // the pattern throws. A block that writes activations on the host without host_access() then
   // fails, and one that reads them reads NaN (for tests).
   bool check_host_access = false;
+  // A kernel may start while the one before it on the stream ends (its blocks take the places the
+  // other's finished blocks free; the fused decode kernel's first weight loads go out before it
+  // waits for its input): programmatic dependent launch on NVIDIA sm_90+, nothing on HIP
+  // (gpu::launch_after_previous). Off: every kernel starts after the one before has finished.
+  bool overlap_launches = true;
 };
 
 // What a matmul multiplies its weights with (hip_device::matmul_path).
@@ -199,7 +204,8 @@ class hip_device {
         host_call_max_values_(options.host_call_max_values),
         matrix_unit_min_tokens_(options.matrix_unit_min_tokens),
         matrix_unit_min_warps_share_(options.matrix_unit_min_warps_share),
-        check_host_access_(options.check_host_access) {
+        check_host_access_(options.check_host_access),
+        overlap_launches_(options.overlap_launches) {
     if (forced_warps_per_row_ != 0 && forced_warps_per_row_ != 1 && forced_warps_per_row_ != 2 && forced_warps_per_row_ != 4 &&
         forced_warps_per_row_ != 8) {
       throw error(error_category::device, "hip_options::decode_warps_per_row is " + std::to_string(forced_warps_per_row_) +
@@ -887,7 +893,9 @@ class hip_device {
     if (known->second == 0) return false;
     constexpr std::size_t warps = fused_decode_threads / gpu::warp_size;
     const auto blocks = static_cast<unsigned>(std::min((rows + warps - 1) / warps, known->second));
-    kernel<<<blocks, fused_decode_threads, shared_bytes, stream_>>>(reinterpret_cast<const std::uint8_t*>(weights), rows, row_length, x, y);
+    gpu::check(gpu::launch_after_previous(overlap_launches_, kernel, blocks, fused_decode_threads, shared_bytes, stream_,
+                                          reinterpret_cast<const std::uint8_t*>(weights), rows, row_length, x, y),
+               "launching fused_decode_kernel");
     return true;
   }
 
@@ -938,7 +946,7 @@ class hip_device {
   // kernel's parameter types first.
   template <int Threads = hip_kernels::block_threads, class... Params, class... Args>
   void launch(void (*kernel)(Params...), dim3 grid, Args&&... args) {
-    kernel<<<grid, Threads, 0, stream_>>>(static_cast<Params>(args)...);
+    gpu::check(gpu::launch_after_previous(overlap_launches_, kernel, grid, Threads, 0, stream_, std::forward<Args>(args)...), "launching a kernel");
   }
 
   // A device-readable matrix: pointer and row stride in elements.
@@ -1723,6 +1731,7 @@ class hip_device {
   std::string refusal_;
   bool resident_activations_ = false;
   bool check_host_access_ = false;
+  bool overlap_launches_ = true;
   std::map<std::uintptr_t, held_result> held_;  // by the first host byte
   struct held_memory {
     std::byte* memory;

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include <strix/core/error.hpp>
 #include <strix/device/hip/host_device.hpp>
@@ -141,6 +142,34 @@ inline error_t resident_blocks(Kernel kernel, int threads, std::size_t shared_by
 }
 inline error_t multiprocessors(int d, int* count) { return STRIX_GPU_API(DeviceGetAttribute)(count, multiprocessors_attribute, d); }
 
+// Launches kernel<<<grid, threads, shared_bytes, stream>>>(args...), letting it overlap the kernel
+// before it on the stream where the GPU can and `overlap` says so (see wait_for_previous_kernel).
+template <class... Params, class... Args>
+inline error_t launch_after_previous(bool overlap, void (*kernel)(Params...), dim3 grid, dim3 threads, std::size_t shared_bytes, stream_t stream,
+                                     Args&&... args) {
+#if STRIX_GPU_RUNTIME_CUDA
+  if (!overlap) {
+    kernel<<<grid, threads, shared_bytes, stream>>>(static_cast<Params>(std::forward<Args>(args))...);
+    return cudaGetLastError();
+  }
+  cudaLaunchAttribute early_start{};
+  early_start.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  early_start.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = threads;
+  config.dynamicSmemBytes = shared_bytes;
+  config.stream = stream;
+  config.attrs = &early_start;
+  config.numAttrs = 1;
+  return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(std::forward<Args>(args))...);
+#else
+  (void)overlap;
+  kernel<<<grid, threads, shared_bytes, stream>>>(static_cast<Params>(std::forward<Args>(args))...);
+  return hipGetLastError();
+#endif
+}
+
 #undef STRIX_GPU_API
 
 // Throws strix::error naming the call that failed and the runtime's reason.
@@ -148,6 +177,25 @@ inline void check(error_t status, const char* what) {
   if (status != success) {
     throw error(error_category::device, std::string(what) + " failed: " + error_string(status));
   }
+}
+
+// Kernels that follow one another on a stream overlap where the GPU lets them (programmatic
+// dependent launch, sm_90 and later): a kernel launched by `launch_after_previous` may start while
+// the kernel before it still runs, so every block of every kernel of the policy calls
+// wait_for_previous_kernel() before it reads or writes any memory another kernel writes or reads
+// (only the weights, which no kernel writes, may be read before) and before it ends (the kernel
+// after it waits for it alone, so it must not end before its own predecessor), then
+// release_next_kernel() so that the next one's blocks may start as this one's finish. HIP has no
+// such launch: both are no-ops there, as they are for a kernel launched with <<<>>>.
+__device__ inline void wait_for_previous_kernel() {
+#if STRIX_GPU_RUNTIME_CUDA && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  cudaGridDependencySynchronize();
+#endif
+}
+__device__ inline void release_next_kernel() {
+#if STRIX_GPU_RUNTIME_CUDA && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  cudaTriggerProgrammaticLaunchCompletion();
+#endif
 }
 
 // Butterfly exchange within a warp of 32 lanes (all lanes active).
