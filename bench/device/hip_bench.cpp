@@ -257,9 +257,10 @@ void bench_format(double bandwidth, const hip_device& policy, const std::string&
 }
 
 // The fused decode kernel (fused_decode.hpp: activations quantized inside, one launch) for Task with
-// Depth iterations of loads in flight, as the policy launches it: as many blocks as the GPU holds.
+// Depth iterations of loads in flight, as the policy launches it: as many blocks as the GPU holds,
+// each launch overlapping the one before or not (gpu::launch_after_previous).
 template <class Task, int Depth, class Format>
-double fused_decode_ms(const device_weights<Format>& w, bool one_matrix, const float* x, float* y) {
+double fused_decode_ms(const device_weights<Format>& w, bool one_matrix, bool overlapped, const float* x, float* y) {
   const std::size_t shared = hip_kernels::fused_decode_shared_bytes<Task>(w.cols);
   int per_unit = 0;
   int units = 0;
@@ -269,8 +270,10 @@ double fused_decode_ms(const device_weights<Format>& w, bool one_matrix, const f
   const auto warps = static_cast<std::size_t>(hip_kernels::fused_decode_threads / gpu::warp_size);
   const auto blocks = static_cast<unsigned>(std::min((w.rows + warps - 1) / warps, static_cast<std::size_t>(per_unit) * static_cast<std::size_t>(units)));
   return time_ms(200, [&](int i) {
-    hip_kernels::fused_decode_kernel<Task, Depth><<<blocks, hip_kernels::fused_decode_threads, shared>>>(
-        reinterpret_cast<const std::uint8_t*>(w.copy(one_matrix ? 0 : static_cast<std::size_t>(i))), w.rows, w.cols, x, y);
+    const auto* weights = reinterpret_cast<const std::uint8_t*>(w.copy(one_matrix ? 0 : static_cast<std::size_t>(i)));
+    gpu::check(gpu::launch_after_previous(overlapped, hip_kernels::fused_decode_kernel<Task, Depth>, blocks, hip_kernels::fused_decode_threads, shared,
+                                          nullptr, weights, w.rows, w.cols, x, y),
+               "launching fused_decode_kernel");
   });
 }
 
@@ -297,13 +300,13 @@ void bench_fused_decode(double bandwidth, const hip_device& policy) {
     const activation_buffers a{xs, static_cast<std::int8_t*>(codes.p), static_cast<hip_kernels::q8_unit*>(units.p), nullptr, nullptr, ys};
     const auto fraction = [&](double ms) { return static_cast<double>(bytes) / (ms * 1e6) / bandwidth; };
     using task = hip_kernels::fused_decode_task<Format>;
-    const double depth1 = fused_decode_ms<task, 1>(w, false, xs, ys);
-    const double depth2 = fused_decode_ms<task, 2>(w, false, xs, ys);
-    const double l2 = fused_decode_ms<task, 1>(w, true, xs, ys);
+    const double plain = fused_decode_ms<task, 1>(w, false, false, xs, ys);
+    const double overlapped = fused_decode_ms<task, 1>(w, false, true, xs, ys);
+    const double l2 = fused_decode_ms<task, 1>(w, true, false, xs, ys);
     const double read = read_ms(w, static_cast<float*>(sink.p));
     const double unfused = decode_ms(policy.decode_warps_per_row(s.rows), true, w, false, a);
-    std::printf("| %-7s | %-30s | %7.1f | %5.2f | %7.1f | %5.2f | %7.1f | %7.1f | %5.2f | %7.1f | %5.2f |\n", type, s.name, depth1 * 1e3, fraction(depth1),
-                depth2 * 1e3, fraction(depth2), l2 * 1e3, read * 1e3, fraction(read), unfused * 1e3, fraction(unfused));
+    std::printf("| %-7s | %-30s | %7.1f | %5.2f | %7.1f | %5.2f | %7.1f | %7.1f | %5.2f | %7.1f | %5.2f |\n", type, s.name, plain * 1e3, fraction(plain),
+                overlapped * 1e3, fraction(overlapped), l2 * 1e3, read * 1e3, fraction(read), unfused * 1e3, fraction(unfused));
     std::fflush(stdout);
   }
 }
@@ -544,10 +547,11 @@ void bench_model(const char* preset_name, std::size_t prompt, std::size_t decode
 int main(int argc, char** argv) {
   // --matmuls-only [format]: bandwidth, matmuls (of that format only, e.g. q4_K) and the policy
   // calls; --decode-only [format]: bandwidth and the fused decode table alone; --calls-only: the policy calls alone; --layers-only: bandwidth, the attention and DeltaNet kernels; --models-only [preset
-  // [prompt [host_call_max_values [matrix_unit_min_tokens [resident]]]]]: the E4B model (results
+  // [prompt [host_call_max_values [matrix_unit_min_tokens [resident [overlap]]]]]]: the E4B model (results
   // held on the GPU between calls and not, int8 and f32 activations, prompts of 512 and 4096) and
   // the 26B-A4B one (held and not), or only the preset named (0 for matrix_unit_min_tokens: never
-  // the matrix units; resident 1: results held on the GPU). Default: all.
+  // the matrix units; resident 1: results held on the GPU; overlap 0: no kernel starts before the
+  // one before it has finished). Default: all.
   const std::string option = argc > 1 ? argv[1] : "";
   const std::string only = argc > 2 ? argv[2] : "";
   const bool all = option.empty();
@@ -573,7 +577,7 @@ int main(int argc, char** argv) {
     }
     if (all || option == "--matmuls-only" || option == "--decode-only") {
       std::printf("\nFused decode (one launch, activations quantized inside) against matmul_kernel after quantize_q8_kernel:\n"
-                  "| format  | shape                          | depth 1 us | of bw | depth 2 us | of bw | L2 us | read us | of bw | unfused us | of bw |\n"
+                  "| format  | shape                          | fused us | of bw | overlapped us | of bw | L2 us | read us | of bw | unfused us | of bw |\n"
                   "|---|---|---|---|---|---|---|---|---|---|---|\n");
       if (only.empty() || only == "q4_K") bench_fused_decode<q4_k_format>(bandwidth, probe);
       if (only.empty() || only == "q8_0") bench_fused_decode<q8_0_format>(bandwidth, probe);
@@ -586,7 +590,8 @@ int main(int argc, char** argv) {
         bench_model<512, 1024>(only.c_str(), argc > 3 ? std::stoul(argv[3]) : 512, 16,
                                {.host_call_max_values = argc > 4 ? std::stoul(argv[4]) : hip_options{}.host_call_max_values,
                                 .matrix_unit_min_tokens = argc > 5 ? std::stoul(argv[5]) : hip_options{}.matrix_unit_min_tokens,
-                                .resident_activations = argc > 6 && std::stoul(argv[6]) != 0});
+                                .resident_activations = argc > 6 && std::stoul(argv[6]) != 0,
+                                .overlap_launches = argc <= 7 || std::stoul(argv[7]) != 0});
       } else {
         bench_model<512, 1024>("gemma4-e4b", 512, 16, {.resident_activations = true});
         bench_model<512, 1024>("gemma4-e4b", 512, 16);
