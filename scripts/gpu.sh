@@ -45,14 +45,14 @@ amd_check() {
 
 # Kernels may start while the kernel before them ends (gpu::launch_after_previous), so each must
 # wait for it before touching activations: every __global__ function of the policy calls
-# gpu::wait_for_previous_kernel() (one call per kernel, counted per header).
+# gpu::follow_previous_kernel() (one call per kernel, counted per header).
 overlap_check() {
   local header kernels waits status=0
   for header in include/strix/device/hip/*.hpp; do
     kernels=$(grep -v '^ *//' "$header" | grep -c '__global__' || true)
-    waits=$(grep -v '^ *//' "$header" | grep -c 'gpu::wait_for_previous_kernel();' || true)
+    waits=$(grep -v '^ *//' "$header" | grep -c 'gpu::follow_previous_kernel();' || true)
     if [[ "$kernels" != "$waits" ]]; then
-      echo "gpu.sh: $header defines $kernels kernels but calls gpu::wait_for_previous_kernel() $waits times" >&2
+      echo "gpu.sh: $header defines $kernels kernels but calls gpu::follow_previous_kernel() $waits times" >&2
       status=1
     fi
   done

@@ -256,22 +256,22 @@ void bench_format(double bandwidth, const hip_device& policy, const std::string&
   }
 }
 
-// The fused decode kernel (fused_decode.hpp: activations quantized inside, one launch) for Task with
-// Depth iterations of loads in flight, as the policy launches it: as many blocks as the GPU holds,
-// each launch overlapping the one before or not (gpu::launch_after_previous).
-template <class Task, int Depth, class Format>
+// The fused decode kernel (fused_decode.hpp: activations quantized inside, one launch) for Task, as
+// the policy launches it: as many blocks as the GPU holds, each launch overlapping the one before or
+// not (gpu::launch_after_previous).
+template <class Task, class Format>
 double fused_decode_ms(const device_weights<Format>& w, bool one_matrix, bool overlapped, const float* x, float* y) {
   const std::size_t shared = hip_kernels::fused_decode_shared_bytes<Task>(w.cols);
   int per_unit = 0;
   int units = 0;
-  gpu::check(gpu::resident_blocks(hip_kernels::fused_decode_kernel<Task, Depth>, hip_kernels::fused_decode_threads, shared, &per_unit),
+  gpu::check(gpu::resident_blocks(hip_kernels::fused_decode_kernel<Task, hip_device::fused_decode_depth>, hip_kernels::fused_decode_threads, shared, &per_unit),
              "querying occupancy");
   gpu::check(gpu::multiprocessors(0, &units), "querying the GPU's size");
   const auto warps = static_cast<std::size_t>(hip_kernels::fused_decode_threads / gpu::warp_size);
   const auto blocks = static_cast<unsigned>(std::min((w.rows + warps - 1) / warps, static_cast<std::size_t>(per_unit) * static_cast<std::size_t>(units)));
   return time_ms(200, [&](int i) {
     const auto* weights = reinterpret_cast<const std::uint8_t*>(w.copy(one_matrix ? 0 : static_cast<std::size_t>(i)));
-    gpu::check(gpu::launch_after_previous(overlapped, hip_kernels::fused_decode_kernel<Task, Depth>, blocks, hip_kernels::fused_decode_threads, shared,
+    gpu::check(gpu::launch_after_previous(overlapped, hip_kernels::fused_decode_kernel<Task, hip_device::fused_decode_depth>, blocks, hip_kernels::fused_decode_threads, shared,
                                           nullptr, weights, w.rows, w.cols, x, y),
                "launching fused_decode_kernel");
   });
@@ -300,9 +300,9 @@ void bench_fused_decode(double bandwidth, const hip_device& policy) {
     const activation_buffers a{xs, static_cast<std::int8_t*>(codes.p), static_cast<hip_kernels::q8_unit*>(units.p), nullptr, nullptr, ys};
     const auto fraction = [&](double ms) { return static_cast<double>(bytes) / (ms * 1e6) / bandwidth; };
     using task = hip_kernels::fused_decode_task<Format>;
-    const double plain = fused_decode_ms<task, 1>(w, false, false, xs, ys);
-    const double overlapped = fused_decode_ms<task, 1>(w, false, true, xs, ys);
-    const double l2 = fused_decode_ms<task, 1>(w, true, false, xs, ys);
+    const double plain = fused_decode_ms<task>(w, false, false, xs, ys);
+    const double overlapped = fused_decode_ms<task>(w, false, true, xs, ys);
+    const double l2 = fused_decode_ms<task>(w, true, false, xs, ys);
     const double read = read_ms(w, static_cast<float*>(sink.p));
     const double unfused = decode_ms(policy.decode_warps_per_row(s.rows), true, w, false, a);
     std::printf("| %-7s | %-30s | %7.1f | %5.2f | %7.1f | %5.2f | %7.1f | %7.1f | %5.2f | %7.1f | %5.2f |\n", type, s.name, plain * 1e3, fraction(plain),

@@ -452,7 +452,7 @@ TEST_CASE("hip resident activations: results stay on the GPU, later calls read t
 
 TEST_CASE("hip kernels that start while the kernel before them ends still read its results", "[device][hip]") {
   // Every step reads what the step before wrote, on the GPU (resident activations): a kernel that
-  // read its input before gpu::wait_for_previous_kernel() would see the previous step's values.
+  // read its input before gpu::follow_previous_kernel() would see the previous step's values.
   // The fused decode kernel, whose weight loads go out before that wait, takes every decode here.
   const std::size_t width = 2560, steps = 48;
   const testing::quantized_matrix<q4_k_format> w(width, width, 7, 0.02f);

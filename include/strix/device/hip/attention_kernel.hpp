@@ -182,8 +182,7 @@ __device__ inline void decode_kv_slice(const typename Format::block_type* row, i
 // Grid (rows, heads / Heads, splits); Heads and LaneSlices as with_attention_cut chooses them.
 template <class Format, std::size_t Window, int BlockThreads, int Heads, int LaneSlices>
 __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_problem a) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   using block_type = typename Format::block_type;
   constexpr int warps = BlockThreads / gpu::warp_size;
   constexpr int max_dim = LaneSlices * attention_slice_dims;
@@ -347,8 +346,7 @@ __global__ void __launch_bounds__(BlockThreads) attention_kernel(attention_probl
 // Merges the key splits of each (row, head): grid (rows, heads).
 template <int BlockThreads>
 __global__ void __launch_bounds__(BlockThreads) attention_combine_kernel(attention_problem a) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   if (a.rows[blockIdx.x].position == attention_query_row::no_position) return;
   const std::size_t first_split = (static_cast<std::size_t>(blockIdx.x) * a.heads + blockIdx.y) * a.splits;
   float max = -INFINITY;
@@ -392,8 +390,7 @@ inline std::size_t kv_write_threads(std::size_t rows, std::size_t kv_heads, std:
 // K's units first, then V's; within each, row-major, so neighbouring threads read neighbouring values.
 template <class Format, int BlockThreads>
 __global__ void __launch_bounds__(BlockThreads) write_kv_kernel(kv_write_problem p) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   using block_type = typename Format::block_type;
   const std::size_t units = p.head_dim / Format::block_size;
   const std::size_t per_side = std::size_t{p.rows} * p.kv_heads * units;

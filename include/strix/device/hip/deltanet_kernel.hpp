@@ -46,8 +46,7 @@ __device__ inline float column_sum(float value) {
 // Grid: (value heads, column tiles of BlockThreads / 8).
 template <int BlockThreads>
 __global__ void __launch_bounds__(BlockThreads) deltanet_kernel(deltanet_problem a) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   constexpr int max_dk = static_cast<int>(deltanet_max_key_dim);
   constexpr int rows_per_lane = max_dk / deltanet_lanes_per_column;
   __shared__ float key[max_dk];
@@ -125,8 +124,7 @@ inline constexpr int deltanet_chunk_tokens = 32;
 // Grid: (value heads, column tiles of BlockThreads / 8).
 template <int BlockThreads, int Chunk>
 __global__ void __launch_bounds__(BlockThreads) deltanet_chunk_kernel(deltanet_problem a) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   constexpr int lanes = deltanet_lanes_per_column;
   constexpr int columns = BlockThreads / lanes;
   constexpr int max_dk = static_cast<int>(deltanet_chunk_max_key_dim);

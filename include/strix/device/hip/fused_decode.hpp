@@ -427,8 +427,7 @@ __global__ void __launch_bounds__(fused_decode_threads)
     advance(ahead);
   }
   // The weight loads above overlap the end of the kernel before, which may still write x.
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   quantize_to_shared<fused_decode_threads>(x, static_cast<row_index>(row_length), activations);
   __syncthreads();
   float acc = 0.0f;

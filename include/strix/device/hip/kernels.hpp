@@ -218,8 +218,7 @@ __device__ inline q8_lane_codes quantize_q8_lane(const float (&v)[4]) {
 template <int BlockThreads>
 __global__ void quantize_q8_kernel(const float* __restrict__ x, std::size_t x_stride, std::size_t tokens, std::size_t row_length,
                                    std::int8_t* __restrict__ codes, q8_unit* __restrict__ units_out) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   const auto units = static_cast<row_index>(row_length / unit_size);
   const std::size_t thread = static_cast<std::size_t>(blockIdx.x) * BlockThreads + threadIdx.x;
   const std::size_t index = thread / quantize_q8_lanes;
@@ -358,8 +357,7 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
   // Only weights (and the host's group table) were read so far: the first chunk's loads overlap
   // the end of the kernel before, which may still write x. A block with nothing to do waits too,
   // so that this kernel never ends before the one before it (the next waits for this one alone).
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   if (!has_tokens) return;
   // A group past the last row still reaches the block barrier below (WarpsPerRow > 1) but reads
   // and writes nothing.
@@ -451,8 +449,7 @@ __global__ void matmul_kernel(const typename Format::block_type* __restrict__ we
 template <class Format>
 __global__ void embedding_kernel(const typename Format::block_type* table, std::size_t row_length, const std::int32_t* ids,
                                  std::size_t tokens, float scale, float* out, std::size_t out_stride) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   using decoder = gpu_format<Format>;
   const std::size_t token = blockIdx.y;
   if (token >= tokens) return;
@@ -529,8 +526,7 @@ template <int BlockThreads>
 __global__ void __launch_bounds__(BlockThreads)
     rmsnorm_kernel(const float* x, std::size_t x_stride, const float* weight, norm_weight kind, float eps, std::size_t width, float* y,
                    std::size_t y_stride, bool add_to_y, float y_scale) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   constexpr int batch = rmsnorm_loads_in_flight;
   constexpr std::size_t round = static_cast<std::size_t>(batch) * BlockThreads;
   __shared__ float partial[BlockThreads / gpu::warp_size];
@@ -574,8 +570,7 @@ __global__ void __launch_bounds__(BlockThreads)
 template <int BlockThreads>
 __global__ void rope_kernel(float* x, std::size_t token_stride, std::size_t head_stride, std::size_t tokens,
                             std::size_t heads, const std::int32_t* positions, const float* inv_freq, std::size_t half) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   const std::size_t index = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= tokens * heads * half) return;
   const std::size_t j = index % half;
@@ -601,8 +596,7 @@ __device__ inline float apply(activation act, float v) {
 // Element-wise kernels over n values: out = act(a) (b == nullptr) or act(a) · b.
 template <int BlockThreads>
 __global__ void activation_kernel(activation act, const float* a, const float* b, float* out, std::size_t n) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = b == nullptr ? apply(act, a[i]) : apply(act, a[i]) * b[i];
 }
@@ -612,8 +606,7 @@ enum class elementwise { add, scale, softcap };
 // add: out = a + b; scale: out = a · factor; softcap: out = factor · tanh(a / factor).
 template <int BlockThreads>
 __global__ void elementwise_kernel(elementwise op, const float* a, const float* b, float factor, float* out, std::size_t n) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   out[i] = op == elementwise::add ? a[i] + b[i] : op == elementwise::scale ? a[i] * factor : factor * tanhf(a[i] / factor);
@@ -622,8 +615,7 @@ __global__ void elementwise_kernel(elementwise op, const float* a, const float* 
 // One block per row, in place.
 template <int BlockThreads>
 __global__ void softmax_kernel(float* x, std::size_t stride, std::size_t width, float cap) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   __shared__ float partial[BlockThreads / gpu::warp_size];
   float* row = x + blockIdx.x * stride;
   float max = -INFINITY;
@@ -645,8 +637,7 @@ __global__ void softmax_kernel(float* x, std::size_t stride, std::size_t width, 
 template <int BlockThreads>
 __global__ void gather_rows_kernel(const float* x, std::size_t x_stride, const std::int32_t* rows, std::size_t width,
                                    float* out, std::size_t out_stride) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   const float* in = x + static_cast<std::size_t>(rows[blockIdx.x]) * x_stride;
   for (std::size_t c = threadIdx.x; c < width; c += blockDim.x) out[blockIdx.x * out_stride + c] = in[c];
 }
@@ -656,8 +647,7 @@ __global__ void gather_rows_kernel(const float* x, std::size_t x_stride, const s
 template <int BlockThreads>
 __global__ void scatter_add_rows_kernel(const float* x, std::size_t x_stride, const std::int32_t* rows, const float* weights,
                                         std::size_t count, std::size_t width, float* out, std::size_t out_stride) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   const std::size_t c = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= width) return;
   for (std::size_t i = 0; i < count; ++i) {
@@ -675,8 +665,7 @@ __device__ inline bool ranks_before(float va, std::int64_t ia, float vb, std::in
 // Argmax in one block (a vocabulary row of 262144 is 1 MiB: one pass, no second launch).
 template <int BlockThreads>
 __global__ void argmax_kernel(const float* x, std::size_t n, std::int64_t* result) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   __shared__ float best_value[BlockThreads];
   __shared__ std::int64_t best_index[BlockThreads];
   float value = NAN;

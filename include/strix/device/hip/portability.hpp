@@ -148,26 +148,24 @@ template <class... Params, class... Args>
 inline error_t launch_after_previous(bool overlap, void (*kernel)(Params...), dim3 grid, dim3 threads, std::size_t shared_bytes, stream_t stream,
                                      Args&&... args) {
 #if STRIX_GPU_RUNTIME_CUDA
-  if (!overlap) {
-    kernel<<<grid, threads, shared_bytes, stream>>>(static_cast<Params>(std::forward<Args>(args))...);
-    return cudaGetLastError();
+  if (overlap) {
+    cudaLaunchAttribute early_start{};
+    early_start.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    early_start.val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t config{};
+    config.gridDim = grid;
+    config.blockDim = threads;
+    config.dynamicSmemBytes = shared_bytes;
+    config.stream = stream;
+    config.attrs = &early_start;
+    config.numAttrs = 1;
+    return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(std::forward<Args>(args))...);
   }
-  cudaLaunchAttribute early_start{};
-  early_start.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  early_start.val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config{};
-  config.gridDim = grid;
-  config.blockDim = threads;
-  config.dynamicSmemBytes = shared_bytes;
-  config.stream = stream;
-  config.attrs = &early_start;
-  config.numAttrs = 1;
-  return cudaLaunchKernelEx(&config, kernel, static_cast<Params>(std::forward<Args>(args))...);
 #else
   (void)overlap;
-  kernel<<<grid, threads, shared_bytes, stream>>>(static_cast<Params>(std::forward<Args>(args))...);
-  return hipGetLastError();
 #endif
+  kernel<<<grid, threads, shared_bytes, stream>>>(static_cast<Params>(std::forward<Args>(args))...);
+  return get_last_error();
 }
 
 #undef STRIX_GPU_API
@@ -182,18 +180,14 @@ inline void check(error_t status, const char* what) {
 // Kernels that follow one another on a stream overlap where the GPU lets them (programmatic
 // dependent launch, sm_90 and later): a kernel launched by `launch_after_previous` may start while
 // the kernel before it still runs, so every block of every kernel of the policy calls
-// wait_for_previous_kernel() before it reads or writes any memory another kernel writes or reads
+// follow_previous_kernel() before it reads or writes any memory another kernel writes or reads
 // (only the weights, which no kernel writes, may be read before) and before it ends (the kernel
-// after it waits for it alone, so it must not end before its own predecessor), then
-// release_next_kernel() so that the next one's blocks may start as this one's finish. HIP has no
-// such launch: both are no-ops there, as they are for a kernel launched with <<<>>>.
-__device__ inline void wait_for_previous_kernel() {
+// after it waits for it alone, so it must not end before its own predecessor). It waits for the
+// kernel before to finish, then lets the next one's blocks start as this one's finish. HIP has no
+// such launch: a no-op there, as it is for a kernel launched with <<<>>>.
+__device__ inline void follow_previous_kernel() {
 #if STRIX_GPU_RUNTIME_CUDA && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   cudaGridDependencySynchronize();
-#endif
-}
-__device__ inline void release_next_kernel() {
-#if STRIX_GPU_RUNTIME_CUDA && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   cudaTriggerProgrammaticLaunchCompletion();
 #endif
 }

@@ -41,8 +41,7 @@ inline constexpr float half_row_limit = 32768.0f;
 template <int BlockThreads>
 __global__ void half_rows_kernel(const float* __restrict__ x, std::size_t x_stride, std::size_t row_length, std::uint16_t* __restrict__ out,
                                  float* __restrict__ restore) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   __shared__ float partial[BlockThreads / gpu::warp_size];
   const float* in = x + blockIdx.x * x_stride;
   float largest = 0.0f;
@@ -68,8 +67,7 @@ __global__ void __launch_bounds__(block_threads) tile_matmul_kernel(const typena
                                                                     std::size_t row_length, const std::uint16_t* __restrict__ x,
                                                                     const float* __restrict__ restore, matmul_output out,
                                                                     const matmul_group_rows* __restrict__ groups) {
-  gpu::wait_for_previous_kernel();
-  gpu::release_next_kernel();
+  gpu::follow_previous_kernel();
   static_assert(has_gpu_codes<Format>, "the tile matmul decodes weights through gpu_codes (formats with integer codes)");
   // As 16-byte vectors, so that every row of the tiles is 16-byte aligned.
   __shared__ uint4 weight_vectors[tile_rows * tile_stride / 8];
