@@ -486,7 +486,8 @@ class hip_device {
       const auto y = c.stage_out(out);
       const dim3 grid(static_cast<unsigned>(std::min<std::size_t>((table.row_length() + 255) / 256, 64)),
                       static_cast<unsigned>(tokens.size()));
-      launch(hip_kernels::embedding_kernel<Format>, grid, weights, table.row_length(), ids, tokens.size(), scale, y.data, y.stride);
+      launch("launching embedding_kernel", hip_kernels::embedding_kernel<Format>, grid, weights, table.row_length(), ids, tokens.size(),
+             scale, y.data, y.stride);
       c.finish("embedding", out, y);
     } else {
       on_host(out);
@@ -520,20 +521,23 @@ class hip_device {
     const auto* pos = c.stage_in(positions);
     const auto* inv_freq = c.stage_constant(freq.inv_freq);
     const std::size_t threads = x.extent(0) * x.extent(1) * half;
-    launch(hip_kernels::rope_kernel<hip_kernels::block_threads>, blocks_for(threads), data.data, data.stride, x.stride(1), x.extent(0), x.extent(1), pos, inv_freq, half);
+    launch("launching rope_kernel", hip_kernels::rope_kernel<hip_kernels::block_threads>, blocks_for(threads), data.data, data.stride,
+           x.stride(1), x.extent(0), x.extent(1), pos, inv_freq, half);
     c.finish("rope", rows, data);
   }
 
   void apply_activation(activation act, std::span<const float> x, std::span<float> y) {
     if (runs_on_host(y.size(), transcendental_cost)) return reference_kernels::apply_activation(act, x, y);
     elementwise_call<1>("activation", y, {x}, [&](const auto& in, float* out) {
-      launch(hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(y.size()), act, in[0], nullptr, out, y.size());
+      launch("launching activation_kernel", hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(y.size()), act, in[0],
+             nullptr, out, y.size());
     });
   }
   void gated_activation(activation act, std::span<const float> gate, std::span<const float> up, std::span<float> out) {
     if (runs_on_host(out.size(), transcendental_cost)) return reference_kernels::gated_activation(act, gate, up, out);
     elementwise_call<2>("gated activation", out, {gate, up}, [&](const auto& in, float* result) {
-      launch(hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(out.size()), act, in[0], in[1], result, out.size());
+      launch("launching activation_kernel", hip_kernels::activation_kernel<hip_kernels::block_threads>, blocks_for(out.size()), act, in[0],
+             in[1], result, out.size());
     });
   }
   void softcap(std::span<float> x, float cap) {
@@ -561,7 +565,8 @@ class hip_device {
   void add(std::span<const float> a, std::span<const float> b, std::span<float> out) {
     if (runs_on_host(out.size())) return reference_kernels::add(a, b, out);
     elementwise_call<2>("add", out, {a, b}, [&](const auto& in, float* result) {
-      launch(hip_kernels::elementwise_kernel<hip_kernels::block_threads>, blocks_for(out.size()), hip_kernels::elementwise::add, in[0], in[1], 0.0f, result, out.size());
+      launch("launching elementwise_kernel", hip_kernels::elementwise_kernel<hip_kernels::block_threads>, blocks_for(out.size()),
+             hip_kernels::elementwise::add, in[0], in[1], 0.0f, result, out.size());
     });
   }
 
@@ -572,7 +577,8 @@ class hip_device {
     const auto in = c.stage_in(x);
     const auto* ids = c.stage_in(rows);
     const auto y = c.stage_out(out);
-    launch(hip_kernels::gather_rows_kernel<hip_kernels::block_threads>, static_cast<unsigned>(rows.size()), in.data, in.stride, ids, x.extent(1), y.data, y.stride);
+    launch("launching gather_rows_kernel", hip_kernels::gather_rows_kernel<hip_kernels::block_threads>, static_cast<unsigned>(rows.size()),
+           in.data, in.stride, ids, x.extent(1), y.data, y.stride);
     c.finish("gather_rows", out, y);
   }
 
@@ -585,7 +591,8 @@ class hip_device {
     const auto* ids = c.stage_in(rows);
     const auto* w = c.stage_in(weights);
     const auto y = c.stage_in_out(out);
-    launch(hip_kernels::scatter_add_rows_kernel<hip_kernels::block_threads>, blocks_for(x.extent(1)), in.data, in.stride, ids, w, rows.size(), x.extent(1), y.data, y.stride);
+    launch("launching scatter_add_rows_kernel", hip_kernels::scatter_add_rows_kernel<hip_kernels::block_threads>, blocks_for(x.extent(1)),
+           in.data, in.stride, ids, w, rows.size(), x.extent(1), y.data, y.stride);
     c.finish("scatter_add_rows", out, y);
   }
 
@@ -594,7 +601,8 @@ class hip_device {
     if (runs_on_host(rows.extent(0) * rows.extent(1), transcendental_cost)) return reference_kernels::softmax(rows, cap);
     call c(*this, staged_bytes(rows));
     const auto data = c.stage_in_out(rows);
-    launch(hip_kernels::softmax_kernel<hip_kernels::block_threads>, static_cast<unsigned>(rows.extent(0)), data.data, data.stride, rows.extent(1), cap);
+    launch("launching softmax_kernel", hip_kernels::softmax_kernel<hip_kernels::block_threads>, static_cast<unsigned>(rows.extent(0)),
+           data.data, data.stride, rows.extent(1), cap);
     c.finish("softmax", rows, data);
   }
 
@@ -604,7 +612,7 @@ class hip_device {
     call c(*this, x.size_bytes() + sizeof(std::int64_t));
     const auto* in = c.stage_in(x);
     auto* result = c.template scratch<std::int64_t>(1);
-    launch(hip_kernels::argmax_kernel<hip_kernels::block_threads>, 1, in, x.size(), result);
+    launch("launching argmax_kernel", hip_kernels::argmax_kernel<hip_kernels::block_threads>, 1, in, x.size(), result);
     std::int64_t index = 0;
     gpu::check(gpu::copy_async(&index, result, sizeof index, gpu::copy_device_to_host, stream_), "argmax: copying the result");
     c.returns_to_host();
@@ -681,7 +689,7 @@ class hip_device {
                                                 static_cast<std::uint32_t>(kv.head_dim),
                                                 device_kv(kv, copied ? mirror->device : kv.base)};
     visit_kv_type(kv.type, [&]<class Format>() {
-      launch(hip_kernels::write_kv_kernel<Format, hip_kernels::block_threads>,
+      launch("launching write_kv_kernel", hip_kernels::write_kv_kernel<Format, hip_kernels::block_threads>,
              blocks_for(hip_kernels::kv_write_threads<Format>(rows, kv.kv_heads, kv.head_dim)), problem);
     });
     gpu::check(gpu::get_last_error(), "hip kv write");
@@ -798,11 +806,13 @@ class hip_device {
     const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(head_groups), static_cast<unsigned>(split.count));
     visit_kv_type(kv.type, [&]<class Format>() {
       hip_kernels::with_attention_cut(heads_per_block, dim, [&](auto heads_per_block_, auto lane_slices) {
-        launch(hip_kernels::attention_kernel<Format, Window::size, hip_kernels::block_threads, decltype(heads_per_block_)::value, decltype(lane_slices)::value>,
+        launch("launching attention_kernel",
+               hip_kernels::attention_kernel<Format, Window::size, hip_kernels::block_threads, decltype(heads_per_block_)::value, decltype(lane_slices)::value>,
                grid, problem);
       });
     });
-    if (partials != 0) launch(hip_kernels::attention_combine_kernel<hip_kernels::block_threads>, dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads)), problem);
+    if (partials != 0) launch("launching attention_combine_kernel", hip_kernels::attention_combine_kernel<hip_kernels::block_threads>,
+                              dim3(static_cast<unsigned>(rows), static_cast<unsigned>(heads)), problem);
     c.finish("attention", out, result);
     guard.done = true;
   }
@@ -845,9 +855,10 @@ class hip_device {
       if (path == matmul_activations::f16_tiles) {
         auto* halves = c.template scratch<std::uint16_t>(tokens * row_length);
         auto* restore = c.template scratch<float>(tokens);
-        launch(hip_kernels::half_rows_kernel<hip_kernels::block_threads>, dim3(static_cast<unsigned>(tokens)), in.data, in.stride, row_length,
-               halves, restore);
-        launch(hip_kernels::tile_matmul_kernel<Format>, hip_kernels::tile_grid(rows, tile_tokens, slices), weights, rows, row_length, halves, restore, o, device_groups);
+        launch("launching half_rows_kernel", hip_kernels::half_rows_kernel<hip_kernels::block_threads>, dim3(static_cast<unsigned>(tokens)),
+               in.data, in.stride, row_length, halves, restore);
+        launch("launching tile_matmul_kernel", hip_kernels::tile_matmul_kernel<Format>, hip_kernels::tile_grid(rows, tile_tokens, slices),
+               weights, rows, row_length, halves, restore, o, device_groups);
         c.finish("matmul", y, out);
         return;
       }
@@ -860,8 +871,8 @@ class hip_device {
         }
         auto* codes = c.template scratch<std::int8_t>(tokens * row_length);
         auto* units = c.template scratch<hip_kernels::q8_unit>(tokens * row_length / hip_kernels::unit_size);
-        launch(hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>, blocks_for(hip_kernels::quantize_q8_threads(tokens, row_length)),
-               in.data, in.stride, tokens, row_length, codes, units);
+        launch("launching quantize_q8_kernel", hip_kernels::quantize_q8_kernel<hip_kernels::block_threads>,
+               blocks_for(hip_kernels::quantize_q8_threads(tokens, row_length)), in.data, in.stride, tokens, row_length, codes, units);
         matmul_launch<Format>(shape, weights, hip_kernels::q8_activations{codes, units, row_length}, o, device_groups);
         c.finish("matmul", y, out);
         return;
@@ -926,27 +937,27 @@ class hip_device {
     const std::size_t all_rows = shape.rows * shape.slices;
     if constexpr (decode_rows_per_warp<Format>(std::numeric_limits<std::size_t>::max(), int8) == 2) {
       if (shape.tile_tokens == 1 && decode_rows_per_warp<Format>(all_rows, int8) == 2) {
-        launch(matmul_kernel<Format, 2, 1, 1, stage_lane_bytes, Activations>, matmul_grid(shape, 2, 1, 1), weights, shape.rows, shape.row_length, x,
-               out, groups);
+        launch("launching matmul_kernel", matmul_kernel<Format, 2, 1, 1, stage_lane_bytes, Activations>, matmul_grid(shape, 2, 1, 1),
+               weights, shape.rows, shape.row_length, x, out, groups);
         return;
       }
     }
     if (shape.tile_tokens > 1) {
-      launch(matmul_kernel<Format, 1, 1, token_tile, stage_lane_bytes, Activations>, matmul_grid(shape, 1, 1, token_tile), weights, shape.rows,
-             shape.row_length, x, out, groups);
+      launch("launching matmul_kernel", matmul_kernel<Format, 1, 1, token_tile, stage_lane_bytes, Activations>,
+             matmul_grid(shape, 1, 1, token_tile), weights, shape.rows, shape.row_length, x, out, groups);
       return;
     }
     with_warps_per_row(decode_warps_per_row(all_rows), [&](auto warps) {
-      this->launch(matmul_kernel<Format, 1, decltype(warps)::value, 1, stage_lane_bytes, Activations>, matmul_grid(shape, 1, warps, 1), weights,
-                   shape.rows, shape.row_length, x, out, groups);
+      this->launch("launching matmul_kernel", matmul_kernel<Format, 1, decltype(warps)::value, 1, stage_lane_bytes, Activations>,
+                   matmul_grid(shape, 1, warps, 1), weights, shape.rows, shape.row_length, x, out, groups);
     });
   }
 
   // Launches Threads threads per block on the policy's stream; arguments are converted to the
-  // kernel's parameter types first.
+  // kernel's parameter types first. A failed launch throws naming `what`.
   template <int Threads = hip_kernels::block_threads, class... Params, class... Args>
-  void launch(void (*kernel)(Params...), dim3 grid, Args&&... args) {
-    gpu::check(gpu::launch_after_previous(overlap_launches_, kernel, grid, Threads, 0, stream_, std::forward<Args>(args)...), "launching a kernel");
+  void launch(const char* what, void (*kernel)(Params...), dim3 grid, Args&&... args) {
+    gpu::check(gpu::launch_after_previous(overlap_launches_, kernel, grid, Threads, 0, stream_, std::forward<Args>(args)...), what);
   }
 
   // A device-readable matrix: pointer and row stride in elements.
@@ -1409,9 +1420,10 @@ class hip_device {
     constexpr std::size_t columns = hip_kernels::block_threads / hip_kernels::deltanet_lanes_per_column;
     const dim3 grid(static_cast<unsigned>(heads), static_cast<unsigned>((dv + columns - 1) / columns));
     if (chunked && dk <= hip_kernels::deltanet_chunk_max_key_dim) {
-      launch(hip_kernels::deltanet_chunk_kernel<hip_kernels::block_threads, hip_kernels::deltanet_chunk_tokens>, grid, problem);
+      launch("launching deltanet_chunk_kernel",
+             hip_kernels::deltanet_chunk_kernel<hip_kernels::block_threads, hip_kernels::deltanet_chunk_tokens>, grid, problem);
     } else {
-      launch(hip_kernels::deltanet_kernel<hip_kernels::block_threads>, grid, problem);
+      launch("launching deltanet_kernel", hip_kernels::deltanet_kernel<hip_kernels::block_threads>, grid, problem);
     }
     c.copy_back(state_rows, staged_state);
     c.finish("deltanet", out, staged_out);
@@ -1450,8 +1462,8 @@ class hip_device {
     const auto* w = c.stage_constant(weight);
     const auto out = add_to_y ? c.stage_in_out(y) : c.stage_out(y);
     hip_kernels::with_rmsnorm_block_threads(x.extent(1), [&](auto threads) {
-      launch<threads()>(hip_kernels::rmsnorm_kernel<threads()>, static_cast<unsigned>(x.extent(0)), in.data, in.stride, w, kind, eps, x.extent(1),
-                        out.data, out.stride, add_to_y, y_scale);
+      launch<threads()>("launching rmsnorm_kernel", hip_kernels::rmsnorm_kernel<threads()>, static_cast<unsigned>(x.extent(0)), in.data,
+                        in.stride, w, kind, eps, x.extent(1), out.data, out.stride, add_to_y, y_scale);
     });
     c.finish(what, y, out);
   }
@@ -1476,7 +1488,8 @@ class hip_device {
     const matrix_view<float> rows(x.data(), {1, x.size()});
     call c(*this, staged_bytes(rows));
     const auto data = c.stage_in_out(rows);
-    launch(hip_kernels::elementwise_kernel<hip_kernels::block_threads>, blocks_for(x.size()), op, data.data, nullptr, factor, data.data, x.size());
+    launch("launching elementwise_kernel", hip_kernels::elementwise_kernel<hip_kernels::block_threads>, blocks_for(x.size()), op, data.data,
+           nullptr, factor, data.data, x.size());
     c.finish("element-wise kernel", rows, data);
   }
 
