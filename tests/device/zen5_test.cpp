@@ -89,6 +89,14 @@ TEMPLATE_TEST_CASE("zen5 matmul agrees with reference on every fast format and s
         oracle.matmul(w.view(), matrix_view<const float>(x.data(), {tokens, cols}), matrix_view<float>(ideal.data(), {tokens, rows}));
 
         INFO(name_of(TestType::type) << ": " << rows << " x " << cols << ", " << tokens << " tokens");
+        // Batch invariance: a token's outputs have the same bits whichever tokens share its call
+        // (speculative verification compares a pass of several tokens with single-token decode,
+        // which multiplies several weight rows at once on float formats).
+        std::vector<float> alone(rows);
+        for (std::size_t t = 0; t < tokens; ++t) {
+          fast.matmul(w.view(), matrix_view<const float>(x.data() + t * cols, {1, cols}), matrix_view<float>(alone.data(), {1, rows}));
+          for (std::size_t o = 0; o < rows; ++o) CHECK(std::memcmp(&alone[o], &actual[t * rows + o], sizeof(float)) == 0);
+        }
         // Float rounding only: |error| ≤ 1e-4·‖w‖·‖x‖, where one wrong block of the ≥ 16 would be
         // of order ‖w‖·‖x‖/16 (and a small row's error still shows against its own norms).
         std::vector<float> w_row(cols);

@@ -1,4 +1,4 @@
-// AVX-512 dot products of one weight row with N activation rows (N = 1 for decode, up to 4 for
+// AVX-512 dot products of one weight row with N activation rows (N = 1 for decode, up to 8 for
 // prefill tiles, so each weight vector is unpacked once and used N times). One specialisation per
 // weight format: integer formats multiply bytes with vpdpbusd (VNNI) against int8 activations,
 // BF16 uses vdpbf16ps, F16/F32 use FMA. A format without a specialisation has no fast path; the
@@ -38,13 +38,22 @@ concept has_dot_kernel = requires { typename dot_kernel<Format>::activations; };
 // registers. On session 23's Intel VM, 8 instead of 4 took 5-16 % off the time per token of every
 // format but Q6_K (equal) and IQ4_XS (15 % slower: spills).
 template <class Kernel>
-inline constexpr std::size_t max_tokens_per_call = [] {
-  if constexpr (requires { Kernel::max_tokens; }) {
-    return Kernel::max_tokens;
-  } else {
-    return std::size_t{8};
-  }
-}();
+inline constexpr std::size_t max_tokens_per_call = 8;
+template <class Kernel>
+  requires requires { Kernel::max_tokens; }
+inline constexpr std::size_t max_tokens_per_call<Kernel> = Kernel::max_tokens;
+
+// Weight rows a decode call (one token) takes at once where the kernel has tile<R, 1> (it says
+// `decode_rows`), else 1. Float formats stream f32 or bf16 activations as wide as the weights, so
+// one token against one row is bound by its two accumulator chains' latency and by reloading the
+// activations from L2 (a 14336-wide f32 row overflows L1); several rows share each activation load
+// and run independent chains. Integer formats gained 0-3 % from 4 rows on session 28's Intel VM
+// (their loops are bound by vector ports, not latency), so they keep one.
+template <class Kernel>
+inline constexpr std::size_t decode_rows_per_call = 1;
+template <class Kernel>
+  requires requires { Kernel::decode_rows; }
+inline constexpr std::size_t decode_rows_per_call<Kernel> = Kernel::decode_rows;
 
 namespace simd {
 
@@ -451,63 +460,99 @@ struct dot_kernel<iq4_xs_format> : dot_kernel_256<dot_kernel<iq4_xs_format>, blo
 };
 
 // BF16 weights against bf16 activations: vdpbf16ps, 32 pairs per instruction, two independent
-// accumulators per token so one token does not wait on the instruction's latency; masked tail.
+// accumulators per row and token so one does not wait on the instruction's latency; masked tail.
 template <>
 struct dot_kernel<bf16_format> {
   using activations = bf16_activations;
-  template <std::size_t N>
-  static void row(const bf16* w, const bf16* const* acts, std::size_t n, float* out) noexcept {
-    __m512 acc[N][2];
-    for (std::size_t t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+  static constexpr std::size_t decode_rows = 8;
+
+  // out[r · N + t] = row r (at w + r · row_stride) · token t, for R rows and N tokens; each pair
+  // sums in the same order whatever R and N are.
+  template <std::size_t R, std::size_t N>
+  static void tile(const bf16* w, std::size_t row_stride, const bf16* const* acts, std::size_t n, float* out) noexcept {
+    __m512 acc[R][N][2];
+    for (std::size_t r = 0; r < R; ++r) {
+      for (std::size_t t = 0; t < N; ++t) acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
+    }
     std::size_t i = 0;
     for (; i + 64 <= n; i += 64) {
-      simd::prefetch_ahead(w + i, 128);
-      const __m512i w0 = _mm512_loadu_si512(w + i);
-      const __m512i w1 = _mm512_loadu_si512(w + i + 32);
-      for (std::size_t t = 0; t < N; ++t) {
-        acc[t][0] = _mm512_dpbf16_ps(acc[t][0], (__m512bh)w0, (__m512bh)_mm512_loadu_si512(acts[t] + i));
-        acc[t][1] = _mm512_dpbf16_ps(acc[t][1], (__m512bh)w1, (__m512bh)_mm512_loadu_si512(acts[t] + i + 32));
+      __m512i x[N][2];
+      for (std::size_t t = 0; t < N; ++t) x[t][0] = _mm512_loadu_si512(acts[t] + i), x[t][1] = _mm512_loadu_si512(acts[t] + i + 32);
+      for (std::size_t r = 0; r < R; ++r) {
+        const bf16* row = w + r * row_stride;
+        simd::prefetch_ahead(row + i, 128);
+        const __m512i w0 = _mm512_loadu_si512(row + i);
+        const __m512i w1 = _mm512_loadu_si512(row + i + 32);
+        for (std::size_t t = 0; t < N; ++t) {
+          acc[r][t][0] = _mm512_dpbf16_ps(acc[r][t][0], (__m512bh)w0, (__m512bh)x[t][0]);
+          acc[r][t][1] = _mm512_dpbf16_ps(acc[r][t][1], (__m512bh)w1, (__m512bh)x[t][1]);
+        }
       }
     }
     for (; i < n; i += 32) {
       const auto mask = n - i >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << (n - i)) - 1);
-      const __m512i wv = _mm512_maskz_loadu_epi16(mask, w + i);
-      for (std::size_t t = 0; t < N; ++t) {
-        acc[t][0] = _mm512_dpbf16_ps(acc[t][0], (__m512bh)wv, (__m512bh)_mm512_maskz_loadu_epi16(mask, acts[t] + i));
+      for (std::size_t r = 0; r < R; ++r) {
+        const __m512i wv = _mm512_maskz_loadu_epi16(mask, w + r * row_stride + i);
+        for (std::size_t t = 0; t < N; ++t) {
+          acc[r][t][0] = _mm512_dpbf16_ps(acc[r][t][0], (__m512bh)wv, (__m512bh)_mm512_maskz_loadu_epi16(mask, acts[t] + i));
+        }
       }
     }
-    for (std::size_t t = 0; t < N; ++t) out[t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
+    for (std::size_t r = 0; r < R; ++r) {
+      for (std::size_t t = 0; t < N; ++t) out[r * N + t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]));
+    }
+  }
+  template <std::size_t N>
+  static void row(const bf16* w, const bf16* const* acts, std::size_t n, float* out) noexcept {
+    tile<1, N>(w, 0, acts, n, out);
   }
 };
 
-// F16 and F32 weights against f32 activations: widen to f32 and FMA, two accumulators, masked tail.
+// F16 and F32 weights against f32 activations: widen to f32 and FMA, two accumulators per row and
+// token, masked tail.
 template <class Storage>
 struct float_dot {
   using activations = f32_activations;
+  static constexpr std::size_t decode_rows = 8;
   static __m512 load(const Storage* p, __mmask16 mask) noexcept {
     if constexpr (std::is_same_v<Storage, float>) return _mm512_maskz_loadu_ps(mask, p);
     else return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p));
   }
-  template <std::size_t N>
-  static void row(const Storage* w, const float* const* acts, std::size_t n, float* out) noexcept {
-    __m512 acc[N][2];
-    for (std::size_t t = 0; t < N; ++t) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+  // out[r · N + t] = row r (at w + r · row_stride) · token t, for R rows and N tokens; each pair
+  // sums in the same order whatever R and N are.
+  template <std::size_t R, std::size_t N>
+  static void tile(const Storage* w, std::size_t row_stride, const float* const* acts, std::size_t n, float* out) noexcept {
+    __m512 acc[R][N][2];
+    for (std::size_t r = 0; r < R; ++r) {
+      for (std::size_t t = 0; t < N; ++t) acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
+    }
     std::size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-      simd::prefetch_ahead(w + i, 32 * sizeof(Storage));
-      const __m512 w0 = load(w + i, 0xffff);
-      const __m512 w1 = load(w + i + 16, 0xffff);
-      for (std::size_t t = 0; t < N; ++t) {
-        acc[t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(acts[t] + i), acc[t][0]);
-        acc[t][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(acts[t] + i + 16), acc[t][1]);
+      for (std::size_t r = 0; r < R; ++r) {
+        const Storage* row = w + r * row_stride;
+        simd::prefetch_ahead(row + i, 32 * sizeof(Storage));
+        const __m512 w0 = load(row + i, 0xffff);
+        const __m512 w1 = load(row + i + 16, 0xffff);
+        for (std::size_t t = 0; t < N; ++t) {
+          acc[r][t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(acts[t] + i), acc[r][t][0]);
+          acc[r][t][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(acts[t] + i + 16), acc[r][t][1]);
+        }
       }
     }
     for (; i < n; i += 16) {
       const __mmask16 mask = simd::tail_mask16(n - i);
-      const __m512 wv = load(w + i, mask);
-      for (std::size_t t = 0; t < N; ++t) acc[t][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mask, acts[t] + i), acc[t][0]);
+      for (std::size_t r = 0; r < R; ++r) {
+        const __m512 wv = load(w + r * row_stride + i, mask);
+        for (std::size_t t = 0; t < N; ++t) acc[r][t][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mask, acts[t] + i), acc[r][t][0]);
+      }
     }
-    for (std::size_t t = 0; t < N; ++t) out[t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
+    for (std::size_t r = 0; r < R; ++r) {
+      for (std::size_t t = 0; t < N; ++t) out[r * N + t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]));
+    }
+  }
+  template <std::size_t N>
+  static void row(const Storage* w, const float* const* acts, std::size_t n, float* out) noexcept {
+    tile<1, N>(w, 0, acts, n, out);
   }
 };
 template <>

@@ -167,6 +167,7 @@ class zen5 : public results_in_host_memory {
       // Activation rows multiplied per weight row unpack: each weight vector is unpacked once for
       // this many tokens.
       constexpr std::size_t token_tile = zen5_kernels::max_tokens_per_call<kernel>;
+      constexpr std::size_t decode_rows = zen5_kernels::decode_rows_per_call<kernel>;
       for_each_task(width, [&](const busy_group& group, std::size_t begin, std::size_t end) {
         const auto* weights = w.row(group.weight_row).data();
         const std::size_t first = group.first, count = group.rows;
@@ -174,14 +175,23 @@ class zen5 : public results_in_host_memory {
           const std::size_t n = std::min(token_tile, count - t0);
           activation_view tile[token_tile];
           for (std::size_t t = 0; t < n; ++t) tile[t] = activations::at(workspace + (first + t0 + t) * stride, cols);
-          float out[token_tile];
-          for (std::size_t o = begin; o < end; ++o) {
+          float out[std::max(token_tile, decode_rows)];
+          for (std::size_t o = begin; o < end;) {
             const auto* row = weights + o * blocks;
+            if constexpr (decode_rows > 1) {
+              if (n == 1 && end - o >= decode_rows) {
+                kernel::template tile<decode_rows, 1>(row, blocks, tile, blocks, out);
+                for (std::size_t r = 0; r < decode_rows; ++r) y(first + t0, o + r) = out[r];
+                o += decode_rows;
+                continue;
+              }
+            }
             // kernel::row<n>: the instantiation for this n (1 … token_tile).
             [&]<std::size_t... N>(std::index_sequence<N...>) {
               (void)((n == N + 1 && (kernel::template row<N + 1>(row, tile, blocks, out), true)) || ...);
             }(std::make_index_sequence<token_tile>{});
             for (std::size_t t = 0; t < n; ++t) y(first + t0 + t, o) = out[t];
+            ++o;
           }
         }
       });
