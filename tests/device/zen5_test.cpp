@@ -75,8 +75,8 @@ TEMPLATE_TEST_CASE("zen5 matmul agrees with reference on every fast format and s
                                                      : std::vector<std::size_t>{block, 3 * block, 16 * block, 37 * block};
   for (std::size_t cols : widths) {
     for (std::size_t rows : {1u, 7u, 33u}) {
-      // Every count a kernel call takes (1-8) and tiles of 8 with a tail (19).
-      for (std::size_t tokens : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 19u}) {
+      // Every count a kernel call takes (1-8), and counts split into even tiles (9: 5 + 4; 19: 7 + 6 + 6).
+      for (std::size_t tokens : {1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u, 19u}) {
         const testing::quantized_matrix<TestType> w(rows, cols, static_cast<std::uint32_t>(rows * 31 + cols));
         const auto x = testing::gaussian(tokens * cols, static_cast<std::uint32_t>(tokens));
         std::vector<float> actual(tokens * rows);

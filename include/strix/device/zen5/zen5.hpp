@@ -171,8 +171,11 @@ class zen5 : public results_in_host_memory {
       for_each_task(width, [&](const busy_group& group, std::size_t begin, std::size_t end) {
         const auto* weights = w.row(group.weight_row).data();
         const std::size_t first = group.first, count = group.rows;
-        for (std::size_t t0 = 0; t0 < count; t0 += token_tile) {
-          const std::size_t n = std::min(token_tile, count - t0);
+        // Tiles of as even a size as their count allows (9 tokens: 5 + 4, not 8 + 1): a weight row
+        // costs one unpack per tile plus a share per token, and a lone token pays a whole unpack.
+        const std::size_t tiles = (count + token_tile - 1) / token_tile;
+        for (std::size_t i = 0, t0 = 0; i < tiles; ++i) {
+          const std::size_t n = count / tiles + (i < count % tiles);
           activation_view tile[token_tile];
           for (std::size_t t = 0; t < n; ++t) tile[t] = activations::at(workspace + (first + t0 + t) * stride, cols);
           float out[std::max(token_tile, decode_rows)];
@@ -193,6 +196,7 @@ class zen5 : public results_in_host_memory {
             for (std::size_t t = 0; t < n; ++t) y(first + t0 + t, o) = out[t];
             ++o;
           }
+          t0 += n;
         }
       });
     } else {
