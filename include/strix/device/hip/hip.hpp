@@ -140,6 +140,11 @@ struct hip_options {
   // waits for its input): programmatic dependent launch on NVIDIA sm_90+, nothing on HIP
   // (gpu::launch_after_previous). Off: every kernel starts after the one before has finished.
   bool overlap_launches = true;
+  // ... only in batches of at most this many tokens (decode steps, speculative verification),
+  // where a step is hundreds of short kernels; a larger batch (prefill) launches plainly, where
+  // overlapping measured 5-15 % slower (session 26). A batch's size is that of its latest
+  // embedding or matmul call; the calls between take it from them.
+  std::size_t overlap_max_tokens = 16;
 };
 
 // What a matmul multiplies its weights with (hip_device::matmul_path).
@@ -205,7 +210,8 @@ class hip_device {
         matrix_unit_min_tokens_(options.matrix_unit_min_tokens),
         matrix_unit_min_warps_share_(options.matrix_unit_min_warps_share),
         check_host_access_(options.check_host_access),
-        overlap_launches_(options.overlap_launches) {
+        overlap_launches_(options.overlap_launches),
+        overlap_max_tokens_(options.overlap_max_tokens) {
     if (forced_warps_per_row_ != 0 && forced_warps_per_row_ != 1 && forced_warps_per_row_ != 2 && forced_warps_per_row_ != 4 &&
         forced_warps_per_row_ != 8) {
       throw error(error_category::device, "hip_options::decode_warps_per_row is " + std::to_string(forced_warps_per_row_) +
@@ -479,6 +485,7 @@ class hip_device {
     }
     if constexpr (hip_kernels::has_gpu_decoder<Format>) {
       if (tokens.empty()) return;
+      overlap_batch_ = tokens.size() <= overlap_max_tokens_;
       if (runs_on_host(tokens.size() * table.row_length())) return reference_kernels::embedding(table, tokens, scale, out);
       call c(*this, staged_bytes(out) + tokens.size_bytes());
       const auto* weights = resident(table);
@@ -834,6 +841,7 @@ class hip_device {
     const std::size_t rows = y.extent(1);
     const std::size_t row_length = w.row_length();
     if (tokens == 0 || rows == 0) return;
+    overlap_batch_ = tokens <= overlap_max_tokens_;
     if (row_length > max_row_length) {
       throw error(error_category::shape, "hip matmul: rows of " + std::to_string(row_length) +
                                              " weights; the GPU kernels index a row's bytes in 32 bits, so at most " +
@@ -904,7 +912,7 @@ class hip_device {
     if (known->second == 0) return false;
     constexpr std::size_t warps = fused_decode_threads / gpu::warp_size;
     const auto blocks = static_cast<unsigned>(std::min((rows + warps - 1) / warps, known->second));
-    gpu::check(gpu::launch_after_previous(overlap_launches_, kernel, blocks, fused_decode_threads, shared_bytes, stream_,
+    gpu::check(gpu::launch_after_previous(overlap_launches_ && overlap_batch_, kernel, blocks, fused_decode_threads, shared_bytes, stream_,
                                           reinterpret_cast<const std::uint8_t*>(weights), rows, row_length, x, y),
                "launching fused_decode_kernel");
     return true;
@@ -957,7 +965,7 @@ class hip_device {
   // kernel's parameter types first. A failed launch throws naming `what`.
   template <int Threads = hip_kernels::block_threads, class... Params, class... Args>
   void launch(const char* what, void (*kernel)(Params...), dim3 grid, Args&&... args) {
-    gpu::check(gpu::launch_after_previous(overlap_launches_, kernel, grid, Threads, 0, stream_, std::forward<Args>(args)...), what);
+    gpu::check(gpu::launch_after_previous(overlap_launches_ && overlap_batch_, kernel, grid, Threads, 0, stream_, std::forward<Args>(args)...), what);
   }
 
   // A device-readable matrix: pointer and row stride in elements.
@@ -1745,6 +1753,8 @@ class hip_device {
   bool resident_activations_ = false;
   bool check_host_access_ = false;
   bool overlap_launches_ = true;
+  std::size_t overlap_max_tokens_ = 0;
+  bool overlap_batch_ = true;  // the current batch is small enough to overlap (overlap_max_tokens)
   std::map<std::uintptr_t, held_result> held_;  // by the first host byte
   struct held_memory {
     std::byte* memory;
