@@ -140,10 +140,11 @@ struct hip_options {
   // waits for its input): programmatic dependent launch on NVIDIA sm_90+, nothing on HIP
   // (gpu::launch_after_previous). Off: every kernel starts after the one before has finished.
   bool overlap_launches = true;
-  // ... only in batches of at most this many tokens (decode steps, speculative verification),
-  // where a step is hundreds of short kernels; a larger batch (prefill) launches plainly, where
-  // overlapping measured 5-15 % slower (session 26). A batch's size is that of its latest
-  // embedding or matmul call; the calls between take it from them.
+  // With overlap_launches: kernels overlap only in batches of at most this many tokens (decode,
+  // speculative verification), where a step is hundreds of short kernels; a larger batch (prefill)
+  // launches plainly, where overlapping measured 5-15 % slower (sessions 26, 28). A batch's size is
+  // that of its latest embedding or matmul call (a grouped matmul's: all its groups' rows, tokens ×
+  // experts per token); the calls between take it from them.
   std::size_t overlap_max_tokens = 16;
 };
 
