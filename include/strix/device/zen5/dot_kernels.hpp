@@ -476,16 +476,14 @@ struct dot_kernel<bf16_format> {
     }
     std::size_t i = 0;
     for (; i + 64 <= n; i += 64) {
-      __m512i x[N][2];
-      for (std::size_t t = 0; t < N; ++t) x[t][0] = _mm512_loadu_si512(acts[t] + i), x[t][1] = _mm512_loadu_si512(acts[t] + i + 32);
       for (std::size_t r = 0; r < R; ++r) {
         const bf16* row = w + r * row_stride;
         simd::prefetch_ahead(row + i, 128);
         const __m512i w0 = _mm512_loadu_si512(row + i);
         const __m512i w1 = _mm512_loadu_si512(row + i + 32);
         for (std::size_t t = 0; t < N; ++t) {
-          acc[r][t][0] = _mm512_dpbf16_ps(acc[r][t][0], (__m512bh)w0, (__m512bh)x[t][0]);
-          acc[r][t][1] = _mm512_dpbf16_ps(acc[r][t][1], (__m512bh)w1, (__m512bh)x[t][1]);
+          acc[r][t][0] = _mm512_dpbf16_ps(acc[r][t][0], (__m512bh)w0, (__m512bh)_mm512_loadu_si512(acts[t] + i));
+          acc[r][t][1] = _mm512_dpbf16_ps(acc[r][t][1], (__m512bh)w1, (__m512bh)_mm512_loadu_si512(acts[t] + i + 32));
         }
       }
     }
