@@ -212,7 +212,8 @@ class hip_device {
         matrix_unit_min_warps_share_(options.matrix_unit_min_warps_share),
         check_host_access_(options.check_host_access),
         overlap_launches_(options.overlap_launches),
-        overlap_max_tokens_(options.overlap_max_tokens) {
+        overlap_max_tokens_(options.overlap_max_tokens),
+        overlap_now_(options.overlap_launches) {
     if (forced_warps_per_row_ != 0 && forced_warps_per_row_ != 1 && forced_warps_per_row_ != 2 && forced_warps_per_row_ != 4 &&
         forced_warps_per_row_ != 8) {
       throw error(error_category::device, "hip_options::decode_warps_per_row is " + std::to_string(forced_warps_per_row_) +
@@ -486,7 +487,7 @@ class hip_device {
     }
     if constexpr (hip_kernels::has_gpu_decoder<Format>) {
       if (tokens.empty()) return;
-      overlap_batch_ = tokens.size() <= overlap_max_tokens_;
+      start_batch(tokens.size());
       if (runs_on_host(tokens.size() * table.row_length())) return reference_kernels::embedding(table, tokens, scale, out);
       call c(*this, staged_bytes(out) + tokens.size_bytes());
       const auto* weights = resident(table);
@@ -842,7 +843,7 @@ class hip_device {
     const std::size_t rows = y.extent(1);
     const std::size_t row_length = w.row_length();
     if (tokens == 0 || rows == 0) return;
-    overlap_batch_ = tokens <= overlap_max_tokens_;
+    start_batch(tokens);
     if (row_length > max_row_length) {
       throw error(error_category::shape, "hip matmul: rows of " + std::to_string(row_length) +
                                              " weights; the GPU kernels index a row's bytes in 32 bits, so at most " +
@@ -913,7 +914,7 @@ class hip_device {
     if (known->second == 0) return false;
     constexpr std::size_t warps = fused_decode_threads / gpu::warp_size;
     const auto blocks = static_cast<unsigned>(std::min((rows + warps - 1) / warps, known->second));
-    gpu::check(gpu::launch_after_previous(overlap_launches_ && overlap_batch_, kernel, blocks, fused_decode_threads, shared_bytes, stream_,
+    gpu::check(gpu::launch_after_previous(overlap_now_, kernel, blocks, fused_decode_threads, shared_bytes, stream_,
                                           reinterpret_cast<const std::uint8_t*>(weights), rows, row_length, x, y),
                "launching fused_decode_kernel");
     return true;
@@ -962,11 +963,14 @@ class hip_device {
     });
   }
 
+  // The calls that follow belong to a batch of `tokens` tokens (hip_options::overlap_max_tokens).
+  void start_batch(std::size_t tokens) noexcept { overlap_now_ = overlap_launches_ && tokens <= overlap_max_tokens_; }
+
   // Launches Threads threads per block on the policy's stream; arguments are converted to the
   // kernel's parameter types first. A failed launch throws naming `what`.
   template <int Threads = hip_kernels::block_threads, class... Params, class... Args>
   void launch(const char* what, void (*kernel)(Params...), dim3 grid, Args&&... args) {
-    gpu::check(gpu::launch_after_previous(overlap_launches_ && overlap_batch_, kernel, grid, Threads, 0, stream_, std::forward<Args>(args)...), what);
+    gpu::check(gpu::launch_after_previous(overlap_now_, kernel, grid, Threads, 0, stream_, std::forward<Args>(args)...), what);
   }
 
   // A device-readable matrix: pointer and row stride in elements.
@@ -1755,7 +1759,7 @@ class hip_device {
   bool check_host_access_ = false;
   bool overlap_launches_ = true;
   std::size_t overlap_max_tokens_ = 0;
-  bool overlap_batch_ = true;  // the current batch is small enough to overlap (overlap_max_tokens)
+  bool overlap_now_ = true;  // launches overlap: on, and the current batch is small enough (start_batch)
   std::map<std::uintptr_t, held_result> held_;  // by the first host byte
   struct held_memory {
     std::byte* memory;
