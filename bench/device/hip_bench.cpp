@@ -264,14 +264,14 @@ double fused_decode_ms(const device_weights<Format>& w, bool one_matrix, bool ov
   const std::size_t shared = hip_kernels::fused_decode_shared_bytes<Task>(w.cols);
   int per_unit = 0;
   int units = 0;
-  gpu::check(gpu::resident_blocks(hip_kernels::fused_decode_kernel<Task, hip_device::fused_decode_depth>, hip_kernels::fused_decode_threads, shared, &per_unit),
+  gpu::check(gpu::resident_blocks(hip_kernels::fused_decode_kernel<Task>, hip_kernels::fused_decode_threads, shared, &per_unit),
              "querying occupancy");
   gpu::check(gpu::multiprocessors(0, &units), "querying the GPU's size");
   const auto warps = static_cast<std::size_t>(hip_kernels::fused_decode_threads / gpu::warp_size);
   const auto blocks = static_cast<unsigned>(std::min((w.rows + warps - 1) / warps, static_cast<std::size_t>(per_unit) * static_cast<std::size_t>(units)));
   return time_ms(200, [&](int i) {
     const auto* weights = reinterpret_cast<const std::uint8_t*>(w.copy(one_matrix ? 0 : static_cast<std::size_t>(i)));
-    gpu::check(gpu::launch_after_previous(overlapped, hip_kernels::fused_decode_kernel<Task, hip_device::fused_decode_depth>, blocks, hip_kernels::fused_decode_threads, shared,
+    gpu::check(gpu::launch_after_previous(overlapped, hip_kernels::fused_decode_kernel<Task>, blocks, hip_kernels::fused_decode_threads, shared,
                                           nullptr, weights, w.rows, w.cols, x, y),
                "launching fused_decode_kernel");
   });

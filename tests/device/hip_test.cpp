@@ -181,18 +181,19 @@ TEMPLATE_TEST_CASE("hip matmul agrees with reference on every GPU format and sha
 // warp walks several rows and carries its loads in flight from one row into the next; rows with a
 // partial last iteration of 32 tasks, Q8_0 rows of an odd number of 16-byte vectors (24, 72 and
 // 296 blocks: the last task holds one) and of an even one (80 blocks), and Q6_K rows of 3, 9, 10
-// and 37 blocks, whose 210-byte blocks start at every even offset from a 16-byte boundary.
+// and 37 blocks, whose 210-byte blocks start at every even offset from a 16-byte boundary; and
+// fewer rows than one block's warps.
 TEMPLATE_TEST_CASE("hip fused decode walks several rows per warp", "[device][hip]", q4_k_format, q8_0_format, q6_k_format) {
   reference oracle;
   hip_device dev(hip_options{.memory = hip_memory_mode::copied, .int8_decode_min_weights = 0, .fused_decode_min_rows = 1,
                              .host_call_max_values = 0});
   // One matrix per row length (quantizing it is most of the test's time), multiplied whole and as
-  // its first 9001 rows: 3.1 and 2.1 rows per warp of an H100.
+  // its first 9001 rows (3.1 and 2.1 rows per warp of an H100) and first 1, 7 and 133 rows.
   for (const std::size_t cols : {768u, 2304u, 2560u, 9472u}) {
     const testing::quantized_matrix<TestType> matrix(13001, cols, static_cast<std::uint32_t>(13001 + cols));
     const auto x = testing::gaussian(cols, static_cast<std::uint32_t>(cols));
     const std::vector<float> seen = as_kernel_sees(x, cols, matmul_activations::int8);
-    for (const std::size_t rows : {9001u, 13001u}) {
+    for (const std::size_t rows : {9001u, 13001u, 1u, 7u, 133u}) {
       REQUIRE(dev.takes_fused_decode<TestType>(rows, cols));
       dev.forget_weights();
       const quantized_view<TestType> w(std::as_bytes(std::span(matrix.blocks).first(rows * cols / TestType::block_size)), rows, cols, "test weights");

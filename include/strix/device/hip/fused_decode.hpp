@@ -8,7 +8,10 @@
 //   quantize_q8_kernel: quantize_q8_lane), so a matmul is one launch;
 // - keeps only as many blocks as the GPU holds at once, each warp walking rows gridDim.x · warps
 //   apart, so the row is quantized once per block rather than per row group;
-// - has Depth loads per lane in flight ahead of the one it multiplies, across row boundaries.
+// - has the next iteration's loads in flight while it multiplies one, across row boundaries (two
+//   or more iterations ahead measured slower in registers (sessions 21 and 28), and so did rings of
+//   2-5 iterations copied into shared memory ahead by cp.async or the H100's bulk copies (session
+//   29, docs/performance.md)).
 #pragma once
 
 #include <cstddef>
@@ -384,12 +387,12 @@ constexpr std::size_t fused_decode_shared_bytes(std::size_t row_length) {
 }
 
 // y[r] = weight row r · x for the `rows` rows: each warp takes rows first, first + gridDim.x · warps,
-// …, 32 tasks of a row per iteration, with Depth iterations' loads in flight ahead of the one it
-// multiplies (the first ones issued before the block quantizes x). Launch fused_decode_threads
+// …, 32 tasks of a row per iteration, with the next iteration's loads in flight while it multiplies
+// one (the first issued before the block quantizes x). Launch fused_decode_threads
 // threads per block with fused_decode_shared_bytes<Task>(row_length) of shared memory and at most
 // as many blocks as the GPU holds at once (a block that waited for another's end would quantize x
 // again and finish late).
-template <class Task, int Depth>
+template <class Task>
 __global__ void __launch_bounds__(fused_decode_threads)
     fused_decode_kernel(const std::uint8_t* __restrict__ weights, std::size_t rows, std::size_t row_length, const float* __restrict__ x,
                         float* __restrict__ y) {
@@ -420,22 +423,16 @@ __global__ void __launch_bounds__(fused_decode_threads)
 
   position at{static_cast<std::size_t>(blockIdx.x) * warps + static_cast<std::size_t>(warp), static_cast<row_index>(lane)};
   position ahead = at;
-  fetched in_flight[Depth];
-#pragma unroll
-  for (int d = 0; d < Depth; ++d) {
-    in_flight[d] = fetch(ahead);
-    advance(ahead);
-  }
+  fetched next = fetch(ahead);
+  advance(ahead);
   // The weight loads above overlap the end of the kernel before, which may still write x.
   gpu::follow_previous_kernel();
   quantize_to_shared<fused_decode_threads>(x, static_cast<row_index>(row_length), activations);
   __syncthreads();
   float acc = 0.0f;
   while (at.row < rows) {
-    const fetched current = in_flight[0];
-#pragma unroll
-    for (int d = 0; d + 1 < Depth; ++d) in_flight[d] = in_flight[d + 1];
-    in_flight[Depth - 1] = fetch(ahead);
+    const fetched current = next;
+    next = fetch(ahead);
     advance(ahead);
     if (at.task < tasks) acc += Task::dot(current, at.task, activations);
     const std::size_t row = at.row;

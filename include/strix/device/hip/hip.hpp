@@ -161,8 +161,6 @@ class hip_device {
   static constexpr int token_tile = 8;
   // Bytes of weights each lane of a matmul has in flight per chunk (hip_kernels::weight_chunk).
   static constexpr int stage_lane_bytes = 32;
-  // Iterations of loads each warp of hip_kernels::fused_decode_kernel has in flight.
-  static constexpr int fused_decode_depth = 1;
   // Shared memory a fused decode block may take (all GPUs of both vendors give a block 48 KiB).
   static constexpr std::size_t fused_decode_max_shared_bytes = std::size_t{48} << 10;
   // What one value of an activation, soft-cap or softmax costs the host against one of a norm or
@@ -904,7 +902,7 @@ class hip_device {
     using task = fused_decode_task<Format>;
     if (!takes_fused_decode<Format>(rows, row_length) || reinterpret_cast<std::uintptr_t>(weights) % 16 != 0) return false;
     const std::size_t shared_bytes = fused_decode_shared_bytes<task>(row_length);
-    const auto kernel = fused_decode_kernel<task, fused_decode_depth>;
+    const auto kernel = fused_decode_kernel<task>;
     auto [known, fresh] = fused_decode_blocks_.try_emplace({reinterpret_cast<const void*>(kernel), shared_bytes}, 0);
     if (fresh) {
       int per_unit = 0;
