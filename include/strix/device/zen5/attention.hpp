@@ -28,7 +28,7 @@ template <class Storage>
 struct float_row_loader {
   static void load(const std::byte* row, std::size_t dim, float* out) noexcept {
     const auto* x = reinterpret_cast<const Storage*>(row);
-    for (std::size_t i = 0; i < dim; i += 16) _mm512_store_ps(out + i, float_dot<Storage>::load(x + i, simd::tail_mask16(dim - i)));
+    for (std::size_t i = 0; i < dim; i += 16) _mm512_store_ps(out + i, float_elements<Storage>::widen(x + i, simd::tail_mask16(dim - i)));
   }
 };
 template <>

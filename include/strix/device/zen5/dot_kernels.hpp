@@ -459,41 +459,46 @@ struct dot_kernel<iq4_xs_format> : dot_kernel_256<dot_kernel<iq4_xs_format>, blo
   };
 };
 
-// BF16 weights against bf16 activations: vdpbf16ps, 32 pairs per instruction, two independent
-// accumulators per row and token so one does not wait on the instruction's latency; masked tail.
-template <>
-struct dot_kernel<bf16_format> {
-  using activations = bf16_activations;
+// The kernel of the float formats: R weight rows by N tokens, each pair of row and token summed in
+// two accumulators (so one does not wait on the other's latency) over steps of two vectors of
+// Elements::lanes, then a masked tail of single vectors into the first, in the same order whatever
+// R and N are. Elements says how weights and activations load into vectors and multiply-add:
+// weight, activation (element types), activations (the row format of the activations), lanes,
+// tail_mask(remaining), load_weights(p[, mask]), load_activations(p[, mask]), multiply_add(acc,
+// w, a).
+template <class Elements>
+struct two_chain_dot {
+  using activations = typename Elements::activations;
+  using weight = typename Elements::weight;
+  using activation = typename Elements::activation;
   static constexpr std::size_t decode_rows = 8;
+  static constexpr std::size_t lanes = Elements::lanes;
 
-  // out[r · N + t] = row r (at w + r · row_stride) · token t, for R rows and N tokens; each pair
-  // sums in the same order whatever R and N are.
+  // out[r · N + t] = row r (at w + r · row_stride) · token t.
   template <std::size_t R, std::size_t N>
-  static void tile(const bf16* w, std::size_t row_stride, const bf16* const* acts, std::size_t n, float* out) noexcept {
+  static void tile(const weight* w, std::size_t row_stride, const activation* const* acts, std::size_t n, float* out) noexcept {
     __m512 acc[R][N][2];
     for (std::size_t r = 0; r < R; ++r) {
       for (std::size_t t = 0; t < N; ++t) acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
     }
     std::size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
+    for (; i + 2 * lanes <= n; i += 2 * lanes) {
       for (std::size_t r = 0; r < R; ++r) {
-        const bf16* row = w + r * row_stride;
-        simd::prefetch_ahead(row + i, 128);
-        const __m512i w0 = _mm512_loadu_si512(row + i);
-        const __m512i w1 = _mm512_loadu_si512(row + i + 32);
+        const weight* row = w + r * row_stride;
+        simd::prefetch_ahead(row + i, 2 * lanes * sizeof(weight));
+        const auto w0 = Elements::load_weights(row + i);
+        const auto w1 = Elements::load_weights(row + i + lanes);
         for (std::size_t t = 0; t < N; ++t) {
-          acc[r][t][0] = _mm512_dpbf16_ps(acc[r][t][0], (__m512bh)w0, (__m512bh)_mm512_loadu_si512(acts[t] + i));
-          acc[r][t][1] = _mm512_dpbf16_ps(acc[r][t][1], (__m512bh)w1, (__m512bh)_mm512_loadu_si512(acts[t] + i + 32));
+          acc[r][t][0] = Elements::multiply_add(acc[r][t][0], w0, Elements::load_activations(acts[t] + i));
+          acc[r][t][1] = Elements::multiply_add(acc[r][t][1], w1, Elements::load_activations(acts[t] + i + lanes));
         }
       }
     }
-    for (; i < n; i += 32) {
-      const auto mask = n - i >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << (n - i)) - 1);
+    for (; i < n; i += lanes) {
+      const auto mask = Elements::tail_mask(n - i);
       for (std::size_t r = 0; r < R; ++r) {
-        const __m512i wv = _mm512_maskz_loadu_epi16(mask, w + r * row_stride + i);
-        for (std::size_t t = 0; t < N; ++t) {
-          acc[r][t][0] = _mm512_dpbf16_ps(acc[r][t][0], (__m512bh)wv, (__m512bh)_mm512_maskz_loadu_epi16(mask, acts[t] + i));
-        }
+        const auto wv = Elements::load_weights(w + r * row_stride + i, mask);
+        for (std::size_t t = 0; t < N; ++t) acc[r][t][0] = Elements::multiply_add(acc[r][t][0], wv, Elements::load_activations(acts[t] + i, mask));
       }
     }
     for (std::size_t r = 0; r < R; ++r) {
@@ -501,61 +506,51 @@ struct dot_kernel<bf16_format> {
     }
   }
   template <std::size_t N>
-  static void row(const bf16* w, const bf16* const* acts, std::size_t n, float* out) noexcept {
+  static void row(const weight* w, const activation* const* acts, std::size_t n, float* out) noexcept {
     tile<1, N>(w, 0, acts, n, out);
   }
 };
 
-// F16 and F32 weights against f32 activations: widen to f32 and FMA, two accumulators per row and
-// token, masked tail.
+// BF16 weights against bf16 activations: vdpbf16ps, 32 pairs per instruction.
+struct bf16_elements {
+  using activations = bf16_activations;
+  using weight = bf16;
+  using activation = bf16;
+  static constexpr std::size_t lanes = 32;
+  static __mmask32 tail_mask(std::size_t remaining) noexcept {
+    return remaining >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << remaining) - 1);
+  }
+  static __m512i load_weights(const bf16* p) noexcept { return _mm512_loadu_si512(p); }
+  static __m512i load_weights(const bf16* p, __mmask32 mask) noexcept { return _mm512_maskz_loadu_epi16(mask, p); }
+  static __m512i load_activations(const bf16* p) noexcept { return _mm512_loadu_si512(p); }
+  static __m512i load_activations(const bf16* p, __mmask32 mask) noexcept { return _mm512_maskz_loadu_epi16(mask, p); }
+  static __m512 multiply_add(__m512 acc, __m512i w, __m512i a) noexcept { return _mm512_dpbf16_ps(acc, (__m512bh)w, (__m512bh)a); }
+};
+
+// F16 and F32 weights against f32 activations: F16 widened to f32, then FMA.
 template <class Storage>
-struct float_dot {
+struct float_elements {
   using activations = f32_activations;
-  static constexpr std::size_t decode_rows = 8;
-  static __m512 load(const Storage* p, __mmask16 mask) noexcept {
+  using weight = Storage;
+  using activation = float;
+  static constexpr std::size_t lanes = 16;
+  static __mmask16 tail_mask(std::size_t remaining) noexcept { return simd::tail_mask16(remaining); }
+  // 16 stored values (those `mask` selects, the rest zero) as f32.
+  static __m512 widen(const Storage* p, __mmask16 mask) noexcept {
     if constexpr (std::is_same_v<Storage, float>) return _mm512_maskz_loadu_ps(mask, p);
     else return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p));
   }
-  // out[r · N + t] = row r (at w + r · row_stride) · token t, for R rows and N tokens; each pair
-  // sums in the same order whatever R and N are.
-  template <std::size_t R, std::size_t N>
-  static void tile(const Storage* w, std::size_t row_stride, const float* const* acts, std::size_t n, float* out) noexcept {
-    __m512 acc[R][N][2];
-    for (std::size_t r = 0; r < R; ++r) {
-      for (std::size_t t = 0; t < N; ++t) acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
-    }
-    std::size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-      for (std::size_t r = 0; r < R; ++r) {
-        const Storage* row = w + r * row_stride;
-        simd::prefetch_ahead(row + i, 32 * sizeof(Storage));
-        const __m512 w0 = load(row + i, 0xffff);
-        const __m512 w1 = load(row + i + 16, 0xffff);
-        for (std::size_t t = 0; t < N; ++t) {
-          acc[r][t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(acts[t] + i), acc[r][t][0]);
-          acc[r][t][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(acts[t] + i + 16), acc[r][t][1]);
-        }
-      }
-    }
-    for (; i < n; i += 16) {
-      const __mmask16 mask = simd::tail_mask16(n - i);
-      for (std::size_t r = 0; r < R; ++r) {
-        const __m512 wv = load(w + r * row_stride + i, mask);
-        for (std::size_t t = 0; t < N; ++t) acc[r][t][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mask, acts[t] + i), acc[r][t][0]);
-      }
-    }
-    for (std::size_t r = 0; r < R; ++r) {
-      for (std::size_t t = 0; t < N; ++t) out[r * N + t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]));
-    }
-  }
-  template <std::size_t N>
-  static void row(const Storage* w, const float* const* acts, std::size_t n, float* out) noexcept {
-    tile<1, N>(w, 0, acts, n, out);
-  }
+  static __m512 load_weights(const Storage* p, __mmask16 mask = 0xffff) noexcept { return widen(p, mask); }
+  static __m512 load_activations(const float* p) noexcept { return _mm512_loadu_ps(p); }
+  static __m512 load_activations(const float* p, __mmask16 mask) noexcept { return _mm512_maskz_loadu_ps(mask, p); }
+  static __m512 multiply_add(__m512 acc, __m512 w, __m512 a) noexcept { return _mm512_fmadd_ps(w, a, acc); }
 };
+
 template <>
-struct dot_kernel<f32_format> : float_dot<float> {};
+struct dot_kernel<bf16_format> : two_chain_dot<bf16_elements> {};
 template <>
-struct dot_kernel<f16_format> : float_dot<f16> {};
+struct dot_kernel<f32_format> : two_chain_dot<float_elements<float>> {};
+template <>
+struct dot_kernel<f16_format> : two_chain_dot<float_elements<f16>> {};
 
 }  // namespace strix::zen5_kernels
