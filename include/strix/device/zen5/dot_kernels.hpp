@@ -47,8 +47,9 @@ inline constexpr std::size_t max_tokens_per_call<Kernel> = Kernel::max_tokens;
 // `decode_rows`), else 1. Float formats stream f32 or bf16 activations as wide as the weights, so
 // one token against one row is bound by its two accumulator chains' latency and by reloading the
 // activations from L2 (a 14336-wide f32 row overflows L1); several rows share each activation load
-// and run independent chains. Integer formats gained 0-3 % from 4 rows on session 28's Intel VM
-// (their loops are bound by vector ports, not latency), so they keep one.
+// and run independent chains. Integer formats gained 0-3 % from 4 rows in L2 on session 28's
+// Intel VM (their loops are bound by vector ports, not latency) and keep one, but for Q8_0, whose
+// kernel outruns the memory: several rows' streams bring it closer to the bandwidth over DRAM.
 template <class Kernel>
 inline constexpr std::size_t decode_rows_per_call = 1;
 template <class Kernel>
@@ -186,52 +187,74 @@ template <class Derived, class Block>
 struct dot_kernel_32 {
   using activations = q8_32_activations;
 
-  template <std::size_t N>
-  static void row(const Block* w, const act_q8_32_row* acts, std::size_t n_blocks, float* out) noexcept {
-    __m512 acc[N][2];
-    __m512 offsets[N];
-    float tail_offsets[N] = {};
-    for (std::size_t t = 0; t < N; ++t) acc[t][0] = acc[t][1] = offsets[t] = _mm512_setzero_ps();
+  // out[r · N + t] = row r (at w + r · row_stride blocks) · token t, for R rows and N tokens; each
+  // pair sums in the same order whatever R and N are.
+  template <std::size_t R, std::size_t N>
+  static void tile(const Block* w, std::size_t row_stride, const act_q8_32_row* acts, std::size_t n_blocks, float* out) noexcept {
+    __m512 acc[R][N][2];
+    __m512 offsets[R][N];
+    float tail_offsets[R][N] = {};
+    for (std::size_t r = 0; r < R; ++r) {
+      for (std::size_t t = 0; t < N; ++t) acc[r][t][0] = acc[r][t][1] = offsets[r][t] = _mm512_setzero_ps();
+    }
     std::size_t b = 0;
     for (; b + 16 <= n_blocks; b += 16) {
-      simd::prefetch_ahead(w + b, 16 * sizeof(Block));
-      const __m512 weight_scales = Derived::scales_of_16(w + b);
-      __m512 scales[N];
-      for (std::size_t t = 0; t < N; ++t) {
-        scales[t] = _mm512_mul_ps(weight_scales, _mm512_loadu_ps(acts[t].d + b));
-        if constexpr (Derived::code_offset != 0) {
-          offsets[t] = _mm512_fmadd_ps(scales[t], _mm512_cvtepi32_ps(_mm512_loadu_si512(acts[t].sum + b)), offsets[t]);
-        }
-      }
-      for (int k = 0; k < 8; ++k) {
-        const __m512i codes = Derived::codes(w[b + 2 * k], w[b + 2 * k + 1]);
+      for (std::size_t r = 0; r < R; ++r) {
+        const Block* row = w + r * row_stride;
+        simd::prefetch_ahead(row + b, 16 * sizeof(Block));
+        const __m512 weight_scales = Derived::scales_of_16(row + b);
+        __m512 scales[N];
         for (std::size_t t = 0; t < N; ++t) {
-          const __m512i x = simd::load64(acts[t].qs + 32 * (b + 2 * k));
-          const __m512i dot = Derived::is_signed ? simd::dot_signed(codes, x) : simd::dot_unsigned(codes, x);
-          acc[t][k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), simd::pair_scales(scales[t], k), acc[t][k & 1]);
+          scales[t] = _mm512_mul_ps(weight_scales, _mm512_loadu_ps(acts[t].d + b));
+          if constexpr (Derived::code_offset != 0) {
+            offsets[r][t] = _mm512_fmadd_ps(scales[t], _mm512_cvtepi32_ps(_mm512_loadu_si512(acts[t].sum + b)), offsets[r][t]);
+          }
+        }
+        for (int k = 0; k < 8; ++k) {
+          const __m512i codes = Derived::codes(row[b + 2 * k], row[b + 2 * k + 1]);
+          for (std::size_t t = 0; t < N; ++t) {
+            const __m512i x = simd::load64(acts[t].qs + 32 * (b + 2 * k));
+            const __m512i dot = Derived::is_signed ? simd::dot_signed(codes, x) : simd::dot_unsigned(codes, x);
+            acc[r][t][k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), simd::pair_scales(scales[t], k), acc[r][t][k & 1]);
+          }
         }
       }
     }
     for (; b < n_blocks; ++b) {  // fewer than 16 left: one block at a time, upper half zeroed
-      const __m512i codes = _mm512_maskz_mov_epi64(0x0f, Derived::codes(w[b], w[b]));
-      const float weight_scale = Derived::scale(w[b]);
-      for (std::size_t t = 0; t < N; ++t) {
-        const __m512i x = _mm512_zextsi256_si512(simd::load32(acts[t].qs + 32 * b));
-        const __m512i dot = Derived::is_signed ? simd::dot_signed(codes, x) : simd::dot_unsigned(codes, x);
-        const float scale = weight_scale * acts[t].d[b];
-        acc[t][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_set1_ps(scale), acc[t][0]);
-        if constexpr (Derived::code_offset != 0) tail_offsets[t] += scale * static_cast<float>(acts[t].sum[b]);
+      for (std::size_t r = 0; r < R; ++r) {
+        const Block& block = w[r * row_stride + b];
+        const __m512i codes = _mm512_maskz_mov_epi64(0x0f, Derived::codes(block, block));
+        const float weight_scale = Derived::scale(block);
+        for (std::size_t t = 0; t < N; ++t) {
+          const __m512i x = _mm512_zextsi256_si512(simd::load32(acts[t].qs + 32 * b));
+          const __m512i dot = Derived::is_signed ? simd::dot_signed(codes, x) : simd::dot_unsigned(codes, x);
+          const float scale = weight_scale * acts[t].d[b];
+          acc[r][t][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_set1_ps(scale), acc[r][t][0]);
+          if constexpr (Derived::code_offset != 0) tail_offsets[r][t] += scale * static_cast<float>(acts[t].sum[b]);
+        }
       }
     }
-    for (std::size_t t = 0; t < N; ++t) {
-      out[t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
-      if constexpr (Derived::code_offset != 0) out[t] -= Derived::code_offset * (_mm512_reduce_add_ps(offsets[t]) + tail_offsets[t]);
+    for (std::size_t r = 0; r < R; ++r) {
+      for (std::size_t t = 0; t < N; ++t) {
+        float& o = out[r * N + t];
+        o = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]));
+        if constexpr (Derived::code_offset != 0) o -= Derived::code_offset * (_mm512_reduce_add_ps(offsets[r][t]) + tail_offsets[r][t]);
+      }
     }
+  }
+  template <std::size_t N>
+  static void row(const Block* w, const act_q8_32_row* acts, std::size_t n_blocks, float* out) noexcept {
+    tile<1, N>(w, 0, acts, n_blocks, out);
   }
 };
 
 template <>
 struct dot_kernel<q8_0_format> : dot_kernel_32<dot_kernel<q8_0_format>, block_q8_0> {
+  // One row at a time, decode stayed at ~0.76 of the probe over DRAM though its kernel computes
+  // twice that fast; two rows' streams take it to ~0.82, as do four, which cost more when the
+  // matrix sits in cache (session 29's Intel VM, docs/performance.md). Q4_0 and MXFP4, whose
+  // kernels are slower, lost 7-14 % over DRAM with 4 rows and keep one.
+  static constexpr std::size_t decode_rows = 2;
   static constexpr bool is_signed = true;
   static constexpr float code_offset = 0.0f;
   static __m512i codes(const block_q8_0& a, const block_q8_0& b) noexcept { return simd::two_lanes(simd::load32(a.qs), simd::load32(b.qs)); }
