@@ -48,8 +48,9 @@ inline constexpr std::size_t max_tokens_per_call<Kernel> = Kernel::max_tokens;
 // one token against one row is bound by its two accumulator chains' latency and by reloading the
 // activations from L2 (a 14336-wide f32 row overflows L1); several rows share each activation load
 // and run independent chains. Integer formats gained 0-3 % from 4 rows in L2 on session 28's
-// Intel VM (their loops are bound by vector ports, not latency) and keep one, but for Q8_0, whose
-// kernel outruns the memory: several rows' streams bring it closer to the bandwidth over DRAM.
+// Intel VM (their loops are bound by vector ports, not latency) and keep one, but for Q8_0 and
+// Q6_K, whose kernels outrun the memory: two rows' streams bring them closer to the bandwidth over
+// DRAM.
 template <class Kernel>
 inline constexpr std::size_t decode_rows_per_call = 1;
 template <class Kernel>
@@ -307,49 +308,63 @@ template <class Derived, class Block>
 struct dot_kernel_256 {
   using activations = q8_k_activations;
 
-  template <std::size_t N>
-  static void row(const Block* w, const block_q8_k* const* acts, std::size_t n_blocks, float* out) noexcept {
+  // out[r · N + t] = row r (at w + r · row_stride blocks) · token t, for R rows and N tokens; each
+  // pair sums in the same order whatever R and N are.
+  template <std::size_t R, std::size_t N>
+  static void tile(const Block* w, std::size_t row_stride, const block_q8_k* const* acts, std::size_t n_blocks, float* out) noexcept {
     using unpacked = typename Derived::unpacked;
     constexpr bool integer_scales = requires(const unpacked& u) { u.part_scales(0); };
-    __m512 acc[N][2];
-    __m256 offsets[N];
-    for (std::size_t t = 0; t < N; ++t) {
-      acc[t][0] = acc[t][1] = _mm512_setzero_ps();
-      offsets[t] = _mm256_setzero_ps();
+    __m512 acc[R][N][2];
+    __m256 offsets[R][N];
+    for (std::size_t r = 0; r < R; ++r) {
+      for (std::size_t t = 0; t < N; ++t) {
+        acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
+        offsets[r][t] = _mm256_setzero_ps();
+      }
     }
     for (std::size_t b = 0; b < n_blocks; ++b) {
-      simd::prefetch_ahead(w + b, sizeof(Block));
-      const unpacked u(w[b]);
-      if constexpr (integer_scales) {
-        __m512i sums[N];
-        for (std::size_t t = 0; t < N; ++t) sums[t] = _mm512_setzero_si512();
-        for (int p = 0; p < 4; ++p) {
-          const __m512i codes = u.codes(w[b], p);
-          const __m512i scales = u.part_scales(p);
+      for (std::size_t r = 0; r < R; ++r) {
+        const Block& block = w[r * row_stride + b];
+        simd::prefetch_ahead(&block, sizeof(Block));
+        const unpacked u(block);
+        if constexpr (integer_scales) {
+          __m512i sums[N];
+          for (std::size_t t = 0; t < N; ++t) sums[t] = _mm512_setzero_si512();
+          for (int p = 0; p < 4; ++p) {
+            const __m512i codes = u.codes(block, p);
+            const __m512i scales = u.part_scales(p);
+            for (std::size_t t = 0; t < N; ++t) {
+              sums[t] = _mm512_dpwssd_epi32(sums[t], _mm512_maddubs_epi16(codes, simd::load64(acts[t][b].qs + 64 * p)), scales);
+            }
+          }
           for (std::size_t t = 0; t < N; ++t) {
-            sums[t] = _mm512_dpwssd_epi32(sums[t], _mm512_maddubs_epi16(codes, simd::load64(acts[t][b].qs + 64 * p)), scales);
+            acc[r][t][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), _mm512_set1_ps(u.d * acts[t][b].d), acc[r][t][0]);
+          }
+        } else {
+          __m512 scales[N];  // the block's scales times each token's activation scale
+          for (std::size_t t = 0; t < N; ++t) scales[t] = _mm512_mul_ps(u.scales, _mm512_set1_ps(acts[t][b].d));
+          for (int p = 0; p < 4; ++p) {
+            const __m512i codes = u.codes(block, p);
+            for (std::size_t t = 0; t < N; ++t) {
+              const __m512i dot = simd::dot_unsigned(codes, simd::load64(acts[t][b].qs + 64 * p));
+              acc[r][t][p & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), unpacked::lane_scales(scales[t], p), acc[r][t][p & 1]);
+            }
           }
         }
-        for (std::size_t t = 0; t < N; ++t) {
-          acc[t][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), _mm512_set1_ps(u.d * acts[t][b].d), acc[t][0]);
-        }
-      } else {
-        __m512 scales[N];  // the block's scales times each token's activation scale
-        for (std::size_t t = 0; t < N; ++t) scales[t] = _mm512_mul_ps(u.scales, _mm512_set1_ps(acts[t][b].d));
-        for (int p = 0; p < 4; ++p) {
-          const __m512i codes = u.codes(w[b], p);
-          for (std::size_t t = 0; t < N; ++t) {
-            const __m512i dot = simd::dot_unsigned(codes, simd::load64(acts[t][b].qs + 64 * p));
-            acc[t][p & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), unpacked::lane_scales(scales[t], p), acc[t][p & 1]);
-          }
-        }
+        for (std::size_t t = 0; t < N; ++t) offsets[r][t] = _mm256_fmadd_ps(u.offsets(acts[t][b].bsums), _mm256_set1_ps(acts[t][b].d), offsets[r][t]);
       }
-      for (std::size_t t = 0; t < N; ++t) offsets[t] = _mm256_fmadd_ps(u.offsets(acts[t][b].bsums), _mm256_set1_ps(acts[t][b].d), offsets[t]);
     }
-    for (std::size_t t = 0; t < N; ++t) {
-      out[t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
-      out[t] -= _mm512_reduce_add_ps(_mm512_zextps256_ps512(offsets[t]));
+    for (std::size_t r = 0; r < R; ++r) {
+      for (std::size_t t = 0; t < N; ++t) {
+        float& o = out[r * N + t];
+        o = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]));
+        o -= _mm512_reduce_add_ps(_mm512_zextps256_ps512(offsets[r][t]));
+      }
     }
+  }
+  template <std::size_t N>
+  static void row(const Block* w, const block_q8_k* const* acts, std::size_t n_blocks, float* out) noexcept {
+    tile<1, N>(w, 0, acts, n_blocks, out);
   }
 };
 
@@ -426,6 +441,10 @@ struct dot_kernel<q5_k_format> : q45_k_dot<block_q5_k, 5> {};
 // 2·(p%2) and 2·(p%2)+1 of it, in dequantization order.
 template <>
 struct dot_kernel<q6_k_format> : dot_kernel_256<dot_kernel<q6_k_format>, block_q6_k> {
+  // As Q8_0's: two rows' streams took decode over DRAM from 2058-2346 to 1907-2111 µs at
+  // 4096x14336 (session 29's Intel VM), ~5 % slower cache-resident. Q4_K lost with two rows and
+  // keeps one.
+  static constexpr std::size_t decode_rows = 2;
   struct unpacked {
     float d;
     __m256i group_scales;  // sc for the 16 groups, 16-bit words
