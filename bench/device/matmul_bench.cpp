@@ -94,8 +94,8 @@ void run_matmul(benchmark::State& state, std::size_t rows, std::size_t cols, std
   }
 }
 
-// The dot kernel alone (`dot_kernel<Format>::row<Tokens>`, or `tile<decode_rows, 1>` for one token
-// where the kernel has it), one thread, on a 64 x 14336 matrix that
+// The dot kernel alone (`dot_kernel<Format>::tile<1, Tokens>`, or `tile<decode_rows, 1>` for one
+// token where the kernel has more than one), one thread, on a 64 x 14336 matrix that
 // stays in L2 across repetitions, against Tokens distinct activation rows: the compute rate the
 // decode and prefill figures above are bounded by, free of DRAM, the pool and this VM's bandwidth
 // swings. Reported per weight byte (GB/s) and per multiply-add over all tokens (GFLOP/s).
@@ -121,8 +121,7 @@ void run_kernel(benchmark::State& state, std::size_t rows, std::size_t cols) {
   float out[Tokens * rows_at_once];
   for (auto _ : state) {
     for (std::size_t r = 0; r < rows; r += rows_at_once) {
-      if constexpr (rows_at_once > 1) kernel::template tile<rows_at_once, 1>(w + r * blocks, blocks, views, blocks, out);
-      else kernel::template row<Tokens>(w + r * blocks, views, blocks, out);
+      kernel::template tile<rows_at_once, Tokens>(w + r * blocks, blocks, views, blocks, out);
       benchmark::DoNotOptimize(out);
     }
   }

@@ -1,5 +1,6 @@
-// AVX-512 dot products of one weight row with N activation rows (N = 1 for decode, up to 8 for
-// prefill tiles, so each weight vector is unpacked once and used N times). One specialisation per
+// AVX-512 dot products of R weight rows with N activation rows, `tile<R, N>` (N = 1 for decode,
+// up to 8 for prefill tiles, so each weight vector is unpacked once and used N times; R > 1 only
+// for decode, `decode_rows`). One specialisation per
 // weight format: integer formats multiply bytes with vpdpbusd (VNNI) against int8 activations,
 // BF16 uses vdpbf16ps, F16/F32 use FMA. A format without a specialisation has no fast path; the
 // zen5 policy then uses the reference kernel for it (see zen5.hpp).
@@ -33,7 +34,7 @@ struct dot_kernel;  // no fast path
 template <class Format>
 concept has_dot_kernel = requires { typename dot_kernel<Format>::activations; };
 
-// Tokens a dot kernel's row<N> takes at most per call, each unpacked weight vector serving them all:
+// Tokens a dot kernel's tile<R, N> takes at most per call, each unpacked weight vector serving them all:
 // 8, or what the kernel says (`max_tokens`) where 8 tokens' accumulators do not fit the 32 vector
 // registers. On session 23's Intel VM, 8 instead of 4 took 5-16 % off the time per token of every
 // format but Q6_K (equal) and IQ4_XS (15 % slower: spills).
@@ -43,8 +44,8 @@ template <class Kernel>
   requires requires { Kernel::max_tokens; }
 inline constexpr std::size_t max_tokens_per_call<Kernel> = Kernel::max_tokens;
 
-// Weight rows a decode call (one token) takes at once where the kernel has tile<R, 1> (it says
-// `decode_rows`), else 1. Float formats stream f32 or bf16 activations as wide as the weights, so
+// Weight rows a decode call (one token) takes at once where the kernel says so (`decode_rows`),
+// else 1. Float formats stream f32 or bf16 activations as wide as the weights, so
 // one token against one row is bound by its two accumulator chains' latency and by reloading the
 // activations from L2 (a 14336-wide f32 row overflows L1); several rows share each activation load
 // and run independent chains. Integer formats gained 0-3 % from 4 rows in L2 on session 28's
@@ -243,10 +244,6 @@ struct dot_kernel_32 {
       }
     }
   }
-  template <std::size_t N>
-  static void row(const Block* w, const act_q8_32_row* acts, std::size_t n_blocks, float* out) noexcept {
-    tile<1, N>(w, 0, acts, n_blocks, out);
-  }
 };
 
 template <>
@@ -361,10 +358,6 @@ struct dot_kernel_256 {
         o -= _mm512_reduce_add_ps(_mm512_zextps256_ps512(offsets[r][t]));
       }
     }
-  }
-  template <std::size_t N>
-  static void row(const Block* w, const block_q8_k* const* acts, std::size_t n_blocks, float* out) noexcept {
-    tile<1, N>(w, 0, acts, n_blocks, out);
   }
 };
 
@@ -546,10 +539,6 @@ struct two_chain_dot {
     for (std::size_t r = 0; r < R; ++r) {
       for (std::size_t t = 0; t < N; ++t) out[r * N + t] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]));
     }
-  }
-  template <std::size_t N>
-  static void row(const weight* w, const activation* const* acts, std::size_t n, float* out) noexcept {
-    tile<1, N>(w, 0, acts, n, out);
   }
 };
 

@@ -189,9 +189,9 @@ class zen5 : public results_in_host_memory {
                 continue;
               }
             }
-            // kernel::row<n>: the instantiation for this n (1 … token_tile).
+            // One row by n tokens: the instantiation for this n (1 … token_tile).
             [&]<std::size_t... N>(std::index_sequence<N...>) {
-              (void)((n == N + 1 && (kernel::template row<N + 1>(row, tile, blocks, out), true)) || ...);
+              (void)((n == N + 1 && (kernel::template tile<1, N + 1>(row, blocks, tile, blocks, out), true)) || ...);
             }(std::make_index_sequence<token_tile>{});
             for (std::size_t t = 0; t < n; ++t) y(first + t0 + t, o) = out[t];
             ++o;
