@@ -114,6 +114,50 @@ TEMPLATE_TEST_CASE("zen5 matmul agrees with reference on every fast format and s
   }
 }
 
+// A dot kernel's tile<R, N> gives each row and token the bits tile<1, 1> gives it, so the number
+// of rows a decode call takes (`decode_rows_per_call`, a tuning choice that went opposite ways on
+// an Intel and a Zen 5 VM) can change for any format without changing a result. The matmul test
+// above reaches R > 1 only for formats whose decode takes several rows; this reaches every kernel.
+TEMPLATE_TEST_CASE("zen5 dot kernels give a row the same bits whatever rows and tokens share its call", "[device][zen5]",
+                   f32_format, f16_format, bf16_format, q8_0_format, q4_0_format, mxfp4_format, q4_k_format, q5_k_format,
+                   q6_k_format, iq4_xs_format) {
+  if (!testing::zen5_cpu_ready()) return;
+  using kernel = zen5_kernels::dot_kernel<TestType>;
+  using activations = typename kernel::activations;
+  constexpr std::size_t rows = 3, tokens = 2;
+  const std::size_t cols = TestType::block_size == 1 ? 1003 : 37 * TestType::block_size;  // vector and block tails
+  const testing::quantized_matrix<TestType> w(rows, cols, 5);
+  const auto x = testing::gaussian(tokens * cols, 9);
+  const std::size_t stride = activations::bytes(cols) / sizeof(std::max_align_t) + 1;
+  std::vector<std::max_align_t> storage(tokens * stride);
+  typename activations::view views[tokens];
+  for (std::size_t t = 0; t < tokens; ++t) {
+    auto* bytes = reinterpret_cast<std::byte*>(storage.data() + t * stride);
+    activations::fill(std::span<const float>(x.data() + t * cols, cols), bytes);
+    views[t] = activations::at(bytes, cols);
+  }
+  const auto* weights = w.view().row(0).data();
+  const std::size_t blocks = w.view().blocks_per_row();
+  float alone[rows][tokens];
+  for (std::size_t r = 0; r < rows; ++r) {
+    for (std::size_t t = 0; t < tokens; ++t) kernel::template tile<1, 1>(weights + r * blocks, blocks, &views[t], blocks, &alone[r][t]);
+  }
+  const auto check = [&]<std::size_t R, std::size_t N>() {
+    float out[R * N];
+    kernel::template tile<R, N>(weights, blocks, views, blocks, out);
+    for (std::size_t r = 0; r < R; ++r) {
+      for (std::size_t t = 0; t < N; ++t) {
+        INFO(name_of(TestType::type) << ": tile<" << R << ", " << N << ">, row " << r << ", token " << t);
+        CHECK(std::memcmp(&out[r * N + t], &alone[r][t], sizeof(float)) == 0);
+      }
+    }
+  };
+  check.template operator()<1, 2>();
+  check.template operator()<2, 1>();
+  check.template operator()<3, 1>();
+  check.template operator()<3, 2>();
+}
+
 // The vectorised activation quantizers must equal the scalar ones bit for bit (same scale, codes
 // and sums), ties included: batch invariance and the "as the kernel sees" checks above rely on it.
 // The groups' tasks cross group boundaries (33 rows per slice against tasks of 16), groups cross

@@ -1,6 +1,7 @@
 // AVX-512 dot products of R weight rows with N activation rows, `tile<R, N>` (N = 1 for decode,
 // up to 8 for prefill tiles, so each weight vector is unpacked once and used N times; R > 1 only
-// for decode, `decode_rows`). One specialisation per
+// for decode where a kernel sets `decode_rows`, though every kernel takes any R so that the choice
+// stays a one-line tuning change per CPU). One specialisation per
 // weight format: integer formats multiply bytes with vpdpbusd (VNNI) against int8 activations,
 // BF16 uses vdpbf16ps, F16/F32 use FMA. A format without a specialisation has no fast path; the
 // zen5 policy then uses the reference kernel for it (see zen5.hpp).
@@ -48,10 +49,11 @@ inline constexpr std::size_t max_tokens_per_call<Kernel> = Kernel::max_tokens;
 // else 1. Float formats stream f32 or bf16 activations as wide as the weights, so
 // one token against one row is bound by its two accumulator chains' latency and by reloading the
 // activations from L2 (a 14336-wide f32 row overflows L1); several rows share each activation load
-// and run independent chains. Integer formats gained 0-3 % from 4 rows in L2 on session 28's
-// Intel VM (their loops are bound by vector ports, not latency) and keep one, but for Q8_0 and
-// Q6_K, whose kernels outrun the memory: two rows' streams bring them closer to the bandwidth over
-// DRAM.
+// and run independent chains. Integer formats keep one: their loops are bound by vector ports, not
+// latency (0-3 % from 4 rows in L2 on session 28's Intel VM). Two rows for Q8_0 and Q6_K, whose
+// kernels outrun the memory, brought decode over DRAM closer to the bandwidth on session 29's
+// Intel VM, but one row was faster in 22 of 24 alternated pairs on the Zen 5 VMs of sessions 30
+// and 31, cache-resident and over DRAM (docs/performance.md), and Zen 5 is the target.
 template <class Kernel>
 inline constexpr std::size_t decode_rows_per_call = 1;
 template <class Kernel>
@@ -248,11 +250,6 @@ struct dot_kernel_32 {
 
 template <>
 struct dot_kernel<q8_0_format> : dot_kernel_32<dot_kernel<q8_0_format>, block_q8_0> {
-  // One row at a time, decode stayed at ~0.76 of the probe over DRAM though its kernel computes
-  // twice that fast; two rows' streams take it to ~0.82, as do four, which cost more when the
-  // matrix sits in cache (session 29's Intel VM, docs/performance.md). Q4_0 and MXFP4, whose
-  // kernels are slower, lost 7-14 % over DRAM with 4 rows and keep one.
-  static constexpr std::size_t decode_rows = 2;
   static constexpr bool is_signed = true;
   static constexpr float code_offset = 0.0f;
   static __m512i codes(const block_q8_0& a, const block_q8_0& b) noexcept { return simd::two_lanes(simd::load32(a.qs), simd::load32(b.qs)); }
@@ -434,10 +431,6 @@ struct dot_kernel<q5_k_format> : q45_k_dot<block_q5_k, 5> {};
 // 2·(p%2) and 2·(p%2)+1 of it, in dequantization order.
 template <>
 struct dot_kernel<q6_k_format> : dot_kernel_256<dot_kernel<q6_k_format>, block_q6_k> {
-  // As Q8_0's: two rows' streams took decode over DRAM from 2058-2346 to 1907-2111 µs at
-  // 4096x14336 (session 29's Intel VM), ~5 % slower cache-resident. Q4_K lost with two rows and
-  // keeps one.
-  static constexpr std::size_t decode_rows = 2;
   struct unpacked {
     float d;
     __m256i group_scales;  // sc for the 16 groups, 16-bit words
