@@ -61,6 +61,16 @@ class timed_policy : public Base {
     timed_as([&] { return std::string(x.extent(0) == 1 ? "matmul 1 row x " : "matmul rows x ") + std::to_string(w.rows()) + "x" + std::to_string(w.row_length()); },
           [&] { Base::matmul(w, x, y); });
   }
+  // Declared only where Base has matmul_pair, so that multiply_pair falls back to two matmuls as on Base.
+  template <block_format Format>
+    requires requires(Base& base, const quantized_view<Format>& w, matrix_view<const float> x, matrix_view<float> y) {
+      base.matmul_pair(w, w, x, y, y);
+    }
+  void matmul_pair(const quantized_view<Format>& a, const quantized_view<Format>& b, matrix_view<const float> x, matrix_view<float> ya,
+                   matrix_view<float> yb) {
+    timed_as([&] { return std::string(x.extent(0) == 1 ? "matmul pair 1 row x 2x" : "matmul pair rows x 2x") + std::to_string(a.rows()) + "x" + std::to_string(a.row_length()); },
+             [&] { Base::matmul_pair(a, b, x, ya, yb); });
+  }
   template <block_format Format>
   void grouped_matmul(const quantized_view<Format>& w, std::span<const matmul_group> groups, matrix_view<const float> x, matrix_view<float> y) {
     timed_as([&] { return "grouped matmul " + std::to_string(x.extent(0)) + " rows x " + std::to_string(y.extent(1)) + "x" + std::to_string(w.row_length()); },

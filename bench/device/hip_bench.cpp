@@ -258,9 +258,10 @@ void bench_format(double bandwidth, const hip_device& policy, const std::string&
 
 // The fused decode kernel (fused_decode.hpp: activations quantized inside, one launch) for Task, as
 // the policy launches it: as many blocks as the GPU holds, each launch overlapping the one before or
-// not (gpu::launch_after_previous).
+// not (gpu::launch_after_previous); `pair`: two distinct matrices in each launch, as matmul_pair
+// multiplies a gated FFN's gate and up (y holds twice the rows).
 template <class Task, class Format>
-double fused_decode_ms(const device_weights<Format>& w, bool one_matrix, bool overlapped, const float* x, float* y) {
+double fused_decode_ms(const device_weights<Format>& w, bool one_matrix, bool overlapped, const float* x, float* y, bool pair = false) {
   const std::size_t shared = hip_kernels::fused_decode_shared_bytes<Task>(w.cols);
   int per_unit = 0;
   int units = 0;
@@ -268,11 +269,16 @@ double fused_decode_ms(const device_weights<Format>& w, bool one_matrix, bool ov
              "querying occupancy");
   gpu::check(gpu::multiprocessors(0, &units), "querying the GPU's size");
   const auto warps = static_cast<std::size_t>(hip_kernels::fused_decode_threads / gpu::warp_size);
-  const auto blocks = static_cast<unsigned>(std::min((w.rows + warps - 1) / warps, static_cast<std::size_t>(per_unit) * static_cast<std::size_t>(units)));
+  const std::size_t rows = pair ? 2 * w.rows : w.rows;
+  const auto blocks = static_cast<unsigned>(std::min((rows + warps - 1) / warps, static_cast<std::size_t>(per_unit) * static_cast<std::size_t>(units)));
   return time_ms(200, [&](int i) {
-    const auto* weights = reinterpret_cast<const std::uint8_t*>(w.copy(one_matrix ? 0 : static_cast<std::size_t>(i)));
+    const std::size_t first = one_matrix ? 0 : static_cast<std::size_t>(pair ? 2 * i : i);
+    const auto* weights = reinterpret_cast<const std::uint8_t*>(w.copy(first));
+    const hip_kernels::decode_matrices matrices{.first = weights, .first_out = y, .first_rows = w.rows,
+                                                .second = pair ? reinterpret_cast<const std::uint8_t*>(w.copy(first + 1)) : nullptr,
+                                                .second_out = pair ? y + w.rows : nullptr};
     gpu::check(gpu::launch_after_previous(overlapped, hip_kernels::fused_decode_kernel<Task>, blocks, hip_kernels::fused_decode_threads, shared,
-                                          nullptr, weights, w.rows, w.cols, x, y),
+                                          nullptr, matrices, rows, w.cols, x),
                "launching fused_decode_kernel");
   });
 }
@@ -290,7 +296,7 @@ void bench_fused_decode(double bandwidth, const hip_device& policy) {
     const std::size_t bytes = s.rows * s.cols / Format::block_size * sizeof(typename Format::block_type);
     const device_weights<Format> w(s.rows, s.cols, std::max<std::size_t>(2, (std::size_t{2} << 30) / bytes + 1));
     device_bytes x(s.cols * sizeof(float));
-    device_bytes y(s.rows * sizeof(float));
+    device_bytes y(2 * s.rows * sizeof(float));
     device_bytes sink(sizeof(float));
     device_bytes codes(s.cols);
     device_bytes units(s.cols / hip_kernels::unit_size * sizeof(hip_kernels::q8_unit));
@@ -305,8 +311,10 @@ void bench_fused_decode(double bandwidth, const hip_device& policy) {
     const double l2 = fused_decode_ms<task>(w, true, false, xs, ys);
     const double read = read_ms(w, static_cast<float*>(sink.p));
     const double unfused = decode_ms(policy.decode_warps_per_row(s.rows), true, w, false, a);
-    std::printf("| %-7s | %-30s | %7.1f | %5.2f | %7.1f | %5.2f | %7.1f | %7.1f | %5.2f | %7.1f | %5.2f |\n", type, s.name, plain * 1e3, fraction(plain),
-                overlapped * 1e3, fraction(overlapped), l2 * 1e3, read * 1e3, fraction(read), unfused * 1e3, fraction(unfused));
+    const double pair = fused_decode_ms<task>(w, false, true, xs, ys, true);
+    std::printf("| %-7s | %-30s | %7.1f | %5.2f | %7.1f | %5.2f | %7.1f | %7.1f | %5.2f | %7.1f | %5.2f | %7.1f | %5.2f |\n", type, s.name, plain * 1e3,
+                fraction(plain), overlapped * 1e3, fraction(overlapped), l2 * 1e3, read * 1e3, fraction(read), unfused * 1e3, fraction(unfused),
+                pair * 1e3, fraction(pair / 2));
     std::fflush(stdout);
   }
 }
@@ -576,9 +584,11 @@ int main(int argc, char** argv) {
       bench_policy_call();
     }
     if (all || option == "--matmuls-only" || option == "--decode-only") {
-      std::printf("\nFused decode (one launch, activations quantized inside) against matmul_kernel after quantize_q8_kernel:\n"
-                  "| format  | shape                          | fused us | of bw | overlapped us | of bw | L2 us | read us | of bw | unfused us | of bw |\n"
-                  "|---|---|---|---|---|---|---|---|---|---|---|\n");
+      std::printf("\nFused decode (one launch, activations quantized inside) against matmul_kernel after quantize_q8_kernel; pair: two "
+                  "matrices of the shape in one overlapped launch (matmul_pair), of bw over both:\n"
+                  "| format  | shape                          | fused us | of bw | overlapped us | of bw | L2 us | read us | of bw | unfused us | of bw | "
+                  "pair us | of bw |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
       if (only.empty() || only == "q4_K") bench_fused_decode<q4_k_format>(bandwidth, probe);
       if (only.empty() || only == "q8_0") bench_fused_decode<q8_0_format>(bandwidth, probe);
       if (only.empty() || only == "q6_K") bench_fused_decode<q6_k_format>(bandwidth, probe);

@@ -210,6 +210,45 @@ TEMPLATE_TEST_CASE("hip fused decode walks several rows per warp", "[device][hip
   }
 }
 
+// matmul_pair (a gated FFN's gate and up) gives each output the bits two matmuls give it, whether
+// it multiplies both in one fused decode launch (one token, formats with the fused kernel; rows of
+// the two matrices unequal, fewer and more than a block's warps) or falls back to two matmuls
+// (several tokens, other formats); in every memory mode, and with results held on the GPU.
+TEMPLATE_TEST_CASE("hip matmul_pair equals two matmuls bit for bit", "[device][hip]", q4_k_format, q8_0_format, q6_k_format, bf16_format) {
+  auto devices = policies({.int8_decode_min_weights = 0, .fused_decode_min_rows = 1});
+  devices.push_back(std::make_unique<hip_device>(
+      hip_options{.memory = hip_memory_mode::copied, .int8_decode_min_weights = 0, .fused_decode_min_rows = 1, .host_call_max_values = 0,
+                  .resident_activations = true}));
+  const std::size_t cols = 3 * 256;
+  for (const auto& dev : devices) {
+    for (const auto& [rows_a, rows_b] : {std::pair<std::size_t, std::size_t>{7, 33}, {4097, 1}, {300, 300}}) {
+      dev->forget_weights();
+      const testing::quantized_matrix<TestType> a(rows_a, cols, static_cast<std::uint32_t>(rows_a));
+      const testing::quantized_matrix<TestType> b(rows_b, cols, static_cast<std::uint32_t>(rows_b + 1));
+      for (std::size_t tokens : {1u, 3u}) {
+        const auto x = testing::gaussian(tokens * cols, static_cast<std::uint32_t>(tokens));
+        const matrix_view<const float> in(x.data(), {tokens, cols});
+        std::vector<float> pair_a(tokens * rows_a, NAN), pair_b(tokens * rows_b, NAN), alone_a(tokens * rows_a, NAN), alone_b(tokens * rows_b, NAN);
+        dev->matmul_pair(a.view(), b.view(), in, matrix_view<float>(pair_a.data(), {tokens, rows_a}), matrix_view<float>(pair_b.data(), {tokens, rows_b}));
+        dev->matmul(a.view(), in, matrix_view<float>(alone_a.data(), {tokens, rows_a}));
+        dev->matmul(b.view(), in, matrix_view<float>(alone_b.data(), {tokens, rows_b}));
+        dev->synchronize();
+        INFO(name_of(TestType::type) << ": " << rows_a << " and " << rows_b << " rows, " << tokens << " tokens, " << to_string(dev->memory_mode()));
+        CHECK(std::memcmp(pair_a.data(), alone_a.data(), pair_a.size() * sizeof(float)) == 0);
+        CHECK(std::memcmp(pair_b.data(), alone_b.data(), pair_b.size() * sizeof(float)) == 0);
+        CHECK_FALSE(std::isnan(pair_a.front()));
+        CHECK_FALSE(std::isnan(pair_b.back()));
+      }
+    }
+  }
+  hip_device dev;
+  const testing::quantized_matrix<TestType> a(4, cols, 1), b(4, 2 * cols, 2);
+  std::vector<float> x(cols, 1.0f), y(8);
+  CHECK_THROWS_WITH(dev.matmul_pair(a.view(), b.view(), matrix_view<const float>(x.data(), {1, cols}), matrix_view<float>(y.data(), {1, 4}),
+                                    matrix_view<float>(y.data() + 4, {1, 4})),
+                    Catch::Contains("hip matmul: activation rows of 768 values for weight rows of 1536"));
+}
+
 // Slices of 1, 33 and 700 rows (6 experts of 700: past 4096 rows in all, where IQ4_XS decode with
 // f32 activations takes two rows per warp), groups crossing the token tile of 8, idle experts; the
 // int8 / f32 choice counts every group's rows, as the policy does.

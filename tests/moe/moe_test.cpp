@@ -234,6 +234,41 @@ void check_dispatch(std::size_t hidden, std::size_t intermediate, Other* other =
 
 }  // namespace
 
+namespace {
+// The reference policy with a matmul_pair that counts its calls and multiplies both matrices with
+// its own matmul, so multiply_pair's choice shows and its results can be checked.
+struct pairing_reference : reference {
+  std::size_t pairs = 0;
+  template <block_format Format>
+  void matmul_pair(const quantized_view<Format>& a, const quantized_view<Format>& b, matrix_view<const float> x, matrix_view<float> ya,
+                   matrix_view<float> yb) {
+    ++pairs;
+    matmul(a, x, ya);
+    matmul(b, x, yb);
+  }
+};
+}  // namespace
+
+TEST_CASE("gated FFN multiplies gate and up as a pair where the policy can and their formats agree", "[moe]") {
+  const std::size_t hidden = 64, width = 96, tokens = 3;
+  const quantized_matrix<q8_0_format> gate(width, hidden, 1), up(width, hidden, 2), down(hidden, width, 3);
+  const quantized_matrix<q4_0_format> up_q4(width, hidden, 2);
+  const auto x = gaussian(tokens * hidden, 4);
+  const auto run = [&](auto& dev, const weight_matrix& up_matrix) {
+    gated_ffn_scratch scratch;
+    std::vector<float> y(tokens * hidden);
+    gated_ffn_forward(dev, {gate.view(), up_matrix, down.view()}, activation::silu, {x.data(), {tokens, hidden}}, {y.data(), {tokens, hidden}},
+                      scratch);
+    return y;
+  };
+  reference plain;
+  pairing_reference pairing;
+  CHECK(run(pairing, up.view()) == run(plain, up.view()));
+  CHECK(pairing.pairs == 1);
+  CHECK(run(pairing, up_q4.view()) == run(plain, up_q4.view()));  // Q8_0 gate, Q4_0 up: two products
+  CHECK(pairing.pairs == 1);
+}
+
 TEST_CASE("grouped dispatch equals the per-token definition", "[moe]") {
   check_dispatch<q8_0_format>(64, 96);
   check_dispatch<q4_k_format>(256, 256);

@@ -13,6 +13,11 @@
 // rows write_kv puts into a paged KV cache: the cache's host memory has them after synchronize(),
 // and until then the host neither reads nor writes the cache's blocks (appends, forks and
 // truncations, which move only tables, are fine).
+//
+// Optional: dev.matmul_pair(a, b, in, out_a, out_b), two matrices of one format by the same
+// activations, each output with the bits matmul would give it. multiply_pair (weight_matrix.hpp)
+// calls it where a policy has it (the hip policy: one launch for a decode token's gate and up),
+// else matmul twice.
 #pragma once
 
 #include <concepts>

@@ -57,8 +57,7 @@ void gated_ffn_forward(Device& dev, const gated_ffn_weights& w, activation act, 
   grow_scratch(dev, scratch.gate, rows * width);
   grow_scratch(dev, scratch.up, rows * width);
   const matrix_view<float> gate(scratch.gate.data(), {rows, width}), up(scratch.up.data(), {rows, width});
-  multiply(dev, w.gate, x, gate);
-  multiply(dev, w.up, x, up);
+  multiply_pair(dev, w.gate, w.up, x, gate, up);
   dev.gated_activation(act, gate.span(), std::span<const float>(up.span()), up.span());
   multiply(dev, w.down, matrix_view<const float>(up), out);
 }

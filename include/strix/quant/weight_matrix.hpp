@@ -1,6 +1,6 @@
 // weight_matrix: a quantized_view of whichever block format a file stored, chosen at run time.
 // Blocks whose tensors come from a file (expert stacks, routers, shared experts) hold these and
-// multiply through multiply(dev, w, x, y) (and look rows up through embed), which call the policy's
+// multiply through multiply(dev, w, x, y) and multiply_pair (and look rows up through embed), which call the policy's
 // kernel for the stored format;
 // so a model does not instantiate a block per combination of its tensors' formats.
 #pragma once
@@ -79,6 +79,23 @@ class weight_matrix {
 template <class Device>
 void multiply(Device& dev, const weight_matrix& w, matrix_view<const float> x, matrix_view<float> y) {
   std::visit([&](const auto& view) { dev.matmul(view, x, y); }, w.view());
+}
+
+// ya = A · x and yb = B · x on `dev`: one call of the policy's matmul_pair where it has one and
+// both matrices are stored in one format (a gated FFN's gate and up; the hip policy multiplies a
+// decode token's two in one launch), else two products.
+template <class Device>
+void multiply_pair(Device& dev, const weight_matrix& a, const weight_matrix& b, matrix_view<const float> x, matrix_view<float> ya,
+                   matrix_view<float> yb) {
+  constexpr bool pairs = requires(Device& d, const quantized_view<q8_0_format>& w) { d.matmul_pair(w, w, x, ya, yb); };
+  if constexpr (pairs) {
+    if (a.type() == b.type()) {
+      std::visit([&]<class View>(const View& first) { dev.matmul_pair(first, std::get<View>(b.view()), x, ya, yb); }, a.view());
+      return;
+    }
+  }
+  multiply(dev, a, x, ya);
+  multiply(dev, b, x, yb);
 }
 
 // Each group's rows of x times its slice of the stacked matrix w, on `dev` (matmul_groups.hpp).

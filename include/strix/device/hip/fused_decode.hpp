@@ -386,7 +386,23 @@ constexpr std::size_t fused_decode_shared_bytes(std::size_t row_length) {
   return Task::activations::shared_bytes(row_length);
 }
 
-// y[r] = weight row r · x for the `rows` rows: each warp takes rows first, first + gridDim.x · warps,
+// The rows a fused decode multiplies: one matrix's, or those of two matrices that share the
+// activation row (a gated FFN's gate and up: one launch instead of two, streaming twice the bytes
+// a launch), the second's rows numbered after the first's. One matrix: first_rows is all of them.
+struct decode_matrices {
+  const std::uint8_t* first;
+  float* first_out;
+  std::size_t first_rows;
+  const std::uint8_t* second = nullptr;
+  float* second_out = nullptr;
+
+  __device__ const std::uint8_t* row(std::size_t r, std::size_t row_bytes) const {
+    return r < first_rows ? first + r * row_bytes : second + (r - first_rows) * row_bytes;
+  }
+  __device__ float* out(std::size_t r) const { return r < first_rows ? first_out + r : second_out + (r - first_rows); }
+};
+
+// out(r) = weight row r · x for the `rows` rows: each warp takes rows first, first + gridDim.x · warps,
 // …, 32 tasks of a row per iteration, with the next iteration's loads in flight while it multiplies
 // one (the first issued before the block quantizes x). Launch fused_decode_threads
 // threads per block with fused_decode_shared_bytes<Task>(row_length) of shared memory and at most
@@ -394,8 +410,7 @@ constexpr std::size_t fused_decode_shared_bytes(std::size_t row_length) {
 // again and finish late).
 template <class Task>
 __global__ void __launch_bounds__(fused_decode_threads)
-    fused_decode_kernel(const std::uint8_t* __restrict__ weights, std::size_t rows, std::size_t row_length, const float* __restrict__ x,
-                        float* __restrict__ y) {
+    fused_decode_kernel(decode_matrices matrices, std::size_t rows, std::size_t row_length, const float* __restrict__ x) {
   using fetched = typename Task::fetched;
   constexpr int warps = fused_decode_threads / gpu::warp_size;
   extern __shared__ int4 shared[];
@@ -419,7 +434,7 @@ __global__ void __launch_bounds__(fused_decode_threads)
       p.row += row_step;
     }
   };
-  const auto fetch = [&](const position& p) { return p.row < rows && p.task < tasks ? Task::fetch(weights + p.row * row_bytes, row_length, p.task) : fetched{}; };
+  const auto fetch = [&](const position& p) { return p.row < rows && p.task < tasks ? Task::fetch(matrices.row(p.row, row_bytes), row_length, p.task) : fetched{}; };
 
   position at{static_cast<std::size_t>(blockIdx.x) * warps + static_cast<std::size_t>(warp), static_cast<row_index>(lane)};
   position ahead = at;
@@ -439,7 +454,7 @@ __global__ void __launch_bounds__(fused_decode_threads)
     advance(at);
     if (at.row != row) {
       acc = gpu::warp_sum(acc);
-      if (lane == 0) y[row] = acc;
+      if (lane == 0) *matrices.out(row) = acc;
       acc = 0.0f;
     }
   }

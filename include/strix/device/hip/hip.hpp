@@ -47,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <optional>
@@ -448,6 +449,23 @@ class hip_device {
       on_host(x, y);
       reference_kernels::matmul(w, x, y);
     }
+  }
+
+  // ya = a · x and yb = b · x, two matrices of one format and row length (a gated FFN's gate and
+  // up): one token whose matrices each take the fused decode kernel multiplies both in one launch,
+  // which saves a launch and streams twice the bytes a launch (an FFN-sized launch pays a few µs
+  // beyond its bytes, docs/performance.md); anything else is two matmuls.
+  template <block_format Format>
+  void matmul_pair(const quantized_view<Format>& a, const quantized_view<Format>& b, matrix_view<const float> x, matrix_view<float> ya,
+                   matrix_view<float> yb) {
+    const matmul_group whole{0, x.extent(0)};
+    check_matmul_groups(a.rows(), a.row_length(), std::span(&whole, 1), x, ya, "hip matmul");
+    check_matmul_groups(b.rows(), b.row_length(), std::span(&whole, 1), x, yb, "hip matmul");
+    if constexpr (hip_kernels::has_fused_decode<Format>) {
+      if (fused_decode_pair(a, b, x, ya, yb)) return;
+    }
+    matmul(a, x, ya);
+    matmul(b, x, yb);
   }
 
   // Every group in one launch: its blocks along z take one group each (a decode step's routed
@@ -872,9 +890,13 @@ class hip_device {
       }
       if (path == matmul_activations::int8) {
         if constexpr (hip_kernels::has_fused_decode<Format>) {
-          if (groups.empty() && tokens == 1 && fused_decode<Format>(weights, rows, row_length, in.data, out.data)) {
-            c.finish("matmul", y, out);
-            return;
+          if (groups.empty() && tokens == 1) {
+            if (const unsigned blocks = fused_decode_blocks<Format>(rows, row_length, {weights})) {
+              launch_fused_decode<Format>(blocks, {.first = reinterpret_cast<const std::uint8_t*>(weights), .first_out = out.data, .first_rows = rows},
+                                          rows, row_length, in.data);
+              c.finish("matmul", y, out);
+              return;
+            }
           }
         }
         auto* codes = c.template scratch<std::int8_t>(tokens * row_length);
@@ -894,13 +916,17 @@ class hip_device {
     c.finish("matmul", y, out);
   }
 
-  // Launches hip_kernels::fused_decode_kernel for y = w · x (one token) and returns true, or returns
-  // false where it does not apply (takes_fused_decode, 16-byte-aligned weights).
+  // Blocks of a fused decode launch (hip_kernels::fused_decode_kernel) over `rows` rows of
+  // `row_length`, or 0 where it does not apply (takes_fused_decode, 16-byte-aligned weights, a GPU
+  // that holds one of its blocks).
   template <class Format>
-  bool fused_decode(const typename Format::block_type* weights, std::size_t rows, std::size_t row_length, const float* x, float* y) {
+  unsigned fused_decode_blocks(std::size_t rows, std::size_t row_length, std::initializer_list<const typename Format::block_type*> weights) {
     using namespace hip_kernels;
     using task = fused_decode_task<Format>;
-    if (!takes_fused_decode<Format>(rows, row_length) || reinterpret_cast<std::uintptr_t>(weights) % 16 != 0) return false;
+    if (!takes_fused_decode<Format>(rows, row_length)) return 0;
+    for (const auto* w : weights) {
+      if (reinterpret_cast<std::uintptr_t>(w) % 16 != 0) return 0;
+    }
     const std::size_t shared_bytes = fused_decode_shared_bytes<task>(row_length);
     const auto kernel = fused_decode_kernel<task>;
     auto [known, fresh] = fused_decode_blocks_.try_emplace({reinterpret_cast<const void*>(kernel), shared_bytes}, 0);
@@ -909,12 +935,46 @@ class hip_device {
       gpu::check(gpu::resident_blocks(kernel, fused_decode_threads, shared_bytes, &per_unit), "querying a kernel's occupancy");
       known->second = static_cast<std::size_t>(per_unit) * static_cast<std::size_t>(multiprocessors_);
     }
-    if (known->second == 0) return false;
     constexpr std::size_t warps = fused_decode_threads / gpu::warp_size;
-    const auto blocks = static_cast<unsigned>(std::min((rows + warps - 1) / warps, known->second));
-    gpu::check(gpu::launch_after_previous(overlap_now_, kernel, blocks, fused_decode_threads, shared_bytes, stream_,
-                                          reinterpret_cast<const std::uint8_t*>(weights), rows, row_length, x, y),
+    return static_cast<unsigned>(std::min((rows + warps - 1) / warps, known->second));
+  }
+  template <class Format>
+  void launch_fused_decode(unsigned blocks, const hip_kernels::decode_matrices& matrices, std::size_t rows, std::size_t row_length,
+                           const float* x) {
+    using namespace hip_kernels;
+    using task = fused_decode_task<Format>;
+    gpu::check(gpu::launch_after_previous(overlap_now_, fused_decode_kernel<task>, blocks, fused_decode_threads,
+                                          fused_decode_shared_bytes<task>(row_length), stream_, matrices, rows, row_length, x),
                "launching fused_decode_kernel");
+  }
+
+  // Both products of matmul_pair in one fused decode launch, their rows end to end, and true; or
+  // false, having done nothing, unless x is one token and each matrix alone would take the fused
+  // kernel (so every output has the bits the two launches would give it).
+  template <class Format>
+  bool fused_decode_pair(const quantized_view<Format>& a, const quantized_view<Format>& b, matrix_view<const float> x, matrix_view<float> ya,
+                         matrix_view<float> yb) {
+    const std::size_t row_length = a.row_length();
+    if (x.extent(0) != 1 || b.row_length() != row_length || row_length > max_row_length) return false;
+    for (std::size_t rows : {a.rows(), b.rows()}) {
+      if (matmul_path<Format>(1, rows, row_length) != matmul_activations::int8 || !takes_fused_decode<Format>(rows, row_length)) return false;
+    }
+    start_batch(1);
+    const auto* first = resident(a);
+    const auto* second = resident(b);
+    const std::size_t rows = a.rows() + b.rows();
+    const unsigned blocks = fused_decode_blocks<Format>(rows, row_length, {first, second});
+    if (blocks == 0) return false;
+    call c(*this, staged_bytes(x) + staged_bytes(ya) + staged_bytes(yb) + 256);
+    const auto in = c.stage_in(x);
+    const auto out_a = c.stage_out(ya);
+    const auto out_b = c.stage_out(yb);
+    launch_fused_decode<Format>(blocks,
+                                {.first = reinterpret_cast<const std::uint8_t*>(first), .first_out = out_a.data, .first_rows = a.rows(),
+                                 .second = reinterpret_cast<const std::uint8_t*>(second), .second_out = out_b.data},
+                                rows, row_length, in.data);
+    c.copy_back(ya, out_a);
+    c.finish("matmul", yb, out_b);
     return true;
   }
 
