@@ -26,6 +26,18 @@ TEST_CASE("buffer is aligned, movable, and copies only when asked", "[core]") {
   CHECK_THROWS_AS(c.view<2>({10, 10}), error);
 }
 
+TEST_CASE("buffers of a huge page or more start on a huge page boundary", "[core]") {
+  // Just under, at and over 2 MiB (odd sizes: a partial last huge page), moved and released.
+  for (const std::size_t bytes : {host_memory::huge_page - 1, host_memory::huge_page, 3 * host_memory::huge_page + 5}) {
+    buffer<std::byte> a(bytes, std::byte{7});
+    const std::size_t expected = bytes >= host_memory::huge_page ? host_memory::huge_page : 64;
+    CHECK(reinterpret_cast<std::uintptr_t>(a.data()) % expected == 0);
+    CHECK(a[bytes - 1] == std::byte{7});
+    buffer<std::byte> b = std::move(a);
+    CHECK(b.size() == bytes);
+  }
+}
+
 TEST_CASE("an empty buffer owns nothing", "[core]") {
   buffer<int> empty(0);
   CHECK(empty.data() == nullptr);
