@@ -29,11 +29,11 @@ concept memory_space = requires(std::size_t bytes, void* p) {
 };
 
 // Host memory aligned to a cache line / AVX-512 register (64 bytes). Allocations of a huge page
-// (2 MiB) or more are aligned to one and, on Linux, advised to use transparent huge pages (the
-// kernel's default "madvise" mode gives them only where asked): a decode step streams every weight
-// once, and with 4 KiB pages the second thread waited on the first; over DRAM Q8_0, Q6_K and BF16
-// decode took 8-27 % less time with huge pages on the Zen 5 VM (docs/performance.md, session 31).
-// A refused advice changes nothing.
+// (2 MiB) or more are aligned to one and, on Linux, advised to use transparent huge pages (in
+// THP's "madvise" mode, the development VM's, the kernel gives them only where asked): a decode
+// step streams every weight once, and with 4 KiB pages the second thread waited on the first; over
+// DRAM Q8_0, Q6_K and BF16 decode took 8-27 % less time with huge pages on the Zen 5 VM
+// (docs/performance.md, session 31). A refused advice changes nothing.
 struct host_memory {
   static constexpr std::size_t alignment = 64;
   static constexpr std::size_t huge_page = std::size_t{2} << 20;
