@@ -114,8 +114,11 @@ void run_kernel(benchmark::State& state, std::size_t rows, std::size_t cols) {
     views[t] = activations::at(workspace.data() + t * stride, cols);
   }
   const auto* w = reinterpret_cast<const typename Format::block_type*>(weights.copies[0].data());
-  std::size_t blocks = cols / Format::block_size;
-  benchmark::DoNotOptimize(blocks);  // a run-time count, as in the policy (a constant one makes GCC warn about the unreached tail loop)
+  // A run-time count, as in the policy (a constant one makes GCC warn about the unreached tail
+  // loop). Not through benchmark::DoNotOptimize (libbenchmark 1.7's "+m,r" constraint): with one
+  // more kernel shape registered, GCC 12 at -O2 passed the kernel a stack address as the count.
+  const volatile std::size_t opaque_blocks = cols / Format::block_size;
+  const std::size_t blocks = opaque_blocks;
   // As the policy calls it: decode_rows rows at once for one token where the kernel has them.
   constexpr std::size_t rows_at_once = Tokens == 1 ? zen5_kernels::decode_rows_per_call<kernel> : 1;
   float out[Tokens * rows_at_once];

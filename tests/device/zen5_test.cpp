@@ -36,7 +36,7 @@ std::vector<float> as_kernel_sees(const std::vector<float>& x, std::size_t token
     if constexpr (std::is_same_v<activations, zen5_kernels::q8_32_activations>) {
       for (std::size_t i = 0; i < cols; ++i) y[i] = view.qs[i] * view.d[i / 32];
     } else if constexpr (std::is_same_v<activations, zen5_kernels::q8_k_activations>) {
-      for (std::size_t b = 0; b < cols / 256; ++b) q8_k_format::dequantize(view[b], y + 256 * b);
+      for (std::size_t i = 0; i < cols; ++i) y[i] = view[i / 256].d * static_cast<float>(view[i / 256].qs[i % 256]);
     } else if constexpr (std::is_same_v<activations, zen5_kernels::bf16_activations>) {
       for (std::size_t i = 0; i < cols; ++i) y[i] = view[i].to_float();
     } else {
@@ -215,14 +215,17 @@ TEST_CASE("zen5 activation quantizers equal the scalar quantizers bit for bit", 
       CHECK(view.sum[b] == sum);
       CHECK(std::equal(codes, codes + 32, view.qs + 32 * b));
     }
-    std::vector<block_q8_k> fast(n / 256);
+    std::vector<zen5_kernels::act_q8_k_block> fast(n / 256);
     zen5_kernels::quantize_act_q8_k(x, fast.data());
     for (std::size_t b = 0; b < n / 256; ++b) {
       block_q8_k expected;
       q8_k_format::quantize(x.data() + 256 * b, expected);
       CHECK(fast[b].d == expected.d);
       CHECK(std::equal(expected.qs, expected.qs + 256, fast[b].qs));
-      CHECK(std::equal(expected.bsums, expected.bsums + 16, fast[b].bsums));
+      for (int g = 0; g < 16; ++g) CHECK(fast[b].group_sums[g] == expected.d * static_cast<float>(expected.bsums[g]));
+      for (int j = 0; j < 8; ++j) {
+        CHECK(fast[b].sub_block_sums[j] == expected.d * static_cast<float>(expected.bsums[2 * j] + expected.bsums[2 * j + 1]));
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 // Activation formats the zen5 matmul quantizes its input into, once per call and token, so that
 // weight blocks can be multiplied with integer dot products (vpdpbusd): int8 blocks of 32 with an
-// f32 scale and the sum of the codes (for the offset terms of Q4_0 and MXFP4), Q8_K for the
-// 256-element K-quant and IQ4_XS super-blocks, and bf16 rows for BF16 weights.
+// f32 scale and the sum of the codes (for the offset terms of Q4_0 and MXFP4), Q8_K with float
+// sums for the 256-element K-quant and IQ4_XS super-blocks, and bf16 rows for BF16 weights.
 #pragma once
 
 #include <cstddef>
@@ -75,12 +75,25 @@ inline void quantize_act_q8_32(std::span<const float> x, std::byte* dst) noexcep
   }
 }
 
-// q8_k_format::quantize per block, vectorised.
-inline void quantize_act_q8_k(std::span<const float> x, block_q8_k* out) noexcept {
+// A Q8_K block (the codes and scale of q8_k_format) as the zen5 K-quant kernels read it: in place
+// of Q8_K's integer sums of each 16 codes, those sums times d as floats, per group of 16 and per
+// sub-block of 32, so that the offset term of a weight block and token (Σ over groups of weight
+// offset · Σx) is one multiply-add where it took a widening, a conversion and two multiplies.
+struct act_q8_k_block {
+  float d;
+  std::int8_t qs[256];
+  float group_sums[16];     // d · Σ qs[16g … 16g + 15]
+  float sub_block_sums[8];  // d · Σ qs[32j … 32j + 31]
+};
+
+// q8_k_format::quantize per block, vectorised, with the scaled sums.
+inline void quantize_act_q8_k(std::span<const float> x, act_q8_k_block* out) noexcept {
   for (std::size_t b = 0; b < x.size() / 256; ++b) {
     std::int32_t sums[16];
-    out[b].d = simd::quantize_int8_absmax<16>(x.data() + 256 * b, out[b].qs, sums);
-    for (int g = 0; g < 16; ++g) out[b].bsums[g] = static_cast<std::int16_t>(sums[g]);
+    const float d = simd::quantize_int8_absmax<16>(x.data() + 256 * b, out[b].qs, sums);
+    out[b].d = d;
+    for (int g = 0; g < 16; ++g) out[b].group_sums[g] = d * static_cast<float>(sums[g]);
+    for (int j = 0; j < 8; ++j) out[b].sub_block_sums[j] = d * static_cast<float>(sums[2 * j] + sums[2 * j + 1]);
   }
 }
 
