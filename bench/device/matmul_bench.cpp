@@ -139,6 +139,16 @@ void register_kernel() {
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark(("kernel/" + type + "/64x14336/tokens:4").c_str(), [](benchmark::State& st) { run_kernel<Format, 4>(st, 64, 14336); })
       ->Unit(benchmark::kMicrosecond);
+  if constexpr (zen5_kernels::max_tokens_per_call<zen5_kernels::dot_kernel<Format>> >= 9) {
+    // A verify pass of 8 drafts at E4B's width: one tile of 9, or the 5 + 4 it would otherwise be.
+    for (const std::size_t tokens : {9u, 5u, 4u}) {
+      benchmark::RegisterBenchmark(("kernel/" + type + "/2560x2560/tokens:" + std::to_string(tokens)).c_str(), [tokens](benchmark::State& st) {
+        if (tokens == 9) run_kernel<Format, 9>(st, 2560, 2560);
+        else if (tokens == 5) run_kernel<Format, 5>(st, 2560, 2560);
+        else run_kernel<Format, 4>(st, 2560, 2560);
+      })->Unit(benchmark::kMicrosecond);
+    }
+  }
   if constexpr (zen5_kernels::max_tokens_per_call<zen5_kernels::dot_kernel<Format>> >= 8) {
     benchmark::RegisterBenchmark(("kernel/" + type + "/64x14336/tokens:8").c_str(), [](benchmark::State& st) { run_kernel<Format, 8>(st, 64, 14336); })
         ->Unit(benchmark::kMicrosecond);
