@@ -20,8 +20,8 @@ defines=(-DSTRIX_TEST_DATA_DIR="\"$PWD/tests/data\"")
 nvcc_bin=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 nvcc_flags=(-std=c++20 -arch=sm_90 -diag-suppress 445 -Werror all-warnings -Xcompiler=-Wall,-Wextra)
 # `check` builds without optimisation: it proves that the sources compile for every target and that
-# the AMD kernels are wave32, in a third of the time (CI's budget); `test` and `bench` build the
-# optimised code they run.
+# the AMD kernels are wave32, in about half the time (CI's budget: 530 s at -O2, ~300 s); `test`
+# and `bench` build the optimised code they run.
 if [[ "$mode" == check ]]; then
   amd_optimisation=-O0
   nvcc_flags+=(-O0 -Xptxas -O0)

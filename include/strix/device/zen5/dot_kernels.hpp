@@ -305,8 +305,8 @@ struct dot_kernel_256 {
   using activations = q8_k_activations;
   // Tokens per call of a kernel with integer scales: a token holds two registers (its block sum and
   // its accumulator), so 9 fit, and a speculative verify pass of 8 drafts + 1 is one tile instead
-  // of 5 + 4 (Q4_K 2560x2560 on the Zen 5 VM: 469-489 µs against 512-516, Q6_K 487-508 against
-  // 525-539).
+  // of 5 + 4 (Q4_K 2560x2560 on the Zen 5 VM: 446-489 µs against 482-516, Q6_K 487-508 against
+  // 525-546).
   static constexpr std::size_t integer_scale_max_tokens = 9;
 
   // out[r · N + t] = row r (at w + r · row_stride blocks) · token t, for R rows and N tokens; each
