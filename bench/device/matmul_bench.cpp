@@ -95,8 +95,8 @@ void run_matmul(benchmark::State& state, std::size_t rows, std::size_t cols, std
 }
 
 // The dot kernel alone (`dot_kernel<Format>::tile<1, Tokens>`, or `tile<decode_rows, 1>` for one
-// token where the kernel has more than one), one thread, on a 64 x 14336 matrix that
-// stays in L2 across repetitions, against Tokens distinct activation rows: the compute rate the
+// token where the kernel has more than one), one thread, on a 64 x 14336 matrix (2560 x 2560 for
+// the K-quants' 9-token tile against 5 + 4) that stays in L2 across repetitions, against Tokens distinct activation rows: the compute rate the
 // decode and prefill figures above are bounded by, free of DRAM, the pool and this VM's bandwidth
 // swings. Reported per weight byte (GB/s) and per multiply-add over all tokens (GFLOP/s).
 template <class Format, std::size_t Tokens>
@@ -132,27 +132,27 @@ void run_kernel(benchmark::State& state, std::size_t rows, std::size_t cols) {
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(rows * cols * Tokens) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// kernel/<format>/<rows>x<cols>/tokens:<Tokens>
+template <class Format, std::size_t Tokens>
+void register_kernel_shape(std::size_t rows, std::size_t cols) {
+  const std::string name = "kernel/" + std::string(name_of(Format::type)) + "/" + std::to_string(rows) + "x" + std::to_string(cols) +
+                           "/tokens:" + std::to_string(Tokens);
+  benchmark::RegisterBenchmark(name.c_str(), [rows, cols](benchmark::State& st) { run_kernel<Format, Tokens>(st, rows, cols); })
+      ->Unit(benchmark::kMicrosecond);
+}
+
 template <class Format>
 void register_kernel() {
-  const std::string type(name_of(Format::type));
-  benchmark::RegisterBenchmark(("kernel/" + type + "/64x14336/tokens:1").c_str(), [](benchmark::State& st) { run_kernel<Format, 1>(st, 64, 14336); })
-      ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark(("kernel/" + type + "/64x14336/tokens:4").c_str(), [](benchmark::State& st) { run_kernel<Format, 4>(st, 64, 14336); })
-      ->Unit(benchmark::kMicrosecond);
-  if constexpr (zen5_kernels::max_tokens_per_call<zen5_kernels::dot_kernel<Format>> >= 9) {
+  constexpr std::size_t max_tokens = zen5_kernels::max_tokens_per_call<zen5_kernels::dot_kernel<Format>>;
+  register_kernel_shape<Format, 1>(64, 14336);
+  register_kernel_shape<Format, 4>(64, 14336);
+  if constexpr (max_tokens >= 9) {
     // A verify pass of 8 drafts at E4B's width: one tile of 9, or the 5 + 4 it would otherwise be.
-    for (const std::size_t tokens : {9u, 5u, 4u}) {
-      benchmark::RegisterBenchmark(("kernel/" + type + "/2560x2560/tokens:" + std::to_string(tokens)).c_str(), [tokens](benchmark::State& st) {
-        if (tokens == 9) run_kernel<Format, 9>(st, 2560, 2560);
-        else if (tokens == 5) run_kernel<Format, 5>(st, 2560, 2560);
-        else run_kernel<Format, 4>(st, 2560, 2560);
-      })->Unit(benchmark::kMicrosecond);
-    }
+    register_kernel_shape<Format, 9>(2560, 2560);
+    register_kernel_shape<Format, 5>(2560, 2560);
+    register_kernel_shape<Format, 4>(2560, 2560);
   }
-  if constexpr (zen5_kernels::max_tokens_per_call<zen5_kernels::dot_kernel<Format>> >= 8) {
-    benchmark::RegisterBenchmark(("kernel/" + type + "/64x14336/tokens:8").c_str(), [](benchmark::State& st) { run_kernel<Format, 8>(st, 64, 14336); })
-        ->Unit(benchmark::kMicrosecond);
-  }
+  if constexpr (max_tokens >= 8) register_kernel_shape<Format, 8>(64, 14336);
 }
 
 template <class Format>

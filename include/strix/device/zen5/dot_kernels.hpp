@@ -303,11 +303,11 @@ struct dot_kernel<mxfp4_format> : dot_kernel_32<dot_kernel<mxfp4_format>, block_
 template <class Derived, class Block>
 struct dot_kernel_256 {
   using activations = q8_k_activations;
-  // Tokens per call of a kernel with integer scales: a token holds two registers (its block sum and
-  // its accumulator), so 9 fit, and a speculative verify pass of 8 drafts + 1 is one tile instead
-  // of 5 + 4 (Q4_K 2560x2560 on the Zen 5 VM: 446-489 µs against 482-516, Q6_K 487-508 against
-  // 525-546).
-  static constexpr std::size_t integer_scale_max_tokens = 9;
+  // Tokens per call: with integer scales a token holds two registers (its block sum and its
+  // accumulator), so 9 fit, and a speculative verify pass of 8 drafts + 1 is one tile instead of
+  // 5 + 4 (Q4_K 2560x2560 on the Zen 5 VM: 446-489 µs against 482-516, Q6_K 487-508 against
+  // 525-546). A kernel with float scales says how many it takes.
+  static constexpr std::size_t max_tokens = 9;
 
   // out[r · N + t] = row r (at w + r · row_stride blocks) · token t, for R rows and N tokens; each
   // pair sums in the same order whatever R and N are.
@@ -391,7 +391,6 @@ inline __m512 sub_block_sums(const act_q8_k_block& x) noexcept { return _mm512_z
 // Q4_K and Q5_K: 8 sub-blocks of 32 with 6-bit scales and mins; value = d·sc·q − dmin·m.
 template <class Block, int Bits>
 struct q45_k_dot : dot_kernel_256<q45_k_dot<Block, Bits>, Block> {
-  static constexpr std::size_t max_tokens = dot_kernel_256<q45_k_dot<Block, Bits>, Block>::integer_scale_max_tokens;
   struct unpacked {
     float d;
     __m512i scales;         // sc for the 8 sub-blocks, 16-bit words 0-7
@@ -435,7 +434,6 @@ struct dot_kernel<q5_k_format> : q45_k_dot<block_q5_k, 5> {};
 // 2·(p%2) and 2·(p%2)+1 of it, in dequantization order.
 template <>
 struct dot_kernel<q6_k_format> : dot_kernel_256<dot_kernel<q6_k_format>, block_q6_k> {
-  static constexpr std::size_t max_tokens = integer_scale_max_tokens;
   struct unpacked {
     float d;
     __m256i group_scales;   // sc for the 16 groups, 16-bit words
